@@ -1,0 +1,445 @@
+"""Text to AST: Lark's LALR parser for grammar.lark, with friendly errors.
+
+Importing Lark costs more start-up time than all of the rest of pytrace, so
+the parser runs from a standalone module that Lark generates from our
+grammar the first time (or at install time) and that is kept, compiled, in
+the cache directory (see ``cache.py``). Lark itself is imported only to
+generate it.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+import zlib
+
+from ..cache import cache_dir, write_atomic
+from ..diagnostics import CompileError, Diagnostic, Loc, Severity, Source
+from . import ast as A
+from .angles import rewrite_angle_bodies
+
+GRAMMAR_PATH = os.path.join(os.path.dirname(__file__), "grammar.lark")
+
+_LARK_OPTIONS = dict(parser="lalr", lexer="contextual", propagate_positions=True,
+                     maybe_placeholders=True)
+
+
+class _Generated:
+    """The generated parser module's namespace."""
+
+    def __init__(self, namespace: dict):
+        self.parser = namespace["Lark_StandAlone"]()
+        self.UnexpectedInput = namespace["UnexpectedInput"]
+        self.UnexpectedCharacters = namespace["UnexpectedCharacters"]
+        self.UnexpectedToken = namespace["UnexpectedToken"]
+        self.UnexpectedEOF = namespace["UnexpectedEOF"]
+        self.literals = {t.name: t.pattern.value for t in self.parser.terminals
+                         if type(t.pattern).__name__ == "PatternStr"}
+
+
+_generated: _Generated | None = None
+
+
+def _cache_path(grammar: bytes) -> str:
+    key = f"{zlib.crc32(grammar):08x}{len(grammar):x}-{sys.hexversion:x}"
+    return os.path.join(cache_dir(), f"parser-{key}.marshal")
+
+
+def generate(grammar: bytes, path: str | None = None):
+    """Generate the standalone parser from the grammar with Lark and keep its
+    compiled code at ``path``. Returns the code object."""
+    import io
+
+    import lark
+    from lark.tools.standalone import gen_standalone
+
+    out = io.StringIO()
+    gen_standalone(lark.Lark(grammar.decode(), **_LARK_OPTIONS), out=out)
+    code = compile(out.getvalue(), "<pytrace generated parser>", "exec")
+    if path:
+        write_atomic(path, marshal.dumps(code))
+    return code
+
+
+def _load() -> _Generated:
+    global _generated
+    if _generated is None:
+        with open(GRAMMAR_PATH, "rb") as f:
+            grammar = f.read()
+        path = _cache_path(grammar)
+        try:
+            with open(path, "rb") as f:
+                code = marshal.loads(f.read())
+        except (OSError, ValueError, EOFError, TypeError):
+            code = generate(grammar, path)
+        module = type(sys)("pytrace_generated_parser")
+        sys.modules[module.__name__] = module   # its dataclasses look themselves up there
+        exec(code, module.__dict__)
+        _generated = _Generated(module.__dict__)
+    return _generated
+
+
+def prepare(text: str) -> str:
+    """Blank a ``#!`` first line and turn angle-bracket bodies into braces
+    (both keep every character's position)."""
+    if text.startswith("#!"):
+        end = text.find("\n")
+        end = len(text) if end < 0 else end
+        text = " " * end + text[end:]
+    return rewrite_angle_bodies(text)
+
+
+def parse(text: str, name: str = "-e") -> A.Program:
+    source = Source(name, text)
+    gen = _load()
+    try:
+        tree = gen.parser.parse(prepare(text))
+    except gen.UnexpectedInput as exc:
+        raise CompileError(_syntax_error(gen, exc, source)) from None
+    return _Builder(source).build(tree)
+
+
+# -- syntax errors ------------------------------------------------------------
+
+_WORDS = {
+    "NAME": "a name", "INT": "a number", "STRING": "a string",
+    "VAR": "a variable", "MAPNAME": "a map", "PROBE_SPEC": "a probe",
+    "POSITIONAL": "a positional parameter", "ENDPRED": "'/' closing the predicate",
+    "AUGOP": "an assignment operator", "INCDEC": "'++' or '--'",
+    "EQOP": "'==' or '!='", "RELOP": "a comparison", "SHIFTOP": "a shift",
+    "ADDOP": "'+' or '-'", "MULOP": "'/' or '%'", "UNARYOP": "'!' or '~'",
+    "INTTYPE": "a type", "STRUCTKW": "'struct'", "$END": "the end of the program",
+}
+#: tokens that can start an expression; when most are expected, say "an expression"
+_EXPR_START = {"INT", "STRING", "VAR", "MAPNAME", "NAME", "LPAR", "ADDOP", "UNARYOP",
+               "POSITIONAL", "PARAMCOUNT", "STAR", "AMP", "SIZEOF", "OFFSETOF"}
+_STMT_START = {"IF", "WHILE", "UNROLL", "FOR", "BREAK", "CONTINUE", "RETURN", "LET",
+               "INCDEC", "LBRACE"}
+#: operators that may continue an expression; left unsaid when a statement
+#: could also end here (a person expects "';' or '}'", not a list of operators)
+_OPERATORS = {"OROR", "ANDAND", "PIPE", "CARET", "AMP", "EQOP", "RELOP", "SHIFTOP",
+              "ADDOP", "MULOP", "STAR", "ARROW", "DOT", "LSQB", "QMARK", "AUGOP",
+              "INCDEC"}
+
+
+def _describe(gen: _Generated, terminal: str) -> str:
+    if terminal in _WORDS:
+        return _WORDS[terminal]
+    if terminal in gen.literals:
+        return f"'{gen.literals[terminal]}'"
+    return terminal.lower()
+
+
+def _expected(gen: _Generated, expected) -> str:
+    names = set(expected)
+    words = []
+    if len(names & _EXPR_START) >= 4:
+        names -= _EXPR_START
+        if names & _STMT_START:
+            names -= _STMT_START
+            words.append("a statement")
+        else:
+            words.append("an expression")
+    rest = names - _OPERATORS
+    if rest and rest != names:
+        names = rest
+    elif not rest and names:
+        names, words = set(), words + ["an operator"]
+    words += sorted({_describe(gen, n) for n in names})
+    if not words:
+        return ""
+    if len(words) > 6:
+        words = words[:6] + ["…"]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _point(source: Source, line: int, col: int, width: int = 1) -> Loc:
+    return Loc(source, line, col, line, col + width)
+
+
+def _syntax_error(gen: _Generated, exc, source: Source) -> Diagnostic:
+    if isinstance(exc, gen.UnexpectedCharacters):
+        ch = source.line(exc.line)[exc.column - 1:exc.column] or "?"
+        loc = _point(source, exc.line, exc.column)
+        if ch == '"':
+            return Diagnostic(Severity.ERROR, "unterminated string", loc,
+                              'close the string with " on the same line')
+        return Diagnostic(Severity.ERROR, f"unexpected character '{ch}'", loc)
+    if isinstance(exc, gen.UnexpectedEOF) or (
+            isinstance(exc, gen.UnexpectedToken) and exc.token.type == "$END"):
+        if not source.text.strip():
+            return Diagnostic(Severity.ERROR, "the program is empty",
+                              _point(source, 1, 1),
+                              'write at least one probe, e.g. BEGIN { printf("hello\\n"); }')
+        lines = source.text.rstrip().split("\n")
+        loc = _point(source, len(lines), len(lines[-1]) + 1)
+        want = _expected(gen, exc.expected)
+        hint = "a '{' is not closed" if "RBRACE" in exc.expected else None
+        return Diagnostic(Severity.ERROR, "unexpected end of program"
+                          + (f": expected {want}" if want else ""), loc, hint)
+    token = exc.token
+    width = max(len(str(token)), 1)
+    loc = _point(source, token.line, token.column, width)
+    accepts = exc.accepts or exc.expected   # accepts: after LALR's pending reductions
+    want = _expected(gen, accepts)
+    message = f"unexpected '{token}'" + (f": expected {want}" if want else "")
+    return Diagnostic(Severity.ERROR, message, loc, _hint_for(token, accepts))
+
+
+def _hint_for(token, expected) -> str | None:
+    if "SEMICOLON" in expected and "RBRACE" in expected:
+        return "separate statements with ';'"
+    if token.type == "MULOP" and token == "/" and "ENDPRED" in expected:
+        return "a predicate is written /expr/ right before the probe's '{'"
+    if "PROBE_SPEC" in expected:
+        return "a program is a list of probes: PROBE [/predicate/] { statements }"
+    return None
+
+
+# -- tree to AST ------------------------------------------------------------
+
+def _unescape(raw: str) -> str:
+    """A string token's text (with quotes) to its value."""
+    body, out, i = raw[1:-1], [], 0
+    simple = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'",
+              "a": "\a", "b": "\b", "f": "\f", "v": "\v", "e": "\x1b"}
+    while i < len(body):
+        c = body[i]
+        if c != "\\" or i + 1 == len(body):
+            out.append(c)
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in simple:
+            out.append(simple[nxt])
+            i += 2
+        elif nxt == "x":
+            digits = body[i + 2:i + 4]
+            n = 0
+            while n < len(digits) and digits[n] in "0123456789abcdefABCDEF":
+                n += 1
+            out.append(chr(int(digits[:n], 16)) if n else "x")
+            i += 2 + n
+        elif nxt in "01234567":
+            j = i + 1
+            while j < len(body) and j < i + 4 and body[j] in "01234567":
+                j += 1
+            out.append(chr(int(body[i + 1:j], 8) & 0xFF))
+            i = j
+        else:
+            out.append(nxt)
+            i += 2
+    return "".join(out)
+
+
+def parse_int(text: str) -> int:
+    t = text.replace("_", "")
+    if t[:2] in ("0x", "0X"):
+        return int(t[2:], 16)
+    if t[:2] in ("0b", "0B"):
+        return int(t[2:], 2)
+    if "e" in t or "E" in t:
+        mant, exp = t.lower().split("e")
+        return int(mant) * 10 ** int(exp)
+    return int(t, 10)
+
+
+class _Builder:
+    """Turns Lark's parse tree into ``ast`` nodes, one method per rule."""
+
+    def __init__(self, source: Source):
+        self.source = source
+
+    # -- helpers
+    def loc(self, node) -> Loc:
+        if hasattr(node, "meta"):
+            m = node.meta
+            if getattr(m, "empty", True):
+                return Loc(self.source, 0, 0, 0, 0)
+            return Loc(self.source, m.line, m.column, m.end_line, m.end_column)
+        return Loc(self.source, node.line, node.column, node.end_line, node.end_column)
+
+    def build(self, tree) -> A.Program:
+        return self.visit(tree)
+
+    def visit(self, node):
+        if node is None:
+            return None
+        if not hasattr(node, "data"):
+            return node                   # a token, used by the parent
+        return getattr(self, node.data)(node, node.children)
+
+    def exprs(self, args_tree) -> tuple:
+        if args_tree is None:
+            return ()
+        return tuple(self.visit(c) for c in args_tree.children)
+
+    # -- top level
+    def start(self, t, ch):
+        config: tuple = ()
+        probes = []
+        for c in ch:
+            if c.data == "config":
+                config = self.visit(c)
+            else:
+                probes.append(self.visit(c))
+        return A.Program(tuple(probes), config, self.loc(t))
+
+    def config(self, t, ch):
+        return tuple(self.visit(c) for c in ch)
+
+    def config_item(self, t, ch):
+        name, value = ch
+        if value.type == "INT":
+            val: int | str = parse_int(value)
+        elif value.type == "STRING":
+            val = _unescape(value)
+        else:
+            val = str(value)
+        return A.ConfigItem(str(name), val, self.loc(t))
+
+    def probe(self, t, ch):
+        specs = self.visit(ch[0])
+        pred = self.visit(ch[1]) if len(ch) == 3 else None
+        body = self.visit(ch[-1])
+        return A.Probe(specs, pred, body, self.loc(t))
+
+    def probe_list(self, t, ch):
+        return tuple(self.visit(c) for c in ch)
+
+    def probe_spec(self, t, ch):
+        return A.ProbeSpec(str(ch[0]), self.loc(ch[0]))
+
+    def predicate(self, t, ch):
+        return self.visit(ch[0])
+
+    # -- statements
+    def block(self, t, ch):
+        stmts = tuple(self.visit(c) for c in ch if c is not None and not (
+            hasattr(c, "data") and c.data == "empty_stmt"))
+        return A.Block(stmts, self.loc(t))
+
+    def empty_stmt(self, t, ch):
+        return None
+
+    def if_stmt(self, t, ch):
+        orelse = self.visit(ch[2]) if len(ch) > 2 else None
+        return A.If(self.visit(ch[0]), self.visit(ch[1]), orelse, self.loc(t))
+
+    def unroll_stmt(self, t, ch):
+        return A.Unroll(self.visit(ch[0]), self.visit(ch[1]), self.loc(t))
+
+    def while_stmt(self, t, ch):
+        return A.While(self.visit(ch[0]), self.visit(ch[1]), self.loc(t))
+
+    def for_stmt(self, t, ch):
+        var = A.Var(str(ch[0])[1:], self.loc(ch[0]))
+        return A.ForMap(var, self.visit(ch[1]), self.visit(ch[2]), self.loc(t))
+
+    def assign_map(self, t, ch):
+        return A.AssignMap(self.visit(ch[0]), self.visit(ch[1]), self.loc(t))
+
+    def assign_var(self, t, ch):
+        var = A.Var(str(ch[0])[1:], self.loc(ch[0]))
+        return A.AssignVar(var, self.visit(ch[1]), self.loc(t))
+
+    def declare_var(self, t, ch):
+        var = A.Var(str(ch[0])[1:], self.loc(ch[0]))
+        value = self.visit(ch[1]) if len(ch) > 1 else None
+        return A.DeclareVar(var, value, self.loc(t))
+
+    def compound_assign(self, t, ch):
+        target, op, value = ch
+        return A.CompoundAssign(self.visit(target), str(op)[:-1], self.visit(value), self.loc(t))
+
+    def _incdec(self, t, target, op):
+        one = A.IntLit(1, self.loc(op))
+        return A.CompoundAssign(self.visit(target), str(op)[0], one, self.loc(t))
+
+    def incdec_post(self, t, ch):
+        return self._incdec(t, ch[0], ch[1])
+
+    def incdec_pre(self, t, ch):
+        return self._incdec(t, ch[1], ch[0])
+
+    def break_stmt(self, t, ch):
+        return A.Break(self.loc(t))
+
+    def continue_stmt(self, t, ch):
+        return A.Continue(self.loc(t))
+
+    def return_stmt(self, t, ch):
+        return A.Return(self.loc(t))
+
+    def expr_stmt(self, t, ch):
+        return A.ExprStmt(self.visit(ch[0]), self.loc(t))
+
+    # -- expressions
+    def int_lit(self, t, ch):
+        return A.IntLit(parse_int(ch[0]), self.loc(t))
+
+    def str_lit(self, t, ch):
+        return A.StrLit("".join(_unescape(s) for s in ch), self.loc(t))
+
+    def var(self, t, ch):
+        return A.Var(str(ch[0])[1:], self.loc(t))
+
+    def positional(self, t, ch):
+        return A.Positional(int(str(ch[0])[1:]), self.loc(t))
+
+    def param_count(self, t, ch):
+        return A.ParamCount(self.loc(t))
+
+    def builtin(self, t, ch):
+        return A.Builtin(str(ch[0]), self.loc(t))
+
+    def map_ref(self, t, ch):
+        keys = self.exprs(ch[1]) if len(ch) > 1 else ()
+        return A.MapRef(str(ch[0]), keys, self.loc(t))
+
+    def call(self, t, ch):
+        return A.Call(str(ch[0]), self.exprs(ch[1]), self.loc(t), self.loc(ch[0]))
+
+    def binary(self, t, ch):
+        left, op, right = ch
+        return A.Binary(str(op), self.visit(left), self.visit(right), self.loc(t))
+
+    def unary(self, t, ch):
+        return A.Unary(str(ch[0]), self.visit(ch[1]), self.loc(t))
+
+    def deref(self, t, ch):
+        return A.Deref(self.visit(ch[1]), self.loc(t))
+
+    def addr_of(self, t, ch):
+        return A.AddrOf(self.visit(ch[1]), self.loc(t))
+
+    def ternary(self, t, ch):
+        return A.Ternary(*(self.visit(c) for c in ch), loc=self.loc(t))
+
+    def cast(self, t, ch):
+        return A.Cast(self.visit(ch[0]), self.visit(ch[1]), self.loc(t))
+
+    def type_name(self, t, ch):
+        words = [str(c) for c in ch if c.type != "STAR"]
+        stars = sum(1 for c in ch if c.type == "STAR")
+        return A.TypeName(" ".join(words), stars, self.loc(t))
+
+    def field_access(self, t, ch):
+        if len(ch) == 3:
+            return A.FieldAccess(self.visit(ch[0]), str(ch[2]), True, self.loc(t))
+        return A.FieldAccess(self.visit(ch[0]), str(ch[1]), False, self.loc(t))
+
+    def tuple_index(self, t, ch):
+        return A.TupleIndex(self.visit(ch[0]), parse_int(ch[1]), self.loc(t))
+
+    def index(self, t, ch):
+        return A.Index(self.visit(ch[0]), self.visit(ch[1]), self.loc(t))
+
+    def tuple_expr(self, t, ch):
+        return A.TupleExpr(tuple(self.visit(c) for c in ch if c is not None), self.loc(t))
+
+    def sizeof_expr(self, t, ch):
+        return A.Sizeof(self.visit(ch[0]), self.loc(t))
+
+    def offsetof_expr(self, t, ch):
+        return A.Offsetof(self.visit(ch[0]), str(ch[1]), self.loc(t))
