@@ -96,6 +96,14 @@ def main() -> int:
             total = 1e3 * statistics.median(r["import"] + r["open"] + r["task_struct"]
                                             for r in runs)
             print(f"{name:10}" + "".join(f"{med[p]:13.1f}" for p in PHASES) + f"{total:18.1f}")
+        for label, python in (("", [sys.executable]), (" -S", [sys.executable, "-S"])):
+            walls = []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                subprocess.run(python + ["-c", "pass"], env=env, check=True)
+                walls.append(time.perf_counter() - start)
+            print(f"baseline: `python{label} -c pass` takes "
+                  f"{1e3 * statistics.median(walls):.1f} ms")
         idx = [n for n in os.listdir(cache) if n.startswith("btf-")]
         if idx:
             print(f"index cache file: {os.path.getsize(os.path.join(cache, idx[0])) / 1e6:.2f} MB")

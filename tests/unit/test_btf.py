@@ -599,3 +599,13 @@ def test_func_args_as_fentry_context(conv):
     assert [(f.name, f.offset) for f in args.fields] == [("dfd", 0), ("filename", 8), ("how", 16)]
     assert args.field("filename").type == Ptr(Int(8, False))
     assert args.size == 24 and c.func_args("nope") is None
+
+
+def test_legacy_int_bitfield_encoding():
+    """Before kind_flag, pahole encoded bitfields as INTs with offset/bits."""
+    b = Blob()
+    u32 = b.int_("unsigned int", 4)
+    five = b.int_("int", 4, IntEncoding.SIGNED, bits=5, off=3)
+    s = b.struct("old", 8, [("x", u32, 0, 0), ("f", five, 32, 0)])
+    f = TypeConverter(Btf.from_bytes(b.bytes())).convert(s).field("f")
+    assert (f.type, f.offset, f.bits) == (Int(8, True), 4, (3, 5))
