@@ -1,0 +1,280 @@
+"""What the running kernel can do, found by trying it, cached per boot.
+
+Each probe is a tiny real action: create a map, load (and where it matters
+attach or run) a two-instruction program, or look for a sysfs file. The
+answers are stored as text in ``cache_dir()/features`` keyed by the boot id,
+so later runs on the same boot read one small file (no probing, no json).
+A probe added later is run once and merged into the cached answers.
+``masked`` features (``--no-feature``) are removed after probing, never
+stored.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from ..kernelinfo import Feature
+
+CACHE_FORMAT = "pytrace-features 1"
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+
+
+def cache_dir() -> str:
+    """$PYTRACE_CACHE_DIR, else $XDG_CACHE_HOME/pytrace, else ~/.cache/pytrace."""
+    explicit = os.environ.get("PYTRACE_CACHE_DIR")
+    if explicit:
+        return explicit
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = xdg if xdg else os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pytrace")
+
+
+def cache_path() -> str:
+    return os.path.join(cache_dir(), "features")
+
+
+def boot_id() -> str:
+    try:
+        with open(BOOT_ID_PATH) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+# -- probes ----------------------------------------------------------------------
+# Each returns True when the feature works; any exception means it does not.
+
+def _closing(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _load(prog_type: int, insns: list, **kw) -> int:
+    from . import insn as I
+    from . import sys as bpf
+    return bpf.prog_load(prog_type, I.encode(insns), name="pytrace_probe", **kw)
+
+
+def _ret0() -> list:
+    from .insn import Reg, exit_, mov_imm
+    return [mov_imm(Reg.R0, 0), exit_()]
+
+
+def _probe_ringbuf() -> bool:
+    from . import sys as bpf
+    from .events import PAGE_SIZE
+    _closing(bpf.map_create(bpf.MapType.RINGBUF, 0, 0, PAGE_SIZE, name="pytrace_probe"))
+    return True
+
+
+def _probe_perf_buffer() -> bool:
+    from . import sys as bpf
+    fd = bpf.map_create(bpf.MapType.PERF_EVENT_ARRAY, 4, 4, 1, name="pytrace_probe")
+    try:
+        attr = bpf.PerfEventAttr(type=bpf.PerfType.SOFTWARE,
+                                 config=bpf.PerfSwConfig.BPF_OUTPUT,
+                                 sample_type=bpf.PerfSampleType.RAW, sample_period=1)
+        _closing(bpf.perf_event_open(attr, -1, 0))
+    finally:
+        _closing(fd)
+    return True
+
+
+def _probe_raw_tracepoint() -> bool:
+    from . import sys as bpf
+    prog = _load(bpf.ProgType.RAW_TRACEPOINT, _ret0())
+    try:
+        _closing(bpf.raw_tracepoint_open("sys_enter", prog))
+    finally:
+        _closing(prog)
+    return True
+
+
+def _probe_test_run() -> bool:
+    from . import sys as bpf
+    from .insn import Reg, exit_, mov_imm
+    prog = _load(bpf.ProgType.RAW_TRACEPOINT, [mov_imm(Reg.R0, 7), exit_()])
+    try:
+        return bpf.prog_test_run(prog).retval == 7
+    finally:
+        _closing(prog)
+
+
+def _probe_probe_read_user() -> bool:
+    from . import sys as bpf
+    from .insn import FP, AluOp, Helper, Reg, call, mov, mov_imm
+    insns = [mov(Reg.R1, FP), AluOp.ADD.imm(Reg.R1, -8), mov_imm(Reg.R2, 8),
+             mov_imm(Reg.R3, 0), call(Helper.probe_read_user), *_ret0()]
+    _closing(_load(bpf.ProgType.TRACEPOINT, insns))
+    return True
+
+
+def _probe_percpu_lookup() -> bool:
+    from . import sys as bpf
+    from .insn import FP, AluOp, Helper, Reg, Size, call, ld_map_fd, mov, mov_imm
+    m = bpf.map_create(bpf.MapType.PERCPU_ARRAY, 4, 8, 1, name="pytrace_probe")
+    try:
+        insns = [Size.W.store_imm(FP, -4, 0), ld_map_fd(Reg.R1, "probe", m),
+                 mov(Reg.R2, FP), AluOp.ADD.imm(Reg.R2, -4), mov_imm(Reg.R3, 0),
+                 call(Helper.map_lookup_percpu_elem), *_ret0()]
+        _closing(_load(bpf.ProgType.TRACEPOINT, insns))
+    finally:
+        _closing(m)
+    return True
+
+
+def _probe_link() -> bool:
+    from . import sys as bpf
+    from .attach import open_cpu_clock
+    prog = _load(bpf.ProgType.PERF_EVENT, _ret0())
+    perf = link = -1
+    try:
+        perf = open_cpu_clock(0, 1_000_000_000)     # disabled; never fires
+        link = bpf.link_create(prog, perf, bpf.AttachType.PERF_EVENT)
+    finally:
+        _closing(link, perf, prog)
+    return True
+
+
+def _probe_btf() -> bool:
+    return os.access("/sys/kernel/btf/vmlinux", os.R_OK)
+
+
+def _probe_bounded_loops() -> bool:
+    from . import sys as bpf
+    from .insn import AluOp, JmpOp, Reg, mov_imm
+    insns = [mov_imm(Reg.R0, 0), AluOp.ADD.imm(Reg.R0, 1),
+             JmpOp.JLT.imm(Reg.R0, 4, -2), *_ret0()]
+    _closing(_load(bpf.ProgType.RAW_TRACEPOINT, insns))
+    return True
+
+
+def _tracefs_file(name: str) -> bool:
+    from .attach import DEBUGFS_TRACING, TRACEFS
+    return any(os.path.exists(os.path.join(d, name)) for d in (TRACEFS, DEBUGFS_TRACING))
+
+
+def _probe_kprobe() -> bool:
+    from .attach import pmu_type
+    return pmu_type("kprobe") is not None or _tracefs_file("kprobe_events")
+
+
+def _probe_uprobe() -> bool:
+    from .attach import pmu_type
+    return pmu_type("uprobe") is not None or _tracefs_file("uprobe_events")
+
+
+def _probe_get_func_ip() -> bool:
+    from . import sys as bpf
+    from .insn import Helper, call
+    _closing(_load(bpf.ProgType.KPROBE, [call(Helper.get_func_ip), *_ret0()]))
+    return True
+
+
+#: (feature, probe) in probing order. Add probes for FENTRY, TP_BTF,
+#: KPROBE_MULTI, XDP_LINK and TCX here; a feature without a probe is absent.
+PROBES: tuple[tuple[Feature, Callable[[], bool]], ...] = (
+    (Feature.RINGBUF, _probe_ringbuf),
+    (Feature.PERF_BUFFER, _probe_perf_buffer),
+    (Feature.RAW_TRACEPOINT, _probe_raw_tracepoint),
+    (Feature.TEST_RUN, _probe_test_run),
+    (Feature.PROBE_READ_USER, _probe_probe_read_user),
+    (Feature.PERCPU_LOOKUP, _probe_percpu_lookup),
+    (Feature.LINK, _probe_link),
+    (Feature.BTF, _probe_btf),
+    (Feature.BOUNDED_LOOPS, _probe_bounded_loops),
+    (Feature.KPROBE, _probe_kprobe),
+    (Feature.UPROBE, _probe_uprobe),
+    (Feature.GET_FUNC_IP, _probe_get_func_ip),
+)
+
+
+def run_probe(probe: Callable[[], bool]) -> bool:
+    try:
+        return bool(probe())
+    except Exception:   # BpfError, OSError, RuntimeFailure: the feature is absent
+        return False
+
+
+# -- cache -------------------------------------------------------------------------
+
+def read_cache(path: str, boot: str) -> dict[str, bool]:
+    """Cached answers (feature value -> present) for this boot; {} when stale."""
+    try:
+        with open(path) as f:
+            lines = f.read().split("\n")
+    except OSError:
+        return {}
+    if len(lines) < 2 or lines[0] != CACHE_FORMAT or lines[1] != f"boot {boot}" or not boot:
+        return {}
+    answers = {}
+    for line in lines[2:]:
+        name, _, present = line.partition(" ")
+        if name and present in ("0", "1"):
+            answers[name] = present == "1"
+    return answers
+
+
+def write_cache(path: str, boot: str, answers: dict[str, bool]) -> None:
+    """Best effort: an unwritable cache only costs a probe next time."""
+    text = "\n".join([CACHE_FORMAT, f"boot {boot}",
+                      *(f"{name} {int(ok)}" for name, ok in sorted(answers.items()))]) + "\n"
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def probe_features(masked: frozenset[Feature] = frozenset(), use_cache: bool = True
+                   ) -> frozenset[Feature]:
+    """The features of the running kernel, minus ``masked``."""
+    boot = boot_id()
+    path = cache_path()
+    answers = read_cache(path, boot) if use_cache else {}
+    missing = [(f, p) for f, p in PROBES if f.value not in answers]
+    if missing:
+        from .sys import has_bpf_privileges
+        for feature, probe in missing:
+            answers[feature.value] = run_probe(probe)
+        # unprivileged answers say nothing about the kernel: do not keep them
+        if use_cache and boot and has_bpf_privileges():
+            write_cache(path, boot, answers)
+    probed = {f.value for f, _ in PROBES}
+    return frozenset(f for f in Feature
+                     if f.value in probed and answers.get(f.value) and f not in masked)
+
+
+# -- --info ------------------------------------------------------------------------
+
+DESCRIPTIONS: dict[Feature, str] = {
+    Feature.RINGBUF: "BPF ring buffer for printf/events output (Linux 5.8)",
+    Feature.PERF_BUFFER: "perf event array output, the fallback (Linux 4.4)",
+    Feature.TEST_RUN: "BEGIN/END run in the kernel via BPF_PROG_TEST_RUN (Linux 5.10)",
+    Feature.PROBE_READ_USER: "probe_read_user/kernel helpers (Linux 5.5)",
+    Feature.PERCPU_LOOKUP: "reading other CPUs' per-CPU values in programs (Linux 5.19)",
+    Feature.LINK: "perf event attachments as BPF links (Linux 5.15)",
+    Feature.BTF: "kernel type information, /sys/kernel/btf/vmlinux (Linux 5.4)",
+    Feature.RAW_TRACEPOINT: "rawtracepoint probes (Linux 4.17)",
+    Feature.TP_BTF: "BTF-typed raw tracepoints (Linux 5.5)",
+    Feature.KPROBE: "kprobe/kretprobe probes (perf kprobe PMU or tracefs kprobe_events)",
+    Feature.KPROBE_MULTI: "many kprobes in one link, for wildcards (Linux 5.18)",
+    Feature.FENTRY: "fentry/fexit probes (Linux 5.5 x86-64, 6.0 arm64)",
+    Feature.UPROBE: "uprobe/uretprobe/usdt probes",
+    Feature.GET_FUNC_IP: "func builtin in kprobes (bpf_get_func_ip, Linux 5.15)",
+    Feature.BOUNDED_LOOPS: "while/for loops in programs (Linux 5.3)",
+    Feature.XDP_LINK: "xdp probes through BPF links (Linux 5.9)",
+    Feature.TCX: "tc probes through tcx links (Linux 6.6)",
+}
+
+
+def describe_features(features: frozenset[Feature]) -> list[tuple[str, bool, str]]:
+    """(name, present, what it enables) for every feature, for ``--info``."""
+    return [(f.value, f in features, DESCRIPTIONS.get(f, "")) for f in Feature]

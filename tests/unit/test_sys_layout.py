@@ -1,0 +1,197 @@
+"""The ctypes layouts in backend/sys.py against the kernel's UAPI headers.
+
+Expected numbers are what gcc reports (sizeof/offsetof) for
+include/uapi/linux/bpf.h and perf_event.h on a 64-bit target.
+"""
+import ctypes
+
+import pytest
+
+from pytrace.backend import sys as bpf
+
+
+def off(cls, field):
+    return getattr(cls, field).offset
+
+
+@pytest.mark.parametrize("cls, size", [
+    (bpf.MapCreateAttr, 80),       # up to map_token_fd
+    (bpf.MapElemAttr, 32),
+    (bpf.MapBatchAttr, 56),        # attr.batch
+    (bpf.ProgLoadAttr, 144),       # up to log_true_size
+    (bpf.TestRunAttr, 80),         # attr.test up to batch_size
+    (bpf.GetIdAttr, 12),
+    (bpf.InfoAttr, 16),
+    (bpf.RawTracepointAttr, 24),
+    (bpf.LinkCreateAttr, 32),      # with the perf_event/tracing/tcx union members
+    (bpf.BpfProgInfo, 232),
+    (bpf.BpfMapInfo, 104),
+    (bpf.PerfEventAttr, 136),      # PERF_ATTR_SIZE_VER8
+    (bpf.PerfEventMmapPage, 1088),
+    (bpf.PerfEventHeader, 8),
+])
+def test_struct_sizes(cls, size):
+    assert ctypes.sizeof(cls) == size
+
+
+@pytest.mark.parametrize("cls, field, offset", [
+    (bpf.MapCreateAttr, "map_flags", 16),
+    (bpf.MapCreateAttr, "map_name", 28),
+    (bpf.MapCreateAttr, "btf_fd", 48),
+    (bpf.MapCreateAttr, "btf_vmlinux_value_type_id", 60),
+    (bpf.MapCreateAttr, "map_extra", 64),
+    (bpf.MapCreateAttr, "map_token_fd", 76),
+    (bpf.MapElemAttr, "key", 8),
+    (bpf.MapElemAttr, "value", 16),
+    (bpf.MapElemAttr, "next_key", 16),
+    (bpf.MapElemAttr, "flags", 24),
+    (bpf.MapBatchAttr, "count", 32),
+    (bpf.MapBatchAttr, "map_fd", 36),
+    (bpf.MapBatchAttr, "elem_flags", 40),
+    (bpf.MapBatchAttr, "flags", 48),
+    (bpf.ProgLoadAttr, "insns", 8),
+    (bpf.ProgLoadAttr, "license", 16),
+    (bpf.ProgLoadAttr, "log_level", 24),
+    (bpf.ProgLoadAttr, "log_buf", 32),
+    (bpf.ProgLoadAttr, "kern_version", 40),
+    (bpf.ProgLoadAttr, "prog_name", 48),
+    (bpf.ProgLoadAttr, "expected_attach_type", 68),
+    (bpf.ProgLoadAttr, "prog_btf_fd", 72),
+    (bpf.ProgLoadAttr, "func_info", 80),
+    (bpf.ProgLoadAttr, "attach_btf_id", 108),
+    (bpf.ProgLoadAttr, "attach_prog_fd", 112),
+    (bpf.ProgLoadAttr, "attach_btf_obj_fd", 112),
+    (bpf.ProgLoadAttr, "fd_array", 120),
+    (bpf.ProgLoadAttr, "core_relo_rec_size", 136),
+    (bpf.ProgLoadAttr, "log_true_size", 140),
+    (bpf.TestRunAttr, "data_in", 16),
+    (bpf.TestRunAttr, "repeat", 32),
+    (bpf.TestRunAttr, "duration", 36),
+    (bpf.TestRunAttr, "ctx_size_in", 40),
+    (bpf.TestRunAttr, "ctx_in", 48),
+    (bpf.TestRunAttr, "ctx_out", 56),
+    (bpf.TestRunAttr, "flags", 64),
+    (bpf.TestRunAttr, "cpu", 68),
+    (bpf.TestRunAttr, "batch_size", 72),
+    (bpf.GetIdAttr, "next_id", 4),
+    (bpf.GetIdAttr, "open_flags", 8),
+    (bpf.InfoAttr, "info_len", 4),
+    (bpf.InfoAttr, "info", 8),
+    (bpf.RawTracepointAttr, "prog_fd", 8),
+    (bpf.RawTracepointAttr, "cookie", 16),
+    (bpf.LinkCreateAttr, "target_fd", 4),
+    (bpf.LinkCreateAttr, "attach_type", 8),
+    (bpf.LinkCreateAttr, "flags", 12),
+    (bpf.LinkCreateAttr, "target_btf_id", 16),
+    (bpf.LinkCreateAttr, "perf_event", 16),
+    (bpf.BpfProgInfo, "tag", 8),
+    (bpf.BpfProgInfo, "jited_prog_insns", 24),
+    (bpf.BpfProgInfo, "load_time", 40),
+    (bpf.BpfProgInfo, "map_ids", 56),
+    (bpf.BpfProgInfo, "name", 64),
+    (bpf.BpfProgInfo, "ifindex", 80),
+    (bpf.BpfProgInfo, "netns_dev", 88),
+    (bpf.BpfProgInfo, "btf_id", 128),
+    (bpf.BpfProgInfo, "run_time_ns", 192),
+    (bpf.BpfProgInfo, "verified_insns", 216),
+    (bpf.BpfProgInfo, "attach_btf_id", 224),
+    (bpf.BpfMapInfo, "name", 24),
+    (bpf.BpfMapInfo, "ifindex", 40),
+    (bpf.BpfMapInfo, "netns_dev", 48),
+    (bpf.BpfMapInfo, "btf_vmlinux_id", 76),
+    (bpf.BpfMapInfo, "map_extra", 80),
+    (bpf.PerfEventAttr, "config", 8),
+    (bpf.PerfEventAttr, "sample_period", 16),
+    (bpf.PerfEventAttr, "sample_freq", 16),
+    (bpf.PerfEventAttr, "sample_type", 24),
+    (bpf.PerfEventAttr, "read_format", 32),
+    (bpf.PerfEventAttr, "flags", 40),
+    (bpf.PerfEventAttr, "wakeup_events", 48),
+    (bpf.PerfEventAttr, "wakeup_watermark", 48),
+    (bpf.PerfEventAttr, "bp_type", 52),
+    (bpf.PerfEventAttr, "config1", 56),
+    (bpf.PerfEventAttr, "kprobe_func", 56),
+    (bpf.PerfEventAttr, "uprobe_path", 56),
+    (bpf.PerfEventAttr, "config2", 64),
+    (bpf.PerfEventAttr, "probe_offset", 64),
+    (bpf.PerfEventAttr, "branch_sample_type", 72),
+    (bpf.PerfEventAttr, "sample_regs_user", 80),
+    (bpf.PerfEventAttr, "sample_stack_user", 88),
+    (bpf.PerfEventAttr, "clockid", 92),
+    (bpf.PerfEventAttr, "sample_regs_intr", 96),
+    (bpf.PerfEventAttr, "aux_watermark", 104),
+    (bpf.PerfEventAttr, "sample_max_stack", 108),
+    (bpf.PerfEventAttr, "aux_sample_size", 112),
+    (bpf.PerfEventAttr, "aux_action", 116),
+    (bpf.PerfEventAttr, "sig_data", 120),
+    (bpf.PerfEventAttr, "config3", 128),
+    (bpf.PerfEventMmapPage, "time_enabled", 24),
+    (bpf.PerfEventMmapPage, "capabilities", 40),
+    (bpf.PerfEventMmapPage, "pmc_width", 48),
+    (bpf.PerfEventMmapPage, "time_offset", 56),
+    (bpf.PerfEventMmapPage, "size", 72),
+    (bpf.PerfEventMmapPage, "time_cycles", 80),
+    (bpf.PerfEventMmapPage, "data_head", 1024),
+    (bpf.PerfEventMmapPage, "data_tail", 1032),
+    (bpf.PerfEventMmapPage, "data_offset", 1040),
+    (bpf.PerfEventMmapPage, "data_size", 1048),
+    (bpf.PerfEventMmapPage, "aux_size", 1080),
+    (bpf.PerfEventHeader, "misc", 4),
+    (bpf.PerfEventHeader, "size", 6),
+])
+def test_field_offsets(cls, field, offset):
+    assert off(cls, field) == offset
+
+
+def test_link_create_union_members():
+    # offsets inside attr.link_create's union (which starts at 16)
+    assert bpf._LinkTracing.cookie.offset == 24 - 16
+    assert bpf._LinkTcx.expected_revision.offset == 24 - 16
+
+
+def test_perf_ioctl_numbers():
+    assert bpf.PerfIoctl.ENABLE == 0x2400
+    assert bpf.PerfIoctl.DISABLE == 0x2401
+    assert bpf.PerfIoctl.RESET == 0x2403
+    assert bpf.PerfIoctl.PERIOD == 0x40082404
+    assert bpf.PerfIoctl.SET_OUTPUT == 0x2405
+    assert bpf.PerfIoctl.SET_BPF == 0x40042408
+
+
+def test_enum_values_pinned():
+    assert bpf.BpfCmd.LINK_CREATE == 28 and bpf.BpfCmd.MAP_LOOKUP_BATCH == 24
+    assert bpf.MapType.RINGBUF == 27 and bpf.MapType.LRU_PERCPU_HASH == 10
+    assert bpf.ProgType.TRACING == 26 and bpf.ProgType.RAW_TRACEPOINT == 17
+    assert bpf.AttachType.PERF_EVENT == 41 and bpf.AttachType.TCX_EGRESS == 47
+    assert bpf.AttachType.TRACE_FENTRY == 24 and bpf.AttachType.XDP == 37
+    assert bpf.PerfSwConfig.BPF_OUTPUT == 10 and bpf.PerfSampleType.RAW == 1 << 10
+    assert bpf.PerfAttrFlag.FREQ == 1 << 10 and bpf.PerfAttrFlag.SAMPLE_ID_ALL == 1 << 18
+
+
+def test_perf_event_attr_fills_size_and_aliases_unions():
+    attr = bpf.PerfEventAttr(type=bpf.PerfType.SOFTWARE, sample_freq=99,
+                             flags=bpf.PerfAttrFlag.DISABLED | bpf.PerfAttrFlag.FREQ)
+    assert attr.size == 136
+    assert attr.sample_period == 99
+    attr.uprobe_path = 0x1234
+    assert attr.config1 == 0x1234 and attr.kprobe_func == 0x1234
+    raw = bytes(attr)
+    assert int.from_bytes(raw[40:48], "little") == (1 << 0) | (1 << 10)
+
+
+def test_object_names_are_sanitised():
+    assert bpf._obj_name("my-prog:name with spaces") == b"my_prog_name_wi"
+    assert bpf._obj_name("ok_name.1") == b"ok_name.1"
+
+
+def test_error_text_names_the_call_and_errno():
+    import errno
+    e = bpf.BpfError("BPF_PROG_LOAD", errno.EPERM)
+    assert str(e) == "BPF_PROG_LOAD failed: Operation not permitted (EPERM)"
+    assert e.exit_code == 1
+    e = bpf.BpfError("BPF_MAP_LOOKUP_BATCH", bpf.ENOTSUPP)
+    assert str(e) == ("BPF_MAP_LOOKUP_BATCH failed: Operation not supported by this "
+                      "kernel (ENOTSUPP)")
+    e = bpf.BpfError("BPF_PROG_LOAD", errno.EACCES, verifier_log="0: (bf) r0 = r2\nR2 !read_ok")
+    assert e.render() == ("error: BPF_PROG_LOAD failed: Permission denied (EACCES)\n"
+                          "0: (bf) r0 = r2\nR2 !read_ok")
