@@ -197,18 +197,40 @@ class Map:
     def __len__(self) -> int:
         return sum(1 for _ in self.keys())
 
+    def _all_keys(self) -> list[bytes]:
+        if self._batch_ok:
+            items = self._items_batched()
+            if items is not None:
+                return [k for k, _ in items]
+            self._batch_ok = False
+        return list(self.keys())
+
     def clear(self) -> None:
         """Delete every entry (arrays cannot lose entries: they are zeroed)."""
         if self.map_type.is_array:
             self.zero()
             return
-        for key in list(self.keys()):
+        keys = self._all_keys()
+        if keys and self._batch_ok:
+            try:
+                bpf.map_delete_batch(self.fd, b"".join(keys), len(keys))
+                return
+            except BpfError:
+                pass    # a key went meanwhile, or no batch delete: one at a time
+        for key in keys:
             self.delete(key)
 
     def zero(self) -> None:
-        """Set every existing value to zero, keeping the keys."""
+        """Set every value to zero, keeping the keys."""
         zero = self._pack_value(b"\0" * self.value_size)
-        for key in list(self.keys()):
+        keys = self._all_keys()
+        if keys and self._batch_ok:
+            try:
+                bpf.map_update_batch(self.fd, b"".join(keys), zero * len(keys), len(keys))
+                return
+            except BpfError:
+                pass
+        for key in keys:
             try:
                 bpf.map_update(self.fd, key, zero, UpdateFlag.EXIST)
             except BpfError as e:

@@ -855,9 +855,20 @@ def map_lookup_batch(fd: int, token: bytes | None, key_size: int, value_size: in
 
 
 def map_delete_batch(fd: int, keys: bytes, count: int) -> int:
-    """BPF_MAP_DELETE_BATCH of ``count`` packed keys; returns how many went."""
+    """BPF_MAP_DELETE_BATCH of ``count`` packed keys; returns how many went.
+    Stops with BpfError(ENOENT) at the first key that is not there."""
     attr = MapBatchAttr(keys=_addr(keys), count=count, map_fd=fd)
     _bpf(BpfCmd.MAP_DELETE_BATCH, attr)
+    return attr.count
+
+
+def map_update_batch(fd: int, keys: bytes, values: bytes, count: int,
+                     elem_flags: int = 0) -> int:
+    """BPF_MAP_UPDATE_BATCH of ``count`` packed keys and values (create or
+    update: the kernel takes no NOEXIST/EXIST here); returns how many went."""
+    attr = MapBatchAttr(keys=_addr(keys), values=_addr(values), count=count, map_fd=fd,
+                        elem_flags=elem_flags)
+    _bpf(BpfCmd.MAP_UPDATE_BATCH, attr)
     return attr.count
 
 
@@ -871,7 +882,9 @@ class LoadResult(_Record):
 
 
 _LOG_START = 256 * 1024
-_LOG_MAX = 64 * 1024 * 1024
+#: kernels before 5.2 reject log_size > UINT_MAX >> 8 (EINVAL); since 6.4 a
+#: full log keeps its tail, where the error is
+_LOG_MAX = (1 << 24) - 1
 
 
 def _prog_load_once(attr: ProgLoadAttr, log_level: int, log_size: int

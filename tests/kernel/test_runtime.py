@@ -192,6 +192,24 @@ def test_hash_map_update_lookup_iterate_delete_clear(stack):
     assert m.items() == [] and m.lookup(k(0)) is None
 
 
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "one-by-one"])
+@pytest.mark.parametrize("map_type", [MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH])
+def test_items_zero_clear_batched_and_fallback(stack, map_type, batch):
+    m = new_map(stack, map_type, 8, 8, 2048, name=name("zc"))
+    m._batch_ok = batch            # False: as on kernels without batch operations
+    ncpus = m.ncpus
+    for i in range(1000):
+        m.update(k(i), [k(i + c) for c in range(ncpus)] if m.percpu else k(i))
+    want = {k(i): ([k(i + c) for c in range(ncpus)] if m.percpu else k(i)) for i in range(1000)}
+    assert dict(m.items()) == want and len(m.items()) == 1000
+    m.zero()
+    zero = [k(0)] * ncpus if m.percpu else k(0)
+    assert dict(m.items()) == {key: zero for key in want}
+    m.clear()
+    assert m.items() == [] and len(m) == 0
+    assert m._batch_ok == batch
+
+
 def test_array_map_zero_and_clear(stack):
     m = new_map(stack, MapType.ARRAY, 4, 8, 16, name=name("arr"))
     for i in range(16):
