@@ -189,9 +189,11 @@ def split_hist_key(key_type: Type | None, raw_key: bytes) -> tuple[object, int]:
 
 
 def build_dump(name: str, key_type: Type | None, value_type: Type,
-               raw: "list[tuple[bytes, list[bytes]]]") -> MapDump:
-    """Decode raw ``(key bytes, [value bytes per CPU])`` pairs read from a
-    map into a ``MapDump``. Non-aggregate values use the first element."""
+               raw: "list[tuple[bytes, bytes | list[bytes]]]") -> MapDump:
+    """Decode ``(key bytes, value)`` pairs as ``backend.maps.Map.items()``
+    returns them (value: one ``bytes``, or one per CPU for a per-CPU map)
+    into a ``MapDump``. Non-aggregate values use the first CPU's bytes."""
+    raw = [(k, [v] if isinstance(v, (bytes, bytearray, memoryview)) else v) for k, v in raw]
     entries: list[tuple[object, object]] = []
     if isinstance(value_type, Agg) and value_type.kind in (AggKind.HIST, AggKind.LHIST):
         groups: dict[object, dict[int, int]] = {}

@@ -118,7 +118,7 @@ def test_build_dump_groups_hist_buckets_by_user_key():
 
 
 def test_build_dump_plain_and_scalar():
-    raw = [(b"x\0\0\0", [u64(5)]), (b"yz\0\0", [u64(-1)])]
+    raw = [(b"x\0\0\0", u64(5)), (b"yz\0\0", [u64(-1)])]      # plain or per-CPU
     assert build_dump("@m", Str(4), INT64, raw).entries == [("x", 5), ("yz", -1)]
     assert build_dump("@c", None, Agg(AggKind.COUNT), [(u64(0), [u64(2), u64(3)])]).entries == \
         [(None, 5)]
