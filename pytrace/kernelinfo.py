@@ -41,6 +41,8 @@ class Feature(Enum):
 class TracepointInfo:
     category: str
     name: str
+    #: the event id (the record's common_type)
+    id: int
     #: the record layout from the format file (a lang.types.Struct)
     args: object
 

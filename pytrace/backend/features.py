@@ -13,20 +13,11 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+from ..cache import cache_dir
 from ..kernelinfo import Feature
 
 CACHE_FORMAT = "pytrace-features 1"
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
-
-
-def cache_dir() -> str:
-    """$PYTRACE_CACHE_DIR, else $XDG_CACHE_HOME/pytrace, else ~/.cache/pytrace."""
-    explicit = os.environ.get("PYTRACE_CACHE_DIR")
-    if explicit:
-        return explicit
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = xdg if xdg else os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pytrace")
 
 
 def cache_path() -> str:

@@ -72,6 +72,7 @@ UINT64 = Int(64, False)
 INT32 = Int(32, True)
 UINT32 = Int(32, False)
 UINT8 = Int(8, False)
+UINT16 = Int(16, False)
 BOOL = Int(64, False)  # comparisons and logical operators produce 0 or 1
 
 

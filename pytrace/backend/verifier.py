@@ -1,0 +1,45 @@
+"""Reading the kernel verifier's log: which instruction it stopped at and why.
+
+A rejection is shown to the user next to the script line that produced the
+failing instruction, so the log's last instruction index is what matters.
+"""
+from __future__ import annotations
+
+
+def _insn_index(line: str) -> int | None:
+    head, sep, _ = line.partition(":")
+    if sep and head.strip().isdigit() and line[len(head) + 1:].lstrip().startswith("("):
+        return int(head)
+    return None
+
+
+def failing_slot(log: str) -> int | None:
+    """The slot index of the last instruction the verifier looked at."""
+    last = None
+    for line in log.splitlines():
+        n = _insn_index(line)
+        if n is not None:
+            last = n
+    return last
+
+
+_NOISE = ("processed ", "verification time", "stack depth", "max_states_per_insn",
+          "mark_precise", "last_idx", "parent ", "regs=", "from ")
+
+
+def reason(log: str, lines: int = 3) -> list[str]:
+    """The verifier's own words for the rejection: the last few lines that
+    are neither instruction traces nor statistics."""
+    out = []
+    for line in reversed(log.strip().splitlines()):
+        text = line.strip()
+        if not text or _insn_index(text) is not None or text.startswith(_NOISE):
+            if out:
+                break
+            continue
+        if text[0].isdigit() and ":" in text[:6]:
+            continue
+        out.append(text)
+        if len(out) >= lines:
+            break
+    return list(reversed(out))

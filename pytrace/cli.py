@@ -1,0 +1,285 @@
+"""Command-line parsing only; the work is the session's.
+
+Exit status: 0 success (also after Ctrl-C/SIGTERM once maps are printed),
+``exit(code)`` gives code, 1 a runtime failure (load, attach, missing kernel
+feature), 2 a usage or compile error, 3 missing privileges.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import __version__
+from .diagnostics import PytraceError, UsageError
+
+USAGE = """\
+usage: pytrace [options] (-e PROGRAM | FILE | -) [ARG ...]
+       pytrace -l [PATTERN]       list probes (-lv: with their arguments)
+       pytrace --info             the kernel features pytrace found
+
+options:
+  -e PROGRAM        the program to run
+  -c CMD            run CMD (split like a shell, no shell) and trace it: it is held
+                    until every probe is attached; pytrace exits when it does
+  -p PID            trace until process PID exits (cpid is PID)
+  -f text|json      output format (default text)
+  -o FILE           write output to FILE
+  -B none|line|full output buffering (default line)
+  -q                quiet: no "Attached N probes"
+  -d STAGES         dump stages: ast, ir, asm (comma separated) or all
+  --dry-run         compile and load into the verifier, do not attach
+  -v                verifier statistics for each program
+  --no-feature NAME pretend the kernel lacks a feature (ringbuf, test_run,
+                    probe_read_user, percpu_lookup, link, ...); repeatable
+  -l [PATTERN]      list probes matching PATTERN
+  --info            print the kernel feature table
+  -V, --version     print the version
+  -h, --help        this help
+
+environment: PYTRACE_MAX_STRLEN (1024), PYTRACE_MAX_MAP_KEYS (4096),
+  PYTRACE_MAX_PROBES (4096), PYTRACE_MAX_PRINTF_ARGS (32), PYTRACE_CACHE_DIR
+"""
+
+DUMP_STAGES = ("ast", "ir", "asm")
+
+
+class Args:
+    def __init__(self):
+        self.program: str | None = None
+        self.file: str | None = None
+        self.params: list[str] = []
+        self.command: str | None = None
+        self.pid: int | None = None
+        self.fmt = "text"
+        self.output: str | None = None
+        self.buffering = "line"
+        self.quiet = False
+        self.dump: set[str] = set()
+        self.dry_run = False
+        self.verbose = False
+        self.masked: list[str] = []
+        self.list: str | None = None
+        self.list_verbose = False
+        self.info = False
+        self.version = False
+        self.help = False
+        self.interactive = False
+
+
+_WITH_VALUE = {"-e", "-c", "-p", "-f", "-o", "-B", "-d", "--no-feature"}
+
+
+def parse_args(argv: list[str]) -> Args:
+    """bpftrace-style arguments: options, then the script file (unless -e),
+    then its positional parameters ($1, $2 …). Option parsing stops at the
+    first parameter or at ``--``."""
+    a = Args()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            break
+        if not arg.startswith("-") or arg == "-" or _is_number(arg) and a.file is not None:
+            if a.program is None and a.file is None:
+                a.file = arg
+                continue
+            i -= 1
+            break
+        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        short_with_value = not arg.startswith("--") and len(arg) > 2 and arg[:2] in _WITH_VALUE
+        if name in _WITH_VALUE or short_with_value:
+            if short_with_value:
+                name, value = arg[:2], arg[2:]
+            elif eq:
+                value = inline
+            elif i < len(argv):
+                value = argv[i]
+                i += 1
+            else:
+                raise UsageError(f"{name} needs a value")
+            _set(a, name, value)
+        elif name in ("-l", "-lv"):
+            a.list = ""
+            a.list_verbose = name == "-lv"
+            if i < len(argv) and not argv[i].startswith("-"):
+                a.list = argv[i]
+                i += 1
+        elif name in _FLAGS:
+            setattr(a, _FLAGS[name], True)
+        else:
+            raise UsageError(f"unknown option {arg} (see pytrace --help)")
+    a.params = argv[i:]
+    return a
+
+
+_FLAGS = {"-q": "quiet", "-v": "verbose", "--dry-run": "dry_run", "--info": "info",
+          "-V": "version", "--version": "version", "-h": "help", "--help": "help",
+          "-i": "interactive", "--interactive": "interactive"}
+
+
+def _is_number(text: str) -> bool:
+    return text[1:].isdigit() if text.startswith("-") else text.isdigit()
+
+
+def _set(a: Args, name: str, value: str) -> None:
+    if name == "-e":
+        a.program = value
+    elif name == "-c":
+        a.command = value
+    elif name == "-p":
+        if not value.isdigit():
+            raise UsageError(f"-p takes a process id, not '{value}'")
+        a.pid = int(value)
+    elif name == "-f":
+        if value not in ("text", "json"):
+            raise UsageError(f"-f takes text or json, not '{value}'")
+        a.fmt = value
+    elif name == "-o":
+        a.output = value
+    elif name == "-B":
+        if value not in ("none", "line", "full"):
+            raise UsageError(f"-B takes none, line or full, not '{value}'")
+        a.buffering = value
+    elif name == "-d":
+        for stage in value.split(","):
+            if stage == "all":
+                a.dump.update(DUMP_STAGES)
+            elif stage in DUMP_STAGES:
+                a.dump.add(stage)
+            else:
+                raise UsageError(f"-d: unknown stage '{stage}' (use {', '.join(DUMP_STAGES)} "
+                                 "or all)")
+    elif name == "--no-feature":
+        a.masked += [v for v in value.split(",") if v]
+
+
+def limits_from_env(environ=os.environ):
+    from .lang.program import Limits
+    changes = {}
+    for key, field in Limits.NAMES.items():
+        raw = environ.get("PYTRACE_" + key.upper())
+        if raw is None:
+            continue
+        current = getattr(Limits(), field)
+        if isinstance(current, int):
+            if not raw.isdigit() or int(raw) <= 0:
+                raise UsageError(f"PYTRACE_{key.upper()} must be a positive number, not '{raw}'")
+            changes[field] = int(raw)
+        else:
+            changes[field] = raw
+    return Limits(**changes)
+
+
+def masked_features(names: list[str]):
+    from .kernelinfo import Feature
+    known = {f.value: f for f in Feature}
+    out = set()
+    for n in names:
+        if n not in known:
+            raise UsageError(f"--no-feature: unknown feature '{n}' (known: "
+                             f"{', '.join(sorted(known))})")
+        out.add(known[n])
+    return frozenset(out)
+
+
+def _read_program(a: Args) -> tuple[str, str]:
+    if a.program is not None:
+        if a.file is not None:
+            a.params.insert(0, a.file)
+        return a.program, "-e"
+    if a.file is None:
+        raise UsageError("no program: give -e PROGRAM, a script file, or - for standard input")
+    if a.file == "-":
+        return sys.stdin.read(), "-"
+    try:
+        with open(a.file, encoding="utf-8", errors="surrogateescape") as f:
+            return f.read(), a.file
+    except OSError as err:
+        raise UsageError(f"cannot read {a.file}: {err.strerror}") from None
+
+
+def _configure_stdout(stream, buffering: str) -> None:
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is None:
+        return
+    if buffering == "none":
+        reconfigure(line_buffering=True, write_through=True)
+    elif buffering == "line":
+        reconfigure(line_buffering=True)
+    else:
+        reconfigure(line_buffering=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out = sys.stdout
+    try:
+        try:
+            a = parse_args(argv)
+            if a.help:
+                out.write(USAGE)
+                return 0
+            if a.version:
+                out.write(f"pytrace {__version__}\n")
+                return 0
+            if a.output:
+                out = open(a.output, "w", encoding="utf-8", errors="surrogateescape")
+            _configure_stdout(out, a.buffering)
+            if a.info:
+                from .info import print_info
+                return print_info(out, masked_features(a.masked))
+            if a.list is not None:
+                from .listing import print_listing
+                return print_listing(out, a.list, a.list_verbose, masked_features(a.masked))
+            if a.interactive or (a.program is None and a.file is None):
+                if a.interactive or sys.stdin.isatty():
+                    raise UsageError("the interactive REPL is not available yet; "
+                                     "give -e PROGRAM or a script file")
+            return _run(a, out)
+        except PytraceError as err:
+            sys.stderr.write(err.render().rstrip("\n") + "\n")
+            return err.exit_code
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+
+
+def _run(a: Args, out) -> int:
+    import shlex
+
+    from .output import Resolvers, make_printer
+    from .session import Options, Session
+    text, name = _read_program(a)
+    command = None
+    if a.command is not None:
+        try:
+            command = shlex.split(a.command)
+        except ValueError as err:
+            raise UsageError(f"-c: {err}") from None
+    options = Options(text, name, a.params, command, a.pid, a.quiet, frozenset(a.dump),
+                      a.dry_run, a.verbose, masked_features(a.masked), limits_from_env())
+    session_ref: list[Session] = []
+    printer = make_printer(a.fmt, out, sys.stderr,
+                           Resolvers(special=lambda how, v: session_ref[0].resolve(how, v)))
+    session = Session(options, printer, dump_out=out)
+    session_ref.append(session)
+    try:
+        return session.run()
+    finally:
+        session.close()
+
+
+def _silence_stdout() -> None:
+    """After the reader of our stdout went away: point fd 1 at /dev/null so
+    the interpreter's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

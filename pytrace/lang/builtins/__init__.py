@@ -1,0 +1,96 @@
+"""Builtins are data: one record per builtin variable or function.
+
+Each record carries its name, signature, one-line doc, how to type-check a
+use (``check``) and how to lower it to IR (``lower``). The checker and the
+lowerer look names up here and nowhere else, ``pytrace -l builtins`` prints
+the docs from the same records, and adding a builtin means adding a record
+in one of this package's modules.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Callable
+
+from ..types import AggKind, Type
+
+
+class FnKind(Enum):
+    EXPR = "expression"        # returns a value
+    STMT = "statement"         # used for its effect (printf, exit, …)
+    AGG = "aggregation"        # only as @map[...] = f(...)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A builtin variable such as ``pid``."""
+    name: str
+    doc: str
+    #: the type, or a function (checker, node) -> type for context-dependent ones
+    type: Type | Callable
+    #: (lowerer, node) -> ir value or Mem
+    lower: Callable
+    category: str = "process"
+    #: the ``pattern`` for families such as arg0..argN (matched by prefix+digits)
+    family: bool = False
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    signature: str
+    doc: str
+    kind: FnKind
+    #: (checker, call node) -> result type; reports its own errors
+    check: Callable
+    #: EXPR/STMT: (lowerer, call node) -> value; AGG: see aggregations.py
+    lower: Callable | None = None
+    aliases: tuple[str, ...] = ()
+    agg: AggKind | None = None
+    #: AGG only: argument count (min, max) for the generic checks
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Registry:
+    variables: dict[str, Variable]
+    functions: dict[str, Function]
+
+    def variable(self, name: str) -> Variable | None:
+        v = self.variables.get(name)
+        if v is None:
+            digits = name.lstrip("abcdefghijklmnopqrstuvwxyz_")
+            stem = name[:len(name) - len(digits)]
+            if digits.isdigit() and stem:
+                fam = self.variables.get(stem + "N")
+                if fam is not None and fam.family:
+                    return fam
+        return v
+
+    def function(self, name: str) -> Function | None:
+        return self.functions.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(set(self.variables) | set(self.functions))
+
+
+def _build() -> Registry:
+    from . import aggregations, functions, variables
+    fns: dict[str, Function] = {}
+    for module in (functions, aggregations):
+        for f in module.FUNCTIONS:
+            for n in (f.name, *f.aliases):
+                assert n not in fns, n
+                fns[n] = f
+    vars_ = {v.name: v for v in variables.VARIABLES}
+    return Registry(vars_, fns)
+
+
+_registry: Registry | None = None
+
+
+def registry() -> Registry:
+    global _registry
+    if _registry is None:
+        _registry = _build()
+    return _registry

@@ -1,0 +1,144 @@
+"""Builtin variables: ``pid``, ``comm``, ``nsecs``, ``args`` …"""
+from __future__ import annotations
+
+from ...backend.insn import AluOp, Helper
+from ...kernelinfo import Feature
+from .. import ir
+from ..types import INT64, UINT32, UINT64, Formatted, Special, Str, Void
+from . import Variable
+
+
+def _pid_tgid(lw):
+    return lw.call(Helper.get_current_pid_tgid)
+
+
+def _low32(lw, v):
+    dst = lw.vreg()
+    lw.emit(ir.Alu(AluOp.MOV, dst, v, v, bits32=True))
+    return dst
+
+
+def _high32(lw, v):
+    return lw.alu(AluOp.RSH, v, 32)
+
+
+def _comm(lw, e):
+    from ..lower import Mem
+    buf = lw.buffer(16, "comm")
+    mem = Mem(buf.base, buf.off, Str(16))
+    lw.call(Helper.get_current_comm, lw.addr(mem), 16, result=False)
+    return mem
+
+
+def _cpid_type(ck, e):
+    if not ck.constants.get("cpid"):
+        ck.error("cpid is the pid of the command started with -c, and there is none", e.loc,
+                 "run with -c CMD, or use pid")
+    return UINT32
+
+
+def _probe(lw, e):
+    slot = lw.ctx_info.probe_id
+    if slot is not None:
+        v = lw.vreg("probe")
+        lw.emit(ir.Load(v, lw.ctx, slot.offset, slot.type.size))
+        return v
+    return lw.group.targets[0].probe_index
+
+
+def _args_type(ck, e):
+    ctx = ck.ctx
+    if ctx is None or ctx.args is None:
+        ck.error(ctx.args_missing if ctx else "'args' is not available here", e.loc)
+        return Void()
+    return ctx.args
+
+
+def _args(lw, e):
+    from ..lower import CtxStruct
+    return CtxStruct(lw.ctx_info.args)
+
+
+def _ctx_slot_type(name: str):
+    def check(ck, e):
+        slot = _ctx_slot(ck.ctx, name, e.name)
+        if slot is None:
+            where = "this probe type"
+            ck.error(f"'{e.name}' is not available in {where}", e.loc,
+                     "retval exists in return probes (kretprobe, uretprobe, fexit); "
+                     "argN in kprobes, uprobes and raw tracepoints"
+                     if name in ("retval", "arg") else None)
+            return INT64
+        return slot.type
+    return check
+
+
+def _ctx_slot(ctx, name: str, full: str):
+    if ctx is None:
+        return None
+    if name == "retval":
+        return ctx.retval
+    n = int(full[3:])
+    return ctx.argn[n] if n < len(ctx.argn) else None
+
+
+def _ctx_slot_lower(name: str):
+    def lower(lw, e):
+        slot = _ctx_slot(lw.ctx_info, name, e.name)
+        v = lw.vreg(e.name)
+        lw.emit(ir.Load(v, lw.ctx, slot.offset, slot.type.size))
+        return v
+    return lower
+
+
+def _elapsed(lw, e):
+    now = lw.call(Helper.ktime_get_ns)
+    return lw.alu(AluOp.SUB, now, lw.reg_of(lw.constants.get("start_ns", 0)))
+
+
+def _needs(feature: Feature, what: str, kernel: str):
+    def check(ck, e):
+        if not ck.kernel.has(feature):
+            ck.error(f"{e.name} needs {what} ({kernel}), which this kernel lacks", e.loc)
+        return UINT64
+    return check
+
+
+VARIABLES = (
+    Variable("pid", "process id (thread group id) of the current task", UINT32,
+             lambda lw, e: _high32(lw, _pid_tgid(lw))),
+    Variable("tid", "thread id of the current task", UINT32,
+             lambda lw, e: _low32(lw, _pid_tgid(lw))),
+    Variable("uid", "user id of the current task", UINT32,
+             lambda lw, e: _low32(lw, lw.call(Helper.get_current_uid_gid))),
+    Variable("gid", "group id of the current task", UINT32,
+             lambda lw, e: _high32(lw, lw.call(Helper.get_current_uid_gid))),
+    Variable("comm", "name of the current task (16 bytes)", Str(16), _comm),
+    Variable("nsecs", "monotonic time in nanoseconds", UINT64,
+             lambda lw, e: lw.call(Helper.ktime_get_ns), category="time"),
+    Variable("elapsed", "nanoseconds since pytrace started", UINT64, _elapsed,
+             category="time"),
+    Variable("cpu", "the CPU the probe fires on", UINT32,
+             lambda lw, e: lw.call(Helper.get_smp_processor_id), category="system"),
+    Variable("ncpus", "number of possible CPUs", UINT32,
+             lambda lw, e: lw.kernel.ncpus, category="system"),
+    Variable("numaid", "NUMA node of the current CPU", UINT32,
+             lambda lw, e: lw.call(Helper.get_numa_node_id), category="system"),
+    Variable("cpid", "pid of the child started with -c", _cpid_type,
+             lambda lw, e: lw.constants.get("cpid", 0)),
+    Variable("rand", "a pseudo-random 32-bit number", UINT32,
+             lambda lw, e: lw.call(Helper.get_prandom_u32), category="system"),
+    Variable("cgroup", "cgroup v2 id of the current task", UINT64,
+             lambda lw, e: lw.call(Helper.get_current_cgroup_id)),
+    Variable("jiffies", "the kernel's jiffies counter",
+             _needs(Feature.PROBE_READ_USER, "bpf_jiffies64", "Linux 5.5"),
+             lambda lw, e: lw.call(Helper.jiffies64), category="time"),
+    Variable("probe", "full name of the probe that fired", Special(Formatted.PROBE), _probe,
+             category="probe"),
+    Variable("args", "the probe's arguments (tracepoint fields …) as a struct",
+             _args_type, _args, category="probe"),
+    Variable("retval", "the return value (return probes)", _ctx_slot_type("retval"),
+             _ctx_slot_lower("retval"), category="probe"),
+    Variable("argN", "argument N of a kprobe/uprobe/raw tracepoint (arg0, arg1, …)",
+             _ctx_slot_type("arg"), _ctx_slot_lower("arg"), category="probe", family=True),
+)

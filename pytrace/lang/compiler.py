@@ -1,0 +1,143 @@
+"""The compiler's front door: AST in, ``CompiledScript`` out.
+
+parse -> expand probes (providers) -> group targets that can share a program
+-> check -> lower -> emit. Pure: kernel facts arrive in ``KernelInfo`` and
+attach points through the resolvers the session hands in.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..backend.emit import emit
+from ..diagnostics import CompileError, Diagnostic, Severity
+from ..kernelinfo import KernelInfo
+from . import ast as A
+from .lower import Lowerer, Resources
+from .probes import Resolvers, Target
+from .program import CompiledProbe, CompiledScript, Limits, MapKind, MapSpec
+from .semantics import Checker, Group, MapInfo
+from .types import Agg, AggKind, Int, Str
+
+#: probe names get their own ``probe`` ids above the tracepoint id range
+PROBE_ID_BASE = 1 << 20
+
+
+def apply_config(limits: Limits, config: tuple[A.ConfigItem, ...]) -> Limits:
+    changes = {}
+    for item in config:
+        name = Limits.NAMES.get(item.name)
+        if name is None:
+            known = ", ".join(sorted(Limits.NAMES))
+            raise CompileError(Diagnostic(Severity.ERROR, f"unknown config setting '{item.name}'",
+                                          item.loc, f"known settings: {known}"))
+        current = getattr(limits, name)
+        if isinstance(current, int) and not isinstance(item.value, int):
+            raise CompileError(Diagnostic(Severity.ERROR, f"{item.name} takes a number",
+                                          item.loc))
+        changes[name] = item.value
+    return dataclasses.replace(limits, **changes) if changes else limits
+
+
+def _uses(node: A.Node, name: str) -> bool:
+    return any(isinstance(n, A.Builtin) and n.name == name for n in A.walk(node))
+
+
+def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
+           limits: Limits) -> tuple[list[Group], dict[int, str]]:
+    groups: list[Group] = []
+    names: dict[int, str] = {}
+    total = 0
+    errors: list[Diagnostic] = []
+    for pi, probe in enumerate(program.probes):
+        targets: list[Target] = []
+        for spec in probe.specs:
+            resolver = resolvers.get(spec.provider)
+            if resolver is None:
+                known = ", ".join(sorted({k for k in resolvers.by_name if len(k) > 2}))
+                what = spec.text if ":" in spec.text else spec.text
+                errors.append(Diagnostic(Severity.ERROR, f"unknown probe type '{what}'",
+                                         spec.loc, f"probe types: {known}"))
+                continue
+            try:
+                targets += resolver.expand(spec, kernel)
+            except CompileError as err:
+                errors += err.diagnostics
+        total += len(targets)
+        if total > limits.max_probes:
+            raise CompileError(Diagnostic(
+                Severity.ERROR, f"the script attaches to {total} probes; the limit is "
+                f"{limits.max_probes}", probe.loc,
+                "narrow the wildcard, or raise the limit with PYTRACE_MAX_PROBES"))
+        body = A.Block((probe.body,) + ((A.ExprStmt(probe.predicate),)
+                                         if probe.predicate is not None else ()))
+        uses_args = _uses(body, "args")
+        buckets: dict[object, list[Target]] = {}
+        for t in targets:
+            ctx = t.context
+            if ctx.probe_id is None:
+                t = dataclasses.replace(t, probe_index=PROBE_ID_BASE + len(names))
+            names[t.probe_index] = t.name
+            if ctx.share_key is None or (ctx.probe_id is None and len(targets) > 1
+                                         and _uses(body, "probe")):
+                key: object = ("alone", id(t))
+            else:
+                key = (ctx.kind, ctx.share_key if uses_args else "any", ctx.probe_id)
+            buckets.setdefault(key, []).append(t)
+        for ts in buckets.values():
+            groups.append(Group(probe, pi, ts[0].context, ts))
+    if errors:
+        raise CompileError(errors)
+    return groups, names
+
+
+def map_spec(info: MapInfo, limits: Limits) -> MapSpec:
+    value = info.value
+    key = info.key if info.keyed else None
+    key_size = key.size if key is not None else 8
+    if isinstance(value, Agg):
+        if value.kind in (AggKind.HIST, AggKind.LHIST):
+            key_size = ((key.size + 7) // 8 * 8 + 8) if key is not None else 8
+        return MapSpec(info.name, MapKind.PERCPU_HASH, key_size, value.size,
+                       limits.max_map_keys, key, value)
+    if value is None or not hasattr(value, "size") or value.size == 0:
+        value = Int(64, True)
+    return MapSpec(info.name, MapKind.HASH, key_size, max(value.size, 1),
+                   limits.max_map_keys, key, value)
+
+
+def _prog_name(group: Group, index: int) -> str:
+    first = group.targets[0].name
+    tail = first.rsplit(":", 1)[-1]
+    clean = "".join(c if c.isalnum() or c == "_" else "_" for c in tail)
+    return f"pt{index}_{clean}"[:15]
+
+
+def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
+                params: list[str] | None = None, constants: dict[str, int] | None = None,
+                limits: Limits | None = None) -> CompiledScript:
+    params = list(params or [])
+    constants = dict(constants or {})
+    limits = apply_config(limits or Limits(), program.config)
+    groups, names = expand(program, kernel, resolvers, limits)
+    checker = Checker(kernel, limits, params, constants)
+    typings = checker.check(groups)
+    res = Resources(limits, kernel)
+    res.maps = {name: map_spec(info, limits) for name, info in sorted(checker.maps.items())}
+    probes = []
+    for i, (group, typing) in enumerate(zip(groups, typings)):
+        lowerer = Lowerer(group, typing, res, _prog_name(group, i), i, params, constants)
+        fn = lowerer.lower_probe()
+        ir_dump = fn.dump()
+        prog = emit(fn)
+        special = group.targets[0].name if group.targets[0].provider == "special" else ""
+        probes.append(CompiledProbe(i, prog.name, group.targets, group.context.kind,
+                                    prog.insns, prog.locs, prog.stack_size, ir_dump, special))
+    maps = list(res.maps.values()) + res.internal_maps(len(probes), kernel.ncpus)
+    source = program.loc.source if program.loc is not None else None
+    return CompiledScript(probes, maps, res.events, res.counters, limits, names, source)
+
+
+def compile_text(text: str, name: str, kernel: KernelInfo, resolvers: Resolvers,
+                 **kwargs) -> CompiledScript:
+    from .parser import parse
+    return compile_ast(parse(text, name), kernel, resolvers, **kwargs)

@@ -1,0 +1,62 @@
+"""Readable dumps of compiler stages (``-d ast``, ``-d asm``); golden tests
+compare these."""
+from __future__ import annotations
+
+import dataclasses
+
+from ..backend.insn import Insn, decode, encode, format_insn, slot_offsets
+from . import ast as A
+
+
+def ast_lines(node: A.Node, depth: int = 0) -> list[str]:
+    pad = "  " * depth
+    if not dataclasses.is_dataclass(node):
+        return [pad + repr(node)]
+    simple, nested = [], []
+    for f in dataclasses.fields(node):
+        if f.name == "loc" or f.name == "name_loc":
+            continue
+        value = getattr(node, f.name)
+        if isinstance(value, A.Node):
+            nested.append((f.name, [value]))
+        elif isinstance(value, tuple) and value and all(isinstance(v, A.Node) for v in value):
+            nested.append((f.name, list(value)))
+        elif isinstance(value, tuple) and not value:
+            continue
+        else:
+            simple.append(f"{f.name}={value!r}")
+    out = [pad + type(node).__name__ + (" " + " ".join(simple) if simple else "")]
+    for name, children in nested:
+        if len(nested) > 1 or len(children) > 1:
+            out.append(pad + f"  .{name}")
+            for c in children:
+                out += ast_lines(c, depth + 2)
+        else:
+            out += ast_lines(children[0], depth + 1)
+    return out
+
+
+def round_trip(insns: list[Insn]) -> list[Insn]:
+    """The instructions as the kernel receives them, decoded back; map names
+    (which the wire format cannot carry) are restored for reading."""
+    back = decode(encode(insns))
+    assert len(back) == len(insns), "instruction encoding does not round-trip"
+    return [dataclasses.replace(b, ref=o.ref) if o.ref else b for b, o in zip(back, insns)]
+
+
+def asm_lines(probe) -> list[str]:
+    """A probe's instructions in the verifier's syntax, each run of them
+    under the script line it came from."""
+    names = ", ".join(t.name for t in probe.targets[:4])
+    more = f" (+{len(probe.targets) - 4} more)" if len(probe.targets) > 4 else ""
+    out = [f"; {probe.name}: {names}{more}  [{probe.nslots} instructions, "
+           f"{probe.stack_size} bytes of stack]"]
+    insns = round_trip(probe.insns)
+    last_line = None
+    for pc, insn, loc in zip(slot_offsets(insns), insns, probe.locs):
+        line = loc.line if loc is not None and loc.source is not None else None
+        if line and line != last_line:
+            out.append(f"; {line}: {loc.source.line(line).strip()}")
+            last_line = line
+        out.append(f"{pc:5d}: {format_insn(insn, pc if insn.is_jump else None)}")
+    return out

@@ -1,0 +1,39 @@
+"""``pytrace -l [PATTERN]``: the probes pytrace can attach to."""
+from __future__ import annotations
+
+import fnmatch
+
+
+def print_listing(out, pattern: str, verbose: bool, masked) -> int:
+    from . import host
+    from .backend import features
+    from .backend.sys import check_privileges
+    from .providers import by_name, providers
+    check_privileges()
+    kernel = host.build(features.probe_features(masked))
+    provider_name, _, rest = pattern.partition(":")
+    registry = by_name()
+    if pattern and provider_name in registry:
+        chosen = [registry[provider_name]]
+    else:
+        chosen, rest = list(providers()), pattern
+    for p in chosen:
+        sub = rest if p is not registry.get(provider_name) else rest
+        for name in p.listing(sub if ":" in sub or not sub else sub, kernel):
+            if pattern and provider_name not in registry and not fnmatch.fnmatchcase(name, pattern):
+                continue
+            out.write(name + "\n")
+            if verbose:
+                _describe(out, p, name, kernel)
+    return 0
+
+
+def _describe(out, provider, name: str, kernel) -> None:
+    from .lang.ast import ProbeSpec
+    try:
+        targets = provider.expand(ProbeSpec(name), kernel)
+    except Exception:          # a probe that cannot be expanded lists without arguments
+        return
+    if targets:
+        for line in provider.describe(targets[0]):
+            out.write(line + "\n")

@@ -1,0 +1,56 @@
+"""``BEGIN`` and ``END``: run once, at start-up and at the end.
+
+Their programs are raw-tracepoint programs run once with BPF_PROG_TEST_RUN
+(Linux 5.10). Where the kernel cannot test-run them, each is attached to the
+``syscalls:sys_enter_getpgid`` tracepoint, filtered to pytrace's own process,
+and pytrace makes that syscall once.
+"""
+from __future__ import annotations
+
+import os
+
+from ..kernelinfo import Feature
+from ..lang.probes import ProbeContext, ProgKind, Target
+from . import Provider
+
+FALLBACK_TRACEPOINT = ("syscalls", "sys_enter_getpgid")
+NAMES = {"BEGIN": "BEGIN", "begin": "BEGIN", "END": "END", "end": "END"}
+
+
+class Special(Provider):
+    name = "special"
+    aliases = tuple(NAMES)
+    doc = "BEGIN / END: run once when tracing starts / ends"
+
+    def expand(self, spec, kernel) -> list[Target]:
+        which = NAMES.get(spec.text)
+        if which is None:
+            raise self.fail(f"unknown probe '{spec.text}'", spec,
+                            "probes are BEGIN, END or PROVIDER:..., e.g. tracepoint:syscalls:*")
+        if kernel.has(Feature.TEST_RUN):
+            ctx = ProbeContext(ProgKind.RAW_TRACEPOINT, args_missing=f"{which} has no 'args'")
+            return [Target("special", which, ctx, None)]
+        info = kernel.tracepoint(*FALLBACK_TRACEPOINT)
+        if info is None:
+            raise self.fail(
+                f"{which} cannot run on this kernel: it needs BPF_PROG_TEST_RUN on raw "
+                "tracepoints (Linux 5.10) or the syscalls:sys_enter_getpgid tracepoint", spec)
+        ctx = ProbeContext(ProgKind.TRACEPOINT, args_missing=f"{which} has no 'args'",
+                           only_tgid=os.getpid())
+        return [Target("special", which, ctx, info.id)]
+
+    def trigger(self, target: Target, prog_fd: int, runtime) -> None:
+        """Run the program once, now."""
+        from ..backend import attach, sys
+        if target.context.kind is ProgKind.RAW_TRACEPOINT:
+            sys.prog_test_run(prog_fd)
+            return
+        fd = attach.open_tracepoint(target.data)
+        with attach.attach_perf_event(fd, prog_fd, runtime.use_link, what=target.name):
+            os.getpgid(0)
+
+    def attach(self, target: Target, prog_fd: int, runtime) -> list:
+        return []
+
+    def listing(self, pattern: str, kernel) -> list[str]:
+        return ["BEGIN", "END"]

@@ -1,0 +1,447 @@
+"""The driver: compile -> load -> attach -> poll -> print -> tear down.
+
+Every fd, map, program, perf event and link a session opens is owned by one
+``ExitStack``, closed on every way out (exit(), Ctrl-C, SIGTERM, the ``-c``
+child exiting, an exception, an attach failing midway), so nothing is left
+behind in the kernel.
+"""
+from __future__ import annotations
+
+import os
+import signal
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from .diagnostics import CompileError, Diagnostic, RuntimeFailure, Severity
+from .kernelinfo import Feature, KernelInfo
+from .lang.probes import ProgKind
+from .lang.program import CompiledProbe, CompiledScript, Counter, EventKind, Limits, MapKind
+
+#: how BEGIN/END-only scripts, exit() and the -c child end a run
+STOP_EXIT, STOP_SIGNAL, STOP_CHILD, STOP_DONE = "exit", "signal", "child", "done"
+
+
+@dataclass
+class Options:
+    text: str
+    name: str = "-e"
+    params: list[str] = field(default_factory=list)
+    command: list[str] | None = None
+    pid: int | None = None
+    quiet: bool = False
+    dump: frozenset[str] = frozenset()
+    dry_run: bool = False
+    verbose: bool = False
+    masked: frozenset[Feature] = frozenset()
+    limits: Limits = field(default_factory=Limits)
+    #: stop after this many seconds (library use); None: run until told
+    timeout: float | None = None
+
+
+class Runtime:
+    """What providers need at attach time."""
+
+    def __init__(self, kernel: KernelInfo):
+        self.kernel = kernel
+        self.use_link = kernel.has(Feature.LINK)
+        from .backend.maps import online_cpus
+        cpus = online_cpus()
+        self.cpus = cpus
+        self.first_cpu = cpus[0] if cpus else 0
+
+
+def _prog_type(kind: ProgKind) -> int:
+    from .backend.sys import ProgType
+    return {ProgKind.TRACEPOINT: ProgType.TRACEPOINT,
+            ProgKind.RAW_TRACEPOINT: ProgType.RAW_TRACEPOINT,
+            ProgKind.KPROBE: ProgType.KPROBE,
+            ProgKind.PERF_EVENT: ProgType.PERF_EVENT,
+            ProgKind.TRACING: ProgType.TRACING,
+            ProgKind.XDP: ProgType.XDP,
+            ProgKind.SCHED_CLS: ProgType.SCHED_CLS}[kind]
+
+
+def _map_type(kind: MapKind) -> int:
+    from .backend.sys import MapType
+    return {MapKind.HASH: MapType.HASH, MapKind.PERCPU_HASH: MapType.PERCPU_HASH,
+            MapKind.ARRAY: MapType.ARRAY, MapKind.PERCPU_ARRAY: MapType.PERCPU_ARRAY,
+            MapKind.RINGBUF: MapType.RINGBUF,
+            MapKind.PERF_EVENT_ARRAY: MapType.PERF_EVENT_ARRAY,
+            MapKind.STACK_TRACE: MapType.STACK_TRACE, MapKind.LPM_TRIE: MapType.LPM_TRIE}[kind]
+
+
+def _bpf_name(name: str) -> str:
+    clean = "".join(c if c.isalnum() or c in "_." else "_" for c in name.lstrip("@"))
+    return (clean or "anon")[:15]
+
+
+class Session:
+    def __init__(self, options: Options, printer, dump_out=None):
+        self.options = options
+        self.printer = printer
+        self.dump_out = dump_out
+        self.stack = ExitStack()
+        self.kernel: KernelInfo | None = None
+        self.script: CompiledScript | None = None
+        self.maps: dict = {}
+        self.prog_fds: dict[int, int] = {}
+        self.child = None
+        self.watched = None
+        self.reader = None
+        self.exit_code = 0
+        self.stop_reason: str | None = None
+        self._segments: dict[int, list] = {}
+        self._signal = False
+
+    # -- set-up ------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Check privileges, learn the kernel, start a held -c child."""
+        from . import host
+        from .backend import features
+        from .backend.sys import check_privileges
+        check_privileges()
+        feats = features.probe_features(self.options.masked)
+        self.kernel = host.build(feats, self.options.limits.max_strlen)
+        if self.options.command:
+            from .child import Child
+            self.child = Child(self.options.command)
+            self.stack.callback(self.child.close)
+        if self.options.pid is not None:
+            from .child import Watched
+            self.watched = Watched(self.options.pid)
+            self.stack.callback(self.watched.close)
+
+    def compile(self) -> CompiledScript:
+        from .lang.compiler import compile_ast
+        from .lang.parser import parse
+        from .providers import resolvers
+        program = parse(self.options.text, self.options.name)
+        if "ast" in self.options.dump:
+            self._dump_ast(program)
+        constants = {"start_ns": _monotonic_ns()}
+        if self.child is not None:
+            constants["cpid"] = self.child.pid
+        elif self.options.pid is not None:
+            constants["cpid"] = self.options.pid
+        self.script = compile_ast(program, self.kernel, resolvers(), params=self.options.params,
+                                  constants=constants, limits=self.options.limits)
+        if "ir" in self.options.dump:
+            self._dump_ir()
+        if "asm" in self.options.dump:
+            self._dump_asm()
+        return self.script
+
+    def load(self) -> None:
+        from .backend import sys as bpf
+        from .backend.emit import relocate
+        from .backend.insn import encode
+        from .backend.maps import Map
+        bpf.raise_rlimit_memlock()
+        script = self.script
+        for spec in script.maps:
+            m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,
+                           spec.max_entries, name=_bpf_name(spec.name))
+            self.stack.callback(m.close)
+            self.maps[spec.name] = m
+        fds = {name: m.fd for name, m in self.maps.items()}
+        for probe in script.probes:
+            insns = relocate(probe.insns, fds)
+            try:
+                if self.options.verbose:
+                    res = bpf.prog_load_logged(_prog_type(probe.kind), encode(insns),
+                                               name=probe.name)
+                    fd = res.fd
+                    self._verifier_stats(probe, res.log)
+                else:
+                    fd = bpf.prog_load(_prog_type(probe.kind), encode(insns), name=probe.name)
+            except bpf.BpfError as err:
+                raise self._rejected(probe, err) from None
+            self.stack.callback(os.close, fd)
+            self.prog_fds[probe.index] = fd
+
+    def _rejected(self, probe: CompiledProbe, err) -> Exception:
+        from .backend import verifier
+        from .backend.insn import slot_offsets
+        log = err.verifier_log or ""
+        slot = verifier.failing_slot(log)
+        loc = None
+        if slot is not None:
+            offsets = slot_offsets(probe.insns)
+            for i, start in enumerate(offsets):
+                if start == slot and i < len(probe.locs):
+                    loc = probe.locs[i]
+        why = verifier.reason(log) or [str(err)]
+        names = ", ".join(t.name for t in probe.targets[:3])
+        message = f"the kernel's verifier rejected the program for {names}: {why[-1]}"
+        hint = ("this is a bug in pytrace's code generation; please report it with the "
+                "output of -d asm" if log else None)
+        if loc is not None and loc.source is not None and loc.line > 0:
+            return CompileError(Diagnostic(Severity.ERROR, message, loc, hint))
+        return RuntimeFailure(message, hint=hint, detail="\n".join(why[:-1]) or None)
+
+    def _verifier_stats(self, probe: CompiledProbe, log: str) -> None:
+        import sys
+        lines = [ln for ln in (log or "").splitlines() if ln.startswith(("processed", "verification"))]
+        print(f"{probe.name}: {probe.nslots} instructions; " + "; ".join(lines), file=sys.stderr)
+
+    # -- running -------------------------------------------------------------------
+    def start_events(self) -> None:
+        from .backend import events
+        spec_by_name = {m.name: m for m in self.script.maps}
+        events_spec = spec_by_name.get("events")
+        if events_spec is None:
+            return
+        fd = self.maps["events"].fd
+        if events_spec.kind is MapKind.RINGBUF:
+            self.reader = events.RingBufferReader(fd, events_spec.max_entries, self._on_event)
+        else:
+            self.reader = events.PerfBufferReader(fd, None, self._on_event,
+                                                  pages_per_cpu=self.script.limits.perf_rb_pages)
+        self.stack.callback(self.reader.close)
+
+    def run(self) -> int:
+        """Run the whole life cycle; returns the exit status."""
+        self.prepare()
+        self.compile()
+        self.load()
+        if self.options.dry_run:
+            if not self.options.quiet:
+                self.printer.message(f"{len(self.script.probes)} program(s) loaded and "
+                                     "verified; nothing attached (--dry-run)")
+            return 0
+        self.start_events()
+        runtime = Runtime(self.kernel)
+        with _Signals(self) as sig:
+            self._run_special("BEGIN", runtime)
+            if self.stop_reason is None:
+                attached = self._attach_all(runtime)
+                if not self.options.quiet:
+                    self.printer.attached(attached)
+                if self.child is not None:
+                    self.child.release()
+                self._loop(sig)
+            self._detach()
+            self._run_special("END", runtime)
+            self._finish()
+        return self.exit_code
+
+    def _run_special(self, which: str, runtime: Runtime) -> None:
+        from .providers.special import Special
+        provider = Special()
+        for probe in self.script.probes:
+            if probe.special == which:
+                provider.trigger(probe.targets[0], self.prog_fds[probe.index], runtime)
+        self._drain()
+
+    def _attach_all(self, runtime: Runtime) -> int:
+        from .providers import by_name
+        registry = by_name()
+        self._attachments = ExitStack()
+        self.stack.enter_context(self._attachments)
+        count = 0
+        for probe in self.script.probes:
+            for target in probe.targets:
+                count += 1
+                if probe.special:
+                    continue
+                provider = registry[target.provider]
+                try:
+                    got = provider.attach(target, self.prog_fds[probe.index], runtime)
+                except OSError as err:
+                    raise RuntimeFailure(f"cannot attach {target.name}: {err.strerror or err}") \
+                        from None
+                for a in got:
+                    self._attachments.callback(a.close)
+        return count
+
+    def _detach(self) -> None:
+        att = getattr(self, "_attachments", None)
+        if att is not None:
+            att.close()
+
+    def _loop(self, sig: "_Signals") -> None:
+        import select
+        import time
+        if self._only_special():
+            self.stop_reason = STOP_DONE
+            return
+        ep = select.epoll()
+        self.stack.callback(ep.close)
+        if self.reader is not None:
+            ep.register(self.reader.fileno(), select.EPOLLIN)
+        ep.register(sig.fd, select.EPOLLIN)
+        waited = self.child or self.watched
+        if waited is not None and waited.pidfd >= 0:
+            ep.register(waited.pidfd, select.EPOLLIN)
+        deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
+        while self.stop_reason is None:
+            timeout = 1.0 if waited is not None and waited.pidfd < 0 else -1
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.stop_reason = STOP_DONE
+                    break
+                timeout = left if timeout < 0 else min(timeout, left)
+            try:
+                ep.poll(timeout)
+            except InterruptedError:
+                pass
+            self._drain()
+            if self._signal:
+                self.stop_reason = self.stop_reason or STOP_SIGNAL
+            elif waited is not None and waited.poll():
+                self._drain()
+                self.stop_reason = self.stop_reason or STOP_CHILD
+
+    def _only_special(self) -> bool:
+        return all(p.special for p in self.script.probes)
+
+    def _drain(self) -> None:
+        if self.reader is not None:
+            while self.reader.poll(0) and self.stop_reason != STOP_EXIT:
+                pass
+
+    # -- events ------------------------------------------------------------------
+    def _on_event(self, data: bytes) -> None:
+        if self.stop_reason == STOP_EXIT:
+            return
+        eid = int.from_bytes(data[:8], "little")
+        if not 1 <= eid <= len(self.script.events):
+            return
+        spec = self.script.events[eid - 1]
+        kind = spec.kind
+        if kind is EventKind.PRINTF:
+            self.printer.printf(self._format(spec, data))
+        elif kind is EventKind.EXIT:
+            code = int.from_bytes(data[8:16], "little", signed=True)
+            self.exit_code = code & 0xFF
+            self.stop_reason = STOP_EXIT
+        elif kind is EventKind.PRINT_MAP:
+            top = int.from_bytes(data[8:16], "little")
+            div = int.from_bytes(data[16:24], "little") or 1
+            self.printer.map(self.dump_map(spec.map), top, div, fill_empty_scalar=True)
+        elif kind is EventKind.CLEAR_MAP:
+            self.maps[spec.map].clear()
+        elif kind is EventKind.ZERO_MAP:
+            self.maps[spec.map].zero()
+        elif kind is EventKind.PRINT_VALUE:
+            from .decode import decode
+            values = decode(spec.args, data, 8)
+            self.printer.value(spec.args.elems[0], values[0])
+        elif kind is EventKind.TIME:
+            import time
+            self.printer.time(time.strftime(spec.fmt))
+
+    def _format(self, spec, data: bytes) -> str:
+        from .decode import decode
+        from .lang.printf import format_printf, parse_format
+        from .output import printf_arg
+        segs = self._segments.get(spec.id)
+        if segs is None:
+            segs = self._segments[spec.id] = parse_format(spec.fmt)
+        values = decode(spec.args, data, 8)
+        convs = [s for s in segs if not isinstance(s, str)]
+        args = [printf_arg(c, t, v, self.printer.resolvers)
+                for c, t, v in zip(convs, spec.args.elems, values)]
+        return format_printf(segs, args)
+
+    def resolve(self, how, value: int) -> str | None:
+        """Text for values userspace prints specially (probe names …)."""
+        from .lang.types import Formatted
+        if how is Formatted.PROBE and self.script is not None:
+            return self.script.probe_names.get(value)
+        return None
+
+    def dump_map(self, name: str):
+        from .decode import build_dump
+        spec = self.script.map(name)
+        return build_dump(name, spec.key, spec.value, list(self.maps[name].items()))
+
+    # -- the end -----------------------------------------------------------------
+    def _finish(self) -> None:
+        user = sorted((m for m in self.script.user_maps), key=lambda m: m.name)
+        dumps = [self.dump_map(m.name) for m in user]
+        if any(d.entries for d in dumps):
+            self.printer.end()
+            for d in dumps:
+                if d.entries:
+                    self.printer.map(d)
+        self._report_counters()
+
+    def _report_counters(self) -> None:
+        lost = self.reader.lost if self.reader is not None else 0
+        counters = self.maps.get("counters")
+        values: list[int] = []
+        if counters is not None:
+            raw = counters.lookup(b"\0\0\0\0")
+            raw = raw[0] if isinstance(raw, list) else raw
+            if raw:
+                values = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
+        for c in self.script.counters:
+            n = values[c.index] if c.index < len(values) else 0
+            if c.kind is Counter.LOST_EVENTS:
+                lost += n
+            elif c.kind is Counter.MAP_FULL and n:
+                limit = self.script.limits.max_map_keys
+                self.printer.message(
+                    f"warning: map {c.map} was full ({limit} keys): {n} update"
+                    f"{'s were' if n != 1 else ' was'} dropped; raise the limit with "
+                    f"PYTRACE_MAX_MAP_KEYS or config = {{ max_map_keys = N }}")
+        if lost:
+            self.printer.lost(lost)
+
+    def close(self) -> None:
+        self.stack.close()
+
+    # -- dumps -------------------------------------------------------------------
+    def _dump(self, text: str) -> None:
+        import sys
+        print(text, file=self.dump_out or sys.stdout)
+
+    def _dump_ast(self, program) -> None:
+        from .lang.dump import ast_lines
+        self._dump("\n".join(ast_lines(program)))
+
+    def _dump_ir(self) -> None:
+        for p in self.script.probes:
+            self._dump(f"; {p.name}: {', '.join(t.name for t in p.targets[:4])}")
+            self._dump("\n".join(p.ir_dump))
+
+    def _dump_asm(self) -> None:
+        from .lang.dump import asm_lines
+        for p in self.script.probes:
+            self._dump("\n".join(asm_lines(p)))
+
+
+def _monotonic_ns() -> int:
+    import time
+    return time.monotonic_ns()
+
+
+class _Signals:
+    """SIGINT/SIGTERM end the run (maps still print); a wakeup fd makes the
+    poll loop notice at once."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def __enter__(self) -> "_Signals":
+        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.fd = self.r
+        self.old_fd = signal.set_wakeup_fd(self.w)
+        self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.session._signal = True
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self.old.items():
+            signal.signal(s, _ignore_now if h is None else h)
+        signal.set_wakeup_fd(self.old_fd)
+        os.close(self.r)
+        os.close(self.w)
+
+
+def _ignore_now(signum, frame) -> None:
+    pass
