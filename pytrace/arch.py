@@ -8,7 +8,7 @@ missing here is a clear error, never a guessed syscall number.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from .record import field, record
 
 
 class UnsupportedArch(Exception):
@@ -20,7 +20,7 @@ class UnsupportedArch(Exception):
         self.machine = machine
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Arch:
     name: str                       # the kernel's name (uname -m)
     bits: int

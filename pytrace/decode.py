@@ -19,7 +19,7 @@ Agg                see ``fold_percpu``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import field, record
 
 from pytrace.lang.types import (
     Agg, AggKind, Array, Ptr, Special, Stack, Str, Struct, Tuple, Type, Void, Int,
@@ -155,7 +155,7 @@ def cdiv(a: int, b: int) -> int:
 
 # ---------------------------------------------------------------- map dumps
 
-@dataclass
+@record
 class MapDump:
     """A map's contents, decoded, as the printers take them.
 
@@ -242,7 +242,7 @@ def lhist_index(value: int, lo: int, hi: int, step: int) -> int:
     return 1 + (value - lo) // step
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Bound:
     """A bucket boundary: its number, its label text, and whether bpftrace
     holds it as a plain integer (two adjacent plain bounds print as one
@@ -252,7 +252,7 @@ class Bound:
     plain: bool = True
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Bucket:
     """One printed histogram row: [lower, upper) and its count. ``lower``
     is None for the below-range bucket, ``upper`` None for lhist's

@@ -12,11 +12,11 @@ line and ``-`` for standard input.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import field, record
 from enum import Enum
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class Source:
     name: str
     text: str
@@ -26,7 +26,7 @@ class Source:
         return lines[n - 1] if 0 < n <= len(lines) else ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Loc:
     """A span of source: 1-based line and column, end column exclusive."""
     source: Source | None
@@ -68,7 +68,7 @@ class Severity(Enum):
     NOTE = "note"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Diagnostic:
     severity: Severity
     message: str

@@ -7,7 +7,7 @@ tests build fakes, so compiler tests run on any machine.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import field, record
 from enum import Enum
 from typing import Callable, Iterable
 
@@ -37,7 +37,7 @@ class Feature(Enum):
     TCX = "tcx"                          # tc through a BPF link (tcx), 6.6
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TracepointInfo:
     category: str
     name: str
@@ -47,7 +47,7 @@ class TracepointInfo:
     args: object
 
 
-@dataclass
+@record
 class KernelInfo:
     arch: Arch
     features: frozenset[Feature] = frozenset()

@@ -22,7 +22,7 @@ stream itself (BrokenPipeError) propagate to the caller.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import record
 
 from pytrace.decode import (
     Bucket, MapDump, agg_buckets, agg_signed, average, cdiv, zero_value,
@@ -43,7 +43,7 @@ _HIST_KINDS = (AggKind.HIST, AggKind.LHIST)
 _STATS_KINDS = (AggKind.AVG, AggKind.STATS)
 
 
-@dataclass
+@record
 class Resolvers:
     """How values that need outside knowledge print. The session fills
     these in; without them ksym/usym print as hex addresses (as bpftrace

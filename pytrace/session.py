@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from .record import field, record
 
 from .diagnostics import CompileError, Diagnostic, RuntimeFailure, Severity
 from .kernelinfo import Feature, KernelInfo
@@ -21,7 +21,7 @@ from .lang.program import CompiledProbe, CompiledScript, Counter, EventKind, Lim
 STOP_EXIT, STOP_SIGNAL, STOP_CHILD, STOP_DONE = "exit", "signal", "child", "done"
 
 
-@dataclass
+@record
 class Options:
     text: str
     name: str = "-e"

@@ -32,7 +32,7 @@ struct is converted at most once. Cycles can only pass through structs
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from ..record import field, record, replace
 from collections.abc import Callable
 
 from ..lang.types import (UINT8, AddrSpace, Array, Field, Int, Ptr, Str, Struct, Type,
@@ -42,7 +42,7 @@ from .btf import Btf, BtfError, BtfKind, BtfMember, IntEncoding
 # ---- shims: proposed for pytrace.lang.types (see the module docstring there) ----
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StructRef(Type):
     """A struct or union whose fields are converted on first use."""
     name: str = ""
@@ -72,7 +72,7 @@ class StructRef(Type):
         return f"{'union' if self.union else 'struct'} {self.name or '(anon)'}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CEnum(Int):
     """A C enum: an integer of ``bits``/``signed`` that knows its enumerators."""
     name: str = ""

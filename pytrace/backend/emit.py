@@ -10,7 +10,7 @@ store after each definition, then allocated again.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from ..record import fields, record
 
 from ..diagnostics import NOWHERE, CompileError, Diagnostic, Loc, Severity
 from ..lang import ir
@@ -24,7 +24,7 @@ _COMMUTATIVE = {AluOp.ADD, AluOp.MUL, AluOp.OR, AluOp.AND, AluOp.XOR}
 _SCRATCH_ORDER = (Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R4, Reg.R5) + CALLEE_SAVED
 
 
-@dataclass
+@record
 class Program:
     """Emitted instructions with the source location of each."""
     name: str

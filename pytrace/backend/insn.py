@@ -12,7 +12,7 @@ immediate load (``BPF_LD | BPF_DW | BPF_IMM``) takes two slots.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from ..record import record
 from enum import IntEnum
 
 _SLOT = struct.Struct("<BBhi")
@@ -304,7 +304,7 @@ class Helper(IntEnum):
         return f"bpf_{self.name}#{self.value}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Insn:
     """One instruction. ``imm`` holds the full 64-bit value of a wide load.
 

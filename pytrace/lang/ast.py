@@ -1,11 +1,11 @@
-"""The syntax tree: frozen dataclasses, one per construct, each with a ``loc``.
+"""The syntax tree: frozen records, one per construct, each with a ``loc``.
 
 Locations do not take part in equality, so two spellings of one program (an
 angle-bracket body and a brace body) compare equal.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..record import field, record
 
 from ..diagnostics import NOWHERE, Loc
 
@@ -19,8 +19,8 @@ class Node:
 
     def children(self) -> tuple["Node", ...]:
         out: list[Node] = []
-        for name in self.__dataclass_fields__:  # type: ignore[attr-defined]
-            value = getattr(self, name)
+        for f in self.__record_fields__:  # type: ignore[attr-defined]
+            value = getattr(self, f.name)
             if isinstance(value, Node):
                 out.append(value)
             elif isinstance(value, tuple):
@@ -38,46 +38,46 @@ class Stmt(Node):
 
 # -- expressions ------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IntLit(Expr):
     value: int
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StrLit(Expr):
     value: str
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Builtin(Expr):
     """A bare name: ``pid``, ``comm``, ``args``, ``retval``, ``arg0`` …"""
     name: str
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Var(Expr):
     """A scratch variable ``$name`` (without the ``$``)."""
     name: str
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Positional(Expr):
     """``$1`` … ``$N``."""
     index: int
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ParamCount(Expr):
     """``$#``."""
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MapRef(Expr):
     """``@name`` or ``@name[k1, k2]``; ``name`` keeps the ``@`` (``"@"`` alone
     is the anonymous map). ``keys`` is empty for a scalar map."""
@@ -86,7 +86,7 @@ class MapRef(Expr):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Call(Expr):
     name: str
     args: tuple[Expr, ...] = ()
@@ -95,7 +95,7 @@ class Call(Expr):
     name_loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Binary(Expr):
     op: str
     left: Expr
@@ -103,26 +103,26 @@ class Binary(Expr):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unary(Expr):
     op: str            # "-", "+", "!", "~"
     operand: Expr
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Deref(Expr):
     operand: Expr
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AddrOf(Expr):
     operand: Expr
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Ternary(Expr):
     cond: Expr
     then: Expr
@@ -130,7 +130,7 @@ class Ternary(Expr):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TypeName(Node):
     """A type as written in a cast: ``uint32``, ``struct sock *``."""
     name: str                 # "uint32", "struct sock"
@@ -141,14 +141,14 @@ class TypeName(Node):
         return self.name + (" " + "*" * self.pointers if self.pointers else "")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Cast(Expr):
     type: TypeName
     operand: Expr
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FieldAccess(Expr):
     """``e->name`` (``arrow``) or ``e.name``."""
     operand: Expr
@@ -157,7 +157,7 @@ class FieldAccess(Expr):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TupleIndex(Expr):
     """``t.0``"""
     operand: Expr
@@ -165,7 +165,7 @@ class TupleIndex(Expr):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Index(Expr):
     """``e[i]`` on a pointer or array."""
     operand: Expr
@@ -173,19 +173,19 @@ class Index(Expr):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TupleExpr(Expr):
     elems: tuple[Expr, ...]
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Sizeof(Expr):
     what: Node                # a TypeName or an Expr
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Offsetof(Expr):
     type: TypeName
     member: str
@@ -194,27 +194,27 @@ class Offsetof(Expr):
 
 # -- statements -------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExprStmt(Stmt):
     expr: Expr
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AssignMap(Stmt):
     target: MapRef
     value: Expr
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AssignVar(Stmt):
     target: Var
     value: Expr
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DeclareVar(Stmt):
     """``let $x`` / ``let $x = e``"""
     target: Var
@@ -222,7 +222,7 @@ class DeclareVar(Stmt):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CompoundAssign(Stmt):
     """``x op= e``; ``x++`` is ``x += 1``. ``op`` is the binary operator."""
     target: Expr              # MapRef or Var
@@ -231,13 +231,13 @@ class CompoundAssign(Stmt):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Block(Stmt):
     stmts: tuple[Stmt, ...] = ()
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class If(Stmt):
     cond: Expr
     then: Block
@@ -245,21 +245,21 @@ class If(Stmt):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unroll(Stmt):
     count: Expr
     body: Block
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class While(Stmt):
     cond: Expr
     body: Block
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForMap(Stmt):
     """``for ($kv : @map) { … }``"""
     var: Var
@@ -268,24 +268,24 @@ class ForMap(Stmt):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Break(Stmt):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Continue(Stmt):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Return(Stmt):
     loc: Loc = _loc()
 
 
 # -- top level --------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProbeSpec(Node):
     """One attach point as written (``tracepoint:syscalls:sys_enter_*``)."""
     text: str
@@ -296,7 +296,7 @@ class ProbeSpec(Node):
         return self.text.split(":", 1)[0]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Probe(Node):
     specs: tuple[ProbeSpec, ...]
     predicate: Expr | None
@@ -304,14 +304,14 @@ class Probe(Node):
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConfigItem(Node):
     name: str
     value: int | str
     loc: Loc = _loc()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Program(Node):
     probes: tuple[Probe, ...]
     config: tuple[ConfigItem, ...] = ()

@@ -6,7 +6,7 @@ attach points through the resolvers the session hands in.
 """
 from __future__ import annotations
 
-import dataclasses
+from ..record import fields as record_fields, is_record, replace
 
 from ..backend.emit import emit
 from ..diagnostics import CompileError, Diagnostic, Severity
@@ -35,7 +35,7 @@ def apply_config(limits: Limits, config: tuple[A.ConfigItem, ...]) -> Limits:
             raise CompileError(Diagnostic(Severity.ERROR, f"{item.name} takes a number",
                                           item.loc))
         changes[name] = item.value
-    return dataclasses.replace(limits, **changes) if changes else limits
+    return replace(limits, **changes) if changes else limits
 
 
 def _uses(node: A.Node, name: str) -> bool:
@@ -75,7 +75,7 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
         for t in targets:
             ctx = t.context
             if ctx.probe_id is None:
-                t = dataclasses.replace(t, probe_index=PROBE_ID_BASE + len(names))
+                t = replace(t, probe_index=PROBE_ID_BASE + len(names))
             names[t.probe_index] = t.name
             if ctx.share_key is None or (ctx.probe_id is None and len(targets) > 1
                                          and _uses(body, "probe")):

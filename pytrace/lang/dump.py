@@ -2,7 +2,7 @@
 compare these."""
 from __future__ import annotations
 
-import dataclasses
+from ..record import fields as record_fields, is_record, replace
 
 from ..backend.insn import Insn, decode, encode, format_insn, slot_offsets
 from . import ast as A
@@ -10,10 +10,10 @@ from . import ast as A
 
 def ast_lines(node: A.Node, depth: int = 0) -> list[str]:
     pad = "  " * depth
-    if not dataclasses.is_dataclass(node):
+    if not is_record(node):
         return [pad + repr(node)]
     simple, nested = [], []
-    for f in dataclasses.fields(node):
+    for f in record_fields(node):
         if f.name == "loc" or f.name == "name_loc":
             continue
         value = getattr(node, f.name)
@@ -41,7 +41,7 @@ def round_trip(insns: list[Insn]) -> list[Insn]:
     (which the wire format cannot carry) are restored for reading."""
     back = decode(encode(insns))
     assert len(back) == len(insns), "instruction encoding does not round-trip"
-    return [dataclasses.replace(b, ref=o.ref) if o.ref else b for b, o in zip(back, insns)]
+    return [replace(b, ref=o.ref) if o.ref else b for b, o in zip(back, insns)]
 
 
 def asm_lines(probe) -> list[str]:

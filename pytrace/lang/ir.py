@@ -9,14 +9,14 @@ from, so listings interleave the script and verifier errors point at it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..record import field, record
 from enum import Enum
 
 from ..backend.insn import AluOp, Helper, JmpOp
 from ..diagnostics import NOWHERE, Loc
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class VReg:
     """A virtual register; allocated to r0..r9 (or spilled) by the emitter."""
     id: int
@@ -31,7 +31,7 @@ class Region(Enum):
     SCRATCH = "scratch"   # the per-CPU scratch map's value, for big buffers
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class Slot:
     """A buffer of ``size`` bytes on the BPF stack or in per-CPU scratch."""
     id: int
@@ -44,7 +44,7 @@ class Slot:
         return f"{tag}{self.id}" + (f".{self.name}" if self.name else "") + f"[{self.size}]"
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class Label:
     id: int
     name: str = ""
@@ -53,7 +53,7 @@ class Label:
         return f"L{self.id}" + (f".{self.name}" if self.name else "")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SlotAddr:
     """The address ``slot + off`` used as a value (call arguments)."""
     slot: Slot
@@ -63,7 +63,7 @@ class SlotAddr:
         return f"&{self.slot!r}+{self.off}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MapFd:
     """A map used as a call argument (``r1 = map[@name]``)."""
     name: str
@@ -72,7 +72,7 @@ class MapFd:
         return f"map[{self.name}]"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MapValueAddr:
     """The address of a single-entry array map's value (direct value access,
     Linux 5.2), plus ``off``: how programs reach pytrace's counters."""
@@ -103,7 +103,7 @@ def _regs(*values) -> tuple[VReg, ...]:
     return tuple(v for v in values if isinstance(v, VReg))
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Mov(Op):
     dst: VReg
     src: Value
@@ -119,7 +119,7 @@ class Mov(Op):
         return f"{self.dst!r} = {self.src!r}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Alu(Op):
     """``dst = a op b`` (64-bit unless ``bits32``)."""
     op: AluOp
@@ -140,7 +140,7 @@ class Alu(Op):
         return f"{self.dst!r} = {self.a!r} {self.op.name.lower()}{w} {self.b!r}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Neg(Op):
     dst: VReg
     a: VReg
@@ -156,7 +156,7 @@ class Neg(Op):
         return f"{self.dst!r} = -{self.a!r}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Load(Op):
     """``dst = *(u<size*8> *)(base + off)``; zero-extended."""
     dst: VReg
@@ -175,7 +175,7 @@ class Load(Op):
         return f"{self.dst!r} = load{self.size * 8} {self.base!r}+{self.off}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Store(Op):
     """``*(u<size*8> *)(base + off) = value``"""
     base: Base
@@ -191,7 +191,7 @@ class Store(Op):
         return f"store{self.size * 8} {self.base!r}+{self.off} = {self.value!r}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class AtomicAdd(Op):
     """``lock *(u<size*8> *)(base + off) += value``"""
     base: VReg | Slot
@@ -207,7 +207,7 @@ class AtomicAdd(Op):
         return f"atomic_add{self.size * 8} {self.base!r}+{self.off} += {self.value!r}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Addr(Op):
     """``dst = &slot + off`` or ``dst = &map_value + off``."""
     dst: VReg
@@ -221,7 +221,7 @@ class Addr(Op):
         return f"{self.dst!r} = {self.what!r}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Call(Op):
     helper: Helper
     args: tuple[CallArg, ...]
@@ -240,7 +240,7 @@ class Call(Op):
         return f"{lhs}call {self.helper.name}({args})"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Jump(Op):
     target: Label
     loc: Loc = NOWHERE
@@ -249,7 +249,7 @@ class Jump(Op):
         return f"goto {self.target!r}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Branch(Op):
     """``if a op b goto target`` (falls through otherwise)."""
     op: JmpOp
@@ -265,7 +265,7 @@ class Branch(Op):
         return f"if {self.a!r} {self.op.text} {self.b!r} goto {self.target!r}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Place(Op):
     """Where a label stands."""
     label: Label
@@ -275,7 +275,7 @@ class Place(Op):
         return f"{self.label!r}:"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Return(Op):
     """``r0 = value; exit``"""
     value: Value
@@ -288,7 +288,7 @@ class Return(Op):
         return f"return {self.value!r}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class EntryCtx(Op):
     """``dst = r1`` at the program's entry: the context pointer."""
     dst: VReg
@@ -301,7 +301,7 @@ class EntryCtx(Op):
         return f"{self.dst!r} = ctx"
 
 
-@dataclass
+@record
 class Function:
     name: str
     ops: list[Op] = field(default_factory=list)

@@ -9,7 +9,7 @@ per-CPU scratch map, so the stack is never the user's problem.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 
 from ..backend.insn import AluOp, Helper, JmpOp
 from ..diagnostics import NOWHERE, Loc
@@ -34,7 +34,7 @@ SCRATCH_MAP = "scratch"
 COUNTERS_MAP = "counters"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Mem:
     """Memory a program can read and write: ``base`` (a pointer vreg or a
     stack slot) plus ``off``, holding a value of ``type``."""
@@ -46,7 +46,7 @@ class Mem:
         return Mem(self.base, self.off + off, type)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExtStr:
     """A string outside program memory, to be read with a probe_read helper."""
     ptr: ir.VReg | int
@@ -54,7 +54,7 @@ class ExtStr:
     limit: int | None = None          # str(p, n)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CtxStruct:
     """``args`` of a tracepoint: fields are read from the context."""
     type: Struct

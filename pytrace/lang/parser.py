@@ -1,82 +1,16 @@
-"""Text to AST: Lark's LALR parser for grammar.lark, with friendly errors.
+"""Text to AST: the LALR tables Lark builds from grammar.lark, a context-aware
+lexer, and friendly syntax errors.
 
-Importing Lark costs more start-up time than all of the rest of pytrace, so
-the parser runs from a standalone module that Lark generates from our
-grammar the first time (or at install time) and that is kept, compiled, in
-the cache directory (see ``cache.py``). Lark itself is imported only to
-generate it.
+Lark is the grammar compiler; its tables are exported once as plain data
+(see ``lalr.py``), so parsing at start-up never imports Lark.
 """
 from __future__ import annotations
 
-import marshal
-import os
-import sys
-import zlib
-
-from ..cache import cache_dir, write_atomic
 from ..diagnostics import CompileError, Diagnostic, Loc, Severity, Source
 from . import ast as A
 from .angles import rewrite_angle_bodies
-
-GRAMMAR_PATH = os.path.join(os.path.dirname(__file__), "grammar.lark")
-
-_LARK_OPTIONS = dict(parser="lalr", lexer="contextual", propagate_positions=True,
-                     maybe_placeholders=True)
-
-
-class _Generated:
-    """The generated parser module's namespace."""
-
-    def __init__(self, namespace: dict):
-        self.parser = namespace["Lark_StandAlone"]()
-        self.UnexpectedInput = namespace["UnexpectedInput"]
-        self.UnexpectedCharacters = namespace["UnexpectedCharacters"]
-        self.UnexpectedToken = namespace["UnexpectedToken"]
-        self.UnexpectedEOF = namespace["UnexpectedEOF"]
-        self.literals = {t.name: t.pattern.value for t in self.parser.terminals
-                         if type(t.pattern).__name__ == "PatternStr"}
-
-
-_generated: _Generated | None = None
-
-
-def _cache_path(grammar: bytes) -> str:
-    key = f"{zlib.crc32(grammar):08x}{len(grammar):x}-{sys.hexversion:x}"
-    return os.path.join(cache_dir(), f"parser-{key}.marshal")
-
-
-def generate(grammar: bytes, path: str | None = None):
-    """Generate the standalone parser from the grammar with Lark and keep its
-    compiled code at ``path``. Returns the code object."""
-    import io
-
-    import lark
-    from lark.tools.standalone import gen_standalone
-
-    out = io.StringIO()
-    gen_standalone(lark.Lark(grammar.decode(), **_LARK_OPTIONS), out=out)
-    code = compile(out.getvalue(), "<pytrace generated parser>", "exec")
-    if path:
-        write_atomic(path, marshal.dumps(code))
-    return code
-
-
-def _load() -> _Generated:
-    global _generated
-    if _generated is None:
-        with open(GRAMMAR_PATH, "rb") as f:
-            grammar = f.read()
-        path = _cache_path(grammar)
-        try:
-            with open(path, "rb") as f:
-                code = marshal.loads(f.read())
-        except (OSError, ValueError, EOFError, TypeError):
-            code = generate(grammar, path)
-        module = type(sys)("pytrace_generated_parser")
-        sys.modules[module.__name__] = module   # its dataclasses look themselves up there
-        exec(code, module.__dict__)
-        _generated = _Generated(module.__dict__)
-    return _generated
+from .lalr import ParseError, Parser, tables
+from .lexer import LexError, Lexer
 
 
 def prepare(text: str) -> str:
@@ -91,11 +25,16 @@ def prepare(text: str) -> str:
 
 def parse(text: str, name: str = "-e") -> A.Program:
     source = Source(name, text)
-    gen = _load()
+    t = tables()
+    parser = Parser(t)
+    lexer = Lexer(prepare(text), t.literals, t.keywords)
     try:
-        tree = gen.parser.parse(prepare(text))
-    except gen.UnexpectedInput as exc:
-        raise CompileError(_syntax_error(gen, exc, source)) from None
+        tree = parser.parse(lexer.tokens(parser))
+    except LexError as exc:
+        loc = _point(source, exc.line, exc.column)
+        raise CompileError(Diagnostic(Severity.ERROR, str(exc), loc, exc.hint)) from None
+    except ParseError as exc:
+        raise CompileError(_syntax_error(t.literals, exc, source)) from None
     return _Builder(source).build(tree)
 
 
@@ -122,15 +61,15 @@ _OPERATORS = {"OROR", "ANDAND", "PIPE", "CARET", "AMP", "EQOP", "RELOP", "SHIFTO
               "INCDEC"}
 
 
-def _describe(gen: _Generated, terminal: str) -> str:
+def _describe(literals: dict[str, str], terminal: str) -> str:
     if terminal in _WORDS:
         return _WORDS[terminal]
-    if terminal in gen.literals:
-        return f"'{gen.literals[terminal]}'"
+    if terminal in literals:
+        return f"'{literals[terminal]}'"
     return terminal.lower()
 
 
-def _expected(gen: _Generated, expected) -> str:
+def _expected(literals: dict[str, str], expected) -> str:
     names = set(expected)
     words = []
     if len(names & _EXPR_START) >= 4:
@@ -145,7 +84,7 @@ def _expected(gen: _Generated, expected) -> str:
         names = rest
     elif not rest and names:
         names, words = set(), words + ["an operator"]
-    words += sorted({_describe(gen, n) for n in names})
+    words += sorted({_describe(literals, n) for n in names})
     if not words:
         return ""
     if len(words) > 6:
@@ -157,36 +96,31 @@ def _point(source: Source, line: int, col: int, width: int = 1) -> Loc:
     return Loc(source, line, col, line, col + width)
 
 
-def _syntax_error(gen: _Generated, exc, source: Source) -> Diagnostic:
-    if isinstance(exc, gen.UnexpectedCharacters):
-        ch = source.line(exc.line)[exc.column - 1:exc.column] or "?"
-        loc = _point(source, exc.line, exc.column)
-        if ch == '"':
-            return Diagnostic(Severity.ERROR, "unterminated string", loc,
-                              'close the string with " on the same line')
-        return Diagnostic(Severity.ERROR, f"unexpected character '{ch}'", loc)
-    if isinstance(exc, gen.UnexpectedEOF) or (
-            isinstance(exc, gen.UnexpectedToken) and exc.token.type == "$END"):
+def _syntax_error(literals: dict[str, str], exc: ParseError, source: Source) -> Diagnostic:
+    token = exc.token
+    accepts = exc.accepts or exc.expected
+    if token.type == "$END":
         if not source.text.strip():
-            return Diagnostic(Severity.ERROR, "the program is empty",
-                              _point(source, 1, 1),
+            return Diagnostic(Severity.ERROR, "the program is empty", _point(source, 1, 1),
                               'write at least one probe, e.g. BEGIN { printf("hello\\n"); }')
         lines = source.text.rstrip().split("\n")
         loc = _point(source, len(lines), len(lines[-1]) + 1)
-        want = _expected(gen, exc.expected)
-        hint = "a '{' is not closed" if "RBRACE" in exc.expected else None
+        want = _expected(literals, accepts)
+        hint = "a '{' is not closed" if "RBRACE" in accepts else None
         return Diagnostic(Severity.ERROR, "unexpected end of program"
                           + (f": expected {want}" if want else ""), loc, hint)
-    token = exc.token
     width = max(len(str(token)), 1)
     loc = _point(source, token.line, token.column, width)
-    accepts = exc.accepts or exc.expected   # accepts: after LALR's pending reductions
-    want = _expected(gen, accepts)
+    want = _expected(literals, accepts)
     message = f"unexpected '{token}'" + (f": expected {want}" if want else "")
-    return Diagnostic(Severity.ERROR, message, loc, _hint_for(token, accepts))
+    return Diagnostic(Severity.ERROR, message, loc, _hint_for(token, accepts, exc.previous))
 
 
-def _hint_for(token, expected) -> str | None:
+def _hint_for(token, expected, previous=None) -> str | None:
+    if previous is not None and previous.type == "NAME" and (
+            token.type in ("EQUAL", "AUGOP", "INCDEC")):
+        return (f"a variable is written ${previous} and a map @{previous}; "
+                f"'{previous}' alone names a builtin")
     if "SEMICOLON" in expected and "RBRACE" in expected:
         return "separate statements with ';'"
     if token.type == "MULOP" and token == "/" and "ENDPRED" in expected:

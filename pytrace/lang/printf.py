@@ -28,7 +28,7 @@ and precisions count bytes, as C does.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 from enum import Enum
 
 from pytrace.diagnostics import PytraceError
@@ -71,7 +71,7 @@ class EscapeError(TextError):
     """A bad escape sequence in a string literal."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Conversion:
     """One ``%...`` specification of a format string."""
     conv: str                      # d i u o x X c s p

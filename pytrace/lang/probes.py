@@ -8,7 +8,7 @@ language never imports code that makes syscalls.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..record import field, record
 from enum import Enum
 from typing import Protocol
 
@@ -26,14 +26,14 @@ class ProgKind(Enum):
     SCHED_CLS = "sched_cls"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CtxSlot:
     """A value read straight from the context: ``*(size *)(ctx + offset)``."""
     offset: int
     type: Type
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProbeContext:
     kind: ProgKind
     #: the ``args`` struct: its fields are read from the context at their offsets
@@ -55,7 +55,7 @@ class ProbeContext:
     only_tgid: int | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Target:
     """One attach point: ``tracepoint:syscalls:sys_enter_openat``."""
     provider: str
@@ -75,7 +75,7 @@ class ProbeResolver(Protocol):
         ...
 
 
-@dataclass
+@record
 class Resolvers:
     """Provider name (and aliases) -> resolver, handed to the compiler."""
     by_name: dict[str, ProbeResolver] = field(default_factory=dict)

@@ -7,7 +7,7 @@ and pytrace's own counters (dropped map updates, lost events).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..record import field, record
 from enum import Enum
 
 from ..diagnostics import Loc
@@ -25,7 +25,7 @@ class MapKind(Enum):
     LPM_TRIE = "lpm_trie"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MapSpec:
     """A map the script declares by using it (``@name``), or one of pytrace's."""
     name: str
@@ -55,7 +55,7 @@ class EventKind(Enum):
     TIME = "time"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EventSpec:
     """One kind of record a program sends; the record starts with its u64 id.
 
@@ -84,14 +84,14 @@ class Counter(Enum):
     MAP_FULL = "map_full"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CounterSpec:
     index: int
     kind: Counter
     map: str = ""          # for MAP_FULL: which map
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Limits:
     """Limits a script can set (``config = { … }``) or the environment
     (``PYTRACE_MAX_STRLEN`` …)."""
@@ -110,7 +110,7 @@ class Limits:
              "ringbuf_size": "ringbuf_size"}
 
 
-@dataclass
+@record
 class CompiledProbe:
     index: int
     name: str                      # bpf program name
@@ -127,7 +127,7 @@ class CompiledProbe:
         return sum(i.slots for i in self.insns)
 
 
-@dataclass
+@record
 class CompiledScript:
     probes: list[CompiledProbe]
     maps: list[MapSpec]

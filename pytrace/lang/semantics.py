@@ -8,7 +8,7 @@ checks everything and reports. Variables belong to one probe.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..record import field, record
 
 from ..diagnostics import CompileError, Diagnostic, Loc, Severity
 from ..kernelinfo import KernelInfo
@@ -86,7 +86,7 @@ def _merge(old: Type, new: Type) -> Type | None:
     return None
 
 
-@dataclass
+@record
 class MapInfo:
     name: str
     keyed: bool | None = None
@@ -98,14 +98,14 @@ class MapInfo:
     assigned: bool = False
 
 
-@dataclass
+@record
 class ProbeTyping:
     """What the checker learned about one probe in one context."""
     types: dict[int, Type] = field(default_factory=dict)
     vars: dict[str, Type] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class Group:
     """A probe body compiled once for targets sharing a context."""
     probe: A.Probe

@@ -8,7 +8,7 @@ what userspace decodes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..record import field, record
 from enum import Enum
 
 
@@ -36,13 +36,13 @@ class Type:
         return str(self)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Void(Type):
     def __str__(self) -> str:
         return "void"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Int(Type):
     bits: int = 64
     signed: bool = True
@@ -76,7 +76,7 @@ UINT16 = Int(16, False)
 BOOL = Int(64, False)  # comparisons and logical operators produce 0 or 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Str(Type):
     """A NUL-terminated string in a buffer of ``cap`` bytes."""
     cap: int = 64
@@ -89,7 +89,7 @@ class Str(Type):
         return f"string[{self.cap}]"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Ptr(Type):
     target: Type = field(default_factory=Void)
     space: AddrSpace = AddrSpace.KERNEL
@@ -109,7 +109,7 @@ class Ptr(Type):
         return f"{self.target} *"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Array(Type):
     elem: Type = field(default_factory=lambda: UINT8)
     count: int = 0
@@ -126,7 +126,7 @@ class Array(Type):
         return f"{self.elem}[{self.count}]"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Field:
     name: str
     type: Type
@@ -137,7 +137,7 @@ class Field:
     data_loc: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Struct(Type):
     name: str = ""
     fields: tuple[Field, ...] = ()
@@ -167,7 +167,7 @@ def _aligned(n: int, a: int) -> int:
     return (n + a - 1) // a * a
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Tuple(Type):
     elems: tuple[Type, ...] = ()
 
@@ -206,7 +206,7 @@ class StackMode(Enum):
     RAW = "raw"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Stack(Type):
     """A stack id from a stack-trace map (printed as symbolized frames)."""
     kind: StackKind = StackKind.KERNEL
@@ -232,7 +232,7 @@ class Formatted(Enum):
     ERRNO = "errno"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Special(Type):
     """An integer carried to userspace and printed by ``how``."""
     how: Formatted = Formatted.KSYM
@@ -259,7 +259,7 @@ class AggKind(Enum):
     LHIST = "lhist"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Agg(Type):
     """The value type of a map written only through an aggregation function.
 

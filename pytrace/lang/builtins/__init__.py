@@ -8,7 +8,7 @@ in one of this package's modules.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ...record import field, record
 from enum import Enum
 from typing import Callable
 
@@ -21,7 +21,7 @@ class FnKind(Enum):
     AGG = "aggregation"        # only as @map[...] = f(...)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Variable:
     """A builtin variable such as ``pid``."""
     name: str
@@ -35,7 +35,7 @@ class Variable:
     family: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Function:
     name: str
     signature: str
@@ -51,7 +51,7 @@ class Function:
     extra: dict = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Registry:
     variables: dict[str, Variable]
     functions: dict[str, Function]

@@ -1,0 +1,266 @@
+"""LALR(1) tables from grammar.lark, and the driver that runs them.
+
+Lark compiles the grammar: its LALR analysis gives the parse table and its
+rules say how each reduction builds a tree (``?rule`` inlining, ``-> alias``,
+anonymous tokens filtered, ``[x]`` placeholders). We export exactly that as
+plain data — lists, dicts, ints and strings — kept with ``marshal`` in the
+cache directory (or shipped in the package), so start-up never imports Lark:
+loading the tables takes about a millisecond and parsing a one-liner less.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import zlib
+
+from ..cache import cache_dir, write_atomic
+
+GRAMMAR_PATH = os.path.join(os.path.dirname(__file__), "grammar.lark")
+PACKAGED_TABLES = os.path.join(os.path.dirname(__file__), "grammar.tables")
+TABLES_FORMAT = 2
+
+
+class Tables:
+    """``actions[state][terminal or rule name]``: ``>= 0`` shift/goto to that
+    state, ``< 0`` reduce by rule ``-(n + 1)``. ``rules[n]`` is
+    ``(origin, length, name, inline_single, keep, trailing_nones)`` where
+    ``keep`` lists ``(child index, Nones to insert before it, splice)``:
+    a spliced child (a rule named ``_…``, such as Lark's ``x+`` helper rules)
+    gives its own children instead of itself."""
+
+    def __init__(self, data: dict):
+        self.actions: list[dict[str, int]] = data["actions"]
+        self.rules: list[tuple] = data["rules"]
+        self.start: int = data["start"]
+        self.end: int = data["end"]
+        #: terminal name -> its literal text, for terminals defined by a string
+        self.literals: dict[str, str] = data["literals"]
+        self.keywords: dict[str, str] = data["keywords"]
+
+
+def _grammar_key(grammar: bytes) -> str:
+    return f"{TABLES_FORMAT}-{zlib.crc32(grammar):08x}-{len(grammar):x}"
+
+
+def export(grammar: bytes) -> dict:
+    """Build the tables with Lark (imported only here)."""
+    import lark
+    from lark.parsers.lalr_analysis import Shift
+
+    parser = lark.Lark(grammar.decode(), parser="lalr", lexer="contextual",
+                       maybe_placeholders=True)
+    table = parser.parser.parser.parser.parse_table
+    rules = parser.rules
+    rule_index = {id(r): i for i, r in enumerate(rules)}
+    actions = []
+    for state in range(len(table.states)):
+        row = {}
+        for sym, (action, arg) in table.states[state].items():
+            row[str(sym)] = arg if action is Shift else -(rule_index[id(arg)] + 1)
+        actions.append(row)
+    out_rules = []
+    for r in rules:
+        empty = r.options.empty_indices
+        if empty:
+            s = "".join(str(int(b)) for b in empty)
+            nones = [len(ones) for ones in s.split("0")]
+        else:
+            nones = [0] * (len(r.expansion) + 1)
+        keep, pending = [], 0
+        for i, sym in enumerate(r.expansion):
+            pending += nones[i]
+            if r.options.keep_all_tokens or not (sym.is_term and sym.filter_out):
+                splice = not sym.is_term and sym.name.startswith("_")
+                keep.append((i, pending, splice))
+                pending = 0
+        pending += nones[len(r.expansion)]
+        name = str(r.alias or r.origin.name)
+        inline = bool(r.options.expand1 and not r.alias)
+        out_rules.append((str(r.origin.name), len(r.expansion), name, inline, keep, pending))
+    literals, keywords = {}, {}
+    for t in parser.terminals:
+        if type(t.pattern).__name__ == "PatternStr":
+            literals[str(t.name)] = str(t.pattern.value)
+            if t.pattern.value.isidentifier():
+                keywords[str(t.pattern.value)] = str(t.name)
+    (start_state,) = table.start_states.values()
+    (end_state,) = table.end_states.values()
+    return {"actions": actions, "rules": out_rules, "start": start_state, "end": end_state,
+            "literals": literals, "keywords": keywords, "format": TABLES_FORMAT}
+
+
+def _read(path: str, key: str) -> dict | None:
+    try:
+        with open(path, "rb") as f:
+            data = marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if isinstance(data, dict) and data.get("key") == key:
+        return data
+    return None
+
+
+_tables: Tables | None = None
+
+
+def tables() -> Tables:
+    """The tables for the installed grammar: shipped with the package, else
+    from the cache, else generated now (and cached)."""
+    global _tables
+    if _tables is None:
+        with open(GRAMMAR_PATH, "rb") as f:
+            grammar = f.read()
+        key = _grammar_key(grammar)
+        cached = os.path.join(cache_dir(), f"grammar-{key}.tables")
+        data = _read(PACKAGED_TABLES, key) or _read(cached, key)
+        if data is None:
+            data = export(grammar)
+            data["key"] = key
+            write_atomic(cached, marshal.dumps(data))
+        _tables = Tables(data)
+    return _tables
+
+
+def write_packaged() -> str:
+    """Generate the tables next to the grammar (run at build time)."""
+    with open(GRAMMAR_PATH, "rb") as f:
+        grammar = f.read()
+    data = export(grammar)
+    data["key"] = _grammar_key(grammar)
+    write_atomic(PACKAGED_TABLES, marshal.dumps(data))
+    return PACKAGED_TABLES
+
+
+# -- the driver ------------------------------------------------------------------
+
+class Token(str):
+    """A token: its text, plus ``type`` and where it stands (1-based, end
+    column exclusive)."""
+    __slots__ = ("type", "line", "column", "end_line", "end_column", "start_pos")
+
+    def __new__(cls, type_: str, value: str, line: int, column: int, end_line: int,
+                end_column: int, start_pos: int = 0):
+        tok = super().__new__(cls, value)
+        tok.type = type_
+        tok.line, tok.column, tok.end_line, tok.end_column = line, column, end_line, end_column
+        tok.start_pos = start_pos
+        return tok
+
+
+class Meta:
+    __slots__ = ("empty", "line", "column", "end_line", "end_column")
+
+    def __init__(self):
+        self.empty = True
+
+
+class Tree:
+    __slots__ = ("data", "children", "meta")
+
+    def __init__(self, data: str, children: list, meta: Meta):
+        self.data, self.children, self.meta = data, children, meta
+
+
+class ParseError(Exception):
+    """``token`` was not expected; ``expected`` are the terminals the state
+    lists, ``accepts`` those that would really be shifted."""
+
+    def __init__(self, token: Token, expected: set[str], accepts: set[str],
+                 previous: Token | None = None):
+        super().__init__(f"unexpected {token.type}")
+        self.token, self.expected, self.accepts = token, expected, accepts
+        self.previous = previous
+
+
+def _first_last(children: list):
+    first = last = None
+    for c in children:
+        m = c.meta if isinstance(c, Tree) else c
+        if m is None or (isinstance(c, Tree) and m.empty):
+            continue
+        if first is None:
+            first = m
+        last = m
+    return first, last
+
+
+class Parser:
+    """Runs the tables over tokens, building ``Tree``s the way Lark would."""
+
+    def __init__(self, t: Tables):
+        self.t = t
+
+    def _reduce(self, rule: int, stack: list, values: list):
+        origin, length, name, inline, keep, trailing = self.t.rules[rule]
+        children = values[len(values) - length:] if length else []
+        if length:
+            del stack[-length:]
+            del values[-length:]
+        kept = []
+        for i, nones, splice in keep:
+            kept.extend([None] * nones)
+            if splice:
+                kept.extend(children[i].children)
+            else:
+                kept.append(children[i])
+        kept.extend([None] * trailing)
+        if inline and len(kept) == 1:
+            node = kept[0]
+        else:
+            meta = Meta()
+            first, last = _first_last(children)
+            if first is not None:
+                meta.empty = False
+                meta.line, meta.column = first.line, first.column
+                meta.end_line, meta.end_column = last.end_line, last.end_column
+            node = Tree(name, kept, meta)
+        goto = self.t.actions[stack[-1]][origin]
+        stack.append(goto)
+        values.append(node)
+
+    def accepts(self, stack: list, terminal: str) -> bool:
+        """Whether ``terminal`` would be shifted after the pending reductions."""
+        stack = list(stack)
+        values = [None] * len(stack)
+        while True:
+            action = self.t.actions[stack[-1]].get(terminal)
+            if action is None:
+                return False
+            if action >= 0:
+                return True
+            origin, length, *_ = self.t.rules[-action - 1]
+            if length:
+                del stack[-length:]
+            goto = self.t.actions[stack[-1]].get(origin)
+            if goto is None:
+                return False
+            stack.append(goto)
+
+    def parse(self, tokens) -> Tree:
+        """``tokens`` is a generator that receives the parser (to see the
+        current state for context) and yields Tokens, ending with ``$END``."""
+        actions = self.t.actions
+        stack = [self.t.start]
+        values: list = []
+        self.stack = stack
+        previous = None
+        for tok in tokens:
+            while True:
+                action = actions[stack[-1]].get(tok.type)
+                if action is None:
+                    expected = set(actions[stack[-1]]) - {r[0] for r in self.t.rules}
+                    accepts = {t for t in expected if self.accepts(stack, t)}
+                    raise ParseError(tok, expected, accepts, previous)
+                if action >= 0:
+                    stack.append(action)
+                    values.append(tok)
+                    previous = tok
+                    break
+                self._reduce(-action - 1, stack, values)
+                if tok.type == "$END" and stack[-1] == self.t.end:
+                    return values[-1]
+        raise AssertionError("token stream ended without $END")
+
+    def acceptable(self, terminal: str) -> bool:
+        """For the lexer: can ``terminal`` come next in the current state?"""
+        return self.accepts(self.stack, terminal)
