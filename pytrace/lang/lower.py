@@ -307,6 +307,12 @@ class Lowerer:
         histogram bucket) and return its address."""
         spec = self.map_spec(ref.name)
         buf = self.buffer(spec.key_size, "key")
+        if isinstance(buf.base, ir.Slot):
+            # one register for the key's address, shared by the helper calls
+            # that fill it, look it up and update it
+            ptr = self.vreg("key")
+            self.emit(ir.Addr(ptr, ir.SlotAddr(buf.base, buf.off)))
+            buf = Mem(ptr, 0, buf.type)
         if not ref.keys:
             if extra is None:
                 self.store(buf, 0)

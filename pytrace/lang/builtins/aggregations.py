@@ -106,30 +106,39 @@ def lower_update(lw, ref: A.MapRef, call: A.Call, fn: Function) -> None:
 
 def hist_bucket(lw, x, bits: int) -> ir.VReg:
     """``decode.hist_index`` in BPF: 0 for negatives, v+1 below 2**bits, then
-    ``((log2(v) - bits + 1) << bits) + ((v >> (log2(v) - bits)) & mask) + 1``."""
+    ``((log2(v) - bits + 1) << bits) + ((v >> (log2(v) - bits)) & mask) + 1``.
+    log2 is a binary search: for each width s, ``if v > 2**s - 1: v >>= s, l += s``."""
     mask = (1 << bits) - 1
     v = lw.reg_of(x)
     idx = lw.vreg("bucket")
     done = lw.label("bucket")
     lw.emit(ir.Mov(idx, 0))
     lw.branch(JmpOp.JSLT, v, 0, done)
-    lw.emit(ir.Alu(AluOp.ADD, idx, v, 1))
-    lw.branch(JmpOp.JLE, v, mask, done)
-    log = lw.vreg("log2")
-    t = lw.vreg("t")
-    lw.emit(ir.Mov(log, 0))
-    lw.emit(ir.Mov(t, v))
-    for s in (32, 16, 8, 4, 2, 1):
-        u = lw.vreg()
-        skip = lw.label()
-        lw.emit(ir.Alu(AluOp.RSH, u, t, s))
-        lw.branch(JmpOp.JEQ, u, 0, skip)
-        lw.emit(ir.Mov(t, u))
-        lw.emit(ir.Alu(AluOp.ADD, log, log, s))
-        lw.place(skip)
     if bits == 0:
-        lw.emit(ir.Alu(AluOp.ADD, idx, log, 2))
+        lw.emit(ir.Mov(idx, 1))
+        lw.branch(JmpOp.JEQ, v, 0, done)
+        log = idx                       # bucket = 2 + log2(v): count up from 2
+        lw.emit(ir.Mov(log, 2))
     else:
+        lw.emit(ir.Alu(AluOp.ADD, idx, v, 1))
+        lw.branch(JmpOp.JLE, v, mask, done)
+        log = lw.vreg("log2")
+        lw.emit(ir.Mov(log, 0))
+    t = lw.vreg("t")
+    lw.emit(ir.Mov(t, v))
+    high, skip = lw.vreg("high"), lw.label()
+    lw.emit(ir.Alu(AluOp.RSH, high, t, 32))       # 2**32 - 1 does not fit an immediate
+    lw.branch(JmpOp.JEQ, high, 0, skip)
+    lw.emit(ir.Mov(t, high))
+    lw.emit(ir.Alu(AluOp.ADD, log, log, 32))
+    lw.place(skip)
+    for width in (16, 8, 4, 2, 1):
+        skip = lw.label()
+        lw.branch(JmpOp.JLE, t, (1 << width) - 1, skip)
+        lw.emit(ir.Alu(AluOp.RSH, t, t, width))
+        lw.emit(ir.Alu(AluOp.ADD, log, log, width))
+        lw.place(skip)
+    if bits:
         shift = lw.alu(AluOp.SUB, log, bits)
         high = lw.alu(AluOp.LSH, lw.alu(AluOp.ADD, shift, 1), bits)
         low = lw.alu(AluOp.AND, lw.alu(AluOp.RSH, v, shift), mask)
