@@ -237,6 +237,7 @@ class Session:
         from .providers import by_name
         registry = by_name()
         self._attachments = ExitStack()
+        self._live: list = []
         self.stack.enter_context(self._attachments)
         count = 0
         for probe in self.script.probes:
@@ -252,12 +253,13 @@ class Session:
                         from None
                 for a in got:
                     self._attachments.callback(a.close)
+                    self._live.append(a)
         return count
 
     def _detach(self) -> None:
-        att = getattr(self, "_attachments", None)
-        if att is not None:
-            att.close()
+        """Stop every probe now; closing (slow for tracepoints) happens last."""
+        for a in getattr(self, "_live", ()):
+            a.disable()
 
     def _loop(self, sig: "_Signals") -> None:
         import select
@@ -428,7 +430,12 @@ class _Signals:
     def __enter__(self) -> "_Signals":
         self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.fd = self.r
-        self.old_fd = signal.set_wakeup_fd(self.w)
+        self.old = {}
+        try:
+            self.old_fd = signal.set_wakeup_fd(self.w)
+        except ValueError:           # not the main thread (library use): no signals
+            self.old_fd = None
+            return self
         self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
@@ -438,7 +445,8 @@ class _Signals:
     def __exit__(self, *exc) -> None:
         for s, h in self.old.items():
             signal.signal(s, _ignore_now if h is None else h)
-        signal.set_wakeup_fd(self.old_fd)
+        if self.old_fd is not None:
+            signal.set_wakeup_fd(self.old_fd)
         os.close(self.r)
         os.close(self.w)
 

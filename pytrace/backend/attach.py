@@ -189,6 +189,19 @@ class Attachment:
     def closed(self) -> bool:
         return self.perf_fd < 0 and self.link_fd < 0
 
+    def disable(self) -> None:
+        """Stop the program from running, at once. Closing a tracepoint's perf
+        event makes the kernel wait for a grace period (~40-75 ms each), so
+        a session disables every attachment first, prints, and closes last.
+        Attachments without a perf event are closed here."""
+        if self.perf_fd >= 0:
+            try:
+                bpf.perf_disable(self.perf_fd)
+                return
+            except bpf.BpfError:
+                pass
+        self.close()
+
     def close(self) -> None:
         if self.link_fd >= 0:
             fd, self.link_fd = self.link_fd, -1

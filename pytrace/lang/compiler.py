@@ -6,7 +6,7 @@ attach points through the resolvers the session hands in.
 """
 from __future__ import annotations
 
-from ..record import fields as record_fields, is_record, replace
+from ..record import replace
 
 from ..backend.emit import emit
 from ..diagnostics import CompileError, Diagnostic, Severity
@@ -16,7 +16,7 @@ from .lower import Lowerer, Resources
 from .probes import Resolvers, Target
 from .program import CompiledProbe, CompiledScript, Limits, MapKind, MapSpec
 from .semantics import Checker, Group, MapInfo
-from .types import Agg, AggKind, Int, Str
+from .types import Agg, AggKind, Int
 
 #: probe names get their own ``probe`` ids above the tracepoint id range
 PROBE_ID_BASE = 1 << 20
@@ -71,17 +71,17 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
         body = A.Block((probe.body,) + ((A.ExprStmt(probe.predicate),)
                                          if probe.predicate is not None else ()))
         uses_args = _uses(body, "args")
+        uses_probe = _uses(body, "probe")
         buckets: dict[object, list[Target]] = {}
         for t in targets:
             ctx = t.context
-            if ctx.probe_id is None:
+            if not t.probe_index:
                 t = replace(t, probe_index=PROBE_ID_BASE + len(names))
             names[t.probe_index] = t.name
-            if ctx.share_key is None or (ctx.probe_id is None and len(targets) > 1
-                                         and _uses(body, "probe")):
+            if ctx.share_key is None or (uses_probe and not ctx.probe_by_cookie):
                 key: object = ("alone", id(t))
             else:
-                key = (ctx.kind, ctx.share_key if uses_args else "any", ctx.probe_id)
+                key = (ctx.kind, ctx.share_key if uses_args else "any")
             buckets.setdefault(key, []).append(t)
         for ts in buckets.values():
             groups.append(Group(probe, pi, ts[0].context, ts))

@@ -17,7 +17,7 @@ from ..kernelinfo import Feature, KernelInfo
 from . import ast as A
 from . import ir
 from .builtins import FnKind, registry
-from .probes import ProbeContext
+from .probes import ProbeContext, ProgKind
 from .program import Counter, CounterSpec, EventKind, EventSpec, Limits, MapKind, MapSpec
 from .semantics import Group, ProbeTyping
 from .types import (INT64, UINT64, AddrSpace, Agg, AggKind, Int, Ptr, Special, Str, Struct,
@@ -737,6 +737,22 @@ class Lowerer:
             return self.mem_field(base.at(f.offset, f.type))
         raise NotImplementedError(f"field access on {self.type_of(e.operand)}")
 
+    def ctx_load(self, offset: int, size: int, hint: str = "") -> ir.VReg:
+        """Read ``size`` bytes of the context at ``offset``. Tracepoint
+        programs may not load the record's first 8 bytes (its common_*
+        header) directly: those are copied out with probe_read_kernel."""
+        dst = self.vreg(hint)
+        if offset >= 8 or self.ctx_info.kind is not ProgKind.TRACEPOINT:
+            self.emit(ir.Load(dst, self.ctx, offset, size))
+            return dst
+        buf = self.buffer(8, "header")
+        self.store(buf, 0)
+        src = self.alu(AluOp.ADD, self.ctx, offset) if offset else self.ctx
+        self.call(Helper.probe_read_kernel if self._has_split_reads() else Helper.probe_read,
+                  self.addr(buf), size, src, result=False)
+        self.emit(ir.Load(dst, buf.base, buf.off, size))
+        return dst
+
     def ctx_field(self, struct: Struct, name: str):
         f = struct.field(name)
         if f.data_loc:
@@ -752,8 +768,7 @@ class Lowerer:
             ptr = self.alu(AluOp.ADD, self.ctx, f.offset)
             return ExtStr(ptr, AddrSpace.KERNEL, t.cap)
         if isinstance(t, (Int, Ptr)) and t.size in (1, 2, 4, 8):
-            dst = self.vreg(name)
-            self.emit(ir.Load(dst, self.ctx, f.offset, t.size))
+            dst = self.ctx_load(f.offset, t.size, name)
             if isinstance(t, Int) and t.signed and t.bits < 64:
                 return self.convert(dst, t)
             return dst

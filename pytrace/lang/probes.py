@@ -43,8 +43,10 @@ class ProbeContext:
     #: argN readers (kprobe/uprobe registers, raw tracepoint slots)
     argn: tuple[CtxSlot, ...] = ()
     retval: CtxSlot | None = None
-    #: where the probe name comes from at run time; None: a constant per target
-    probe_id: CtxSlot | None = None
+    #: a program shared by several targets learns which one fired from the
+    #: BPF link's cookie (bpf_get_attach_cookie, Linux 5.15); without it,
+    #: scripts using ``probe`` get one program per target
+    probe_by_cookie: bool = False
     #: contexts with equal keys can share one program
     share_key: object = None
     #: names of builtins that only make sense in some contexts (retval, func, …)
@@ -63,7 +65,7 @@ class Target:
     context: ProbeContext
     #: provider-private attach data (ids, paths, periods…)
     data: object = None
-    #: the value ``probe`` takes for this target when the context has no probe_id
+    #: the id ``probe`` takes for this target (0: the compiler assigns one)
     probe_index: int = 0
 
 

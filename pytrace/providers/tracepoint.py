@@ -8,10 +8,14 @@ Attached through perf_event_open + a BPF link (or PERF_EVENT_IOC_SET_BPF).
 """
 from __future__ import annotations
 
-from ..lang.probes import CtxSlot, ProbeContext, ProgKind, Target
-from ..lang.types import UINT16, AddrSpace, Array, Field, Int, Ptr, Str, Struct, Void
+from ..kernelinfo import Feature
+from ..lang.probes import ProbeContext, ProgKind, Target
+from ..lang.types import AddrSpace, Array, Field, Int, Ptr, Str, Struct, Void
 from . import Provider
 
+#: the record's common_* header, which BPF programs cannot read: the kernel
+#: hands them a pt_regs pointer in those bytes
+HEADER_SIZE = 8
 #: categories whose pointer fields point into user memory
 USER_POINTER_CATEGORIES = frozenset({"syscalls"})
 
@@ -33,7 +37,10 @@ def parse_format(text: str, category: str, name: str, max_strlen: int = 1024) ->
             key, _, value = item.strip().partition(":")
             if key:
                 parts[key] = value.strip()
-        f = _field(parts.get("field", ""), int(parts.get("offset", 0)), int(parts.get("size", 0)),
+        offset = int(parts.get("offset", 0))
+        if offset < HEADER_SIZE:
+            continue
+        f = _field(parts.get("field", ""), offset, int(parts.get("size", 0)),
                    parts.get("signed") == "1", user, max_strlen)
         if f is not None:
             fields.append(f)
@@ -98,12 +105,13 @@ class Tracepoint(Provider):
             raise self.fail(f"no tracepoint matches {cat}:{name}", spec,
                             self._hint(cat, name, kernel))
         targets = []
+        cookies = kernel.has(Feature.LINK)
         for c, n in found:
             info = kernel.tracepoint(c, n)
             if info is None:
                 continue
             ctx = ProbeContext(
-                ProgKind.TRACEPOINT, args=info.args, probe_id=CtxSlot(0, UINT16),
+                ProgKind.TRACEPOINT, args=info.args, probe_by_cookie=cookies,
                 share_key=info.args, user_pointers=c in USER_POINTER_CATEGORIES)
             targets.append(Target("tracepoint", f"tracepoint:{c}:{n}", ctx, (c, n, info.id),
                                   probe_index=info.id))
@@ -130,7 +138,8 @@ class Tracepoint(Provider):
         from ..backend import attach
         _, _, tp_id = target.data
         fd = attach.open_tracepoint(tp_id)
-        return [attach.attach_perf_event(fd, prog_fd, runtime.use_link, what=target.name)]
+        return [attach.attach_perf_event(fd, prog_fd, runtime.use_link, what=target.name,
+                                         cookie=target.probe_index)]
 
     def listing(self, pattern: str, kernel) -> list[str]:
         if pattern.count(":") == 0:

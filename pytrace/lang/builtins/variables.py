@@ -38,12 +38,11 @@ def _cpid_type(ck, e):
 
 
 def _probe(lw, e):
-    slot = lw.ctx_info.probe_id
-    if slot is not None:
-        v = lw.vreg("probe")
-        lw.emit(ir.Load(v, lw.ctx, slot.offset, slot.type.size))
-        return v
-    return lw.group.targets[0].probe_index
+    """A constant where the program serves one probe; else the attachment's
+    cookie, which holds the id the probe's name is filed under."""
+    if len(lw.group.targets) == 1:
+        return lw.group.targets[0].probe_index
+    return lw.call(Helper.get_attach_cookie, lw.ctx)
 
 
 def _args_type(ck, e):
