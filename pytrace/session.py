@@ -121,8 +121,9 @@ class Session:
         constants = {"start_ns": _monotonic_ns()}
         if self.child is not None:
             constants["cpid"] = self.child.pid
-        elif self.options.pid is not None:
-            constants["cpid"] = self.options.pid
+        if self.options.pid is not None:
+            constants["filter_pid"] = self.options.pid
+            constants.setdefault("cpid", self.options.pid)
         self.script = compile_ast(program, self.kernel, resolvers(), params=self.options.params,
                                   constants=constants, limits=self.options.limits)
         if "ir" in self.options.dump:

@@ -341,9 +341,13 @@ class Lowerer:
         probe = self.group.probe
         self.loc = probe.loc
         self._init_conditional_vars(probe.body)
-        if self.ctx_info.only_tgid is not None:
+        only = self.ctx_info.only_tgid
+        if only is None and self.group.targets[0].provider != "special" and \
+                self.ctx_info.kind is not ProgKind.PERF_EVENT:
+            only = self.constants.get("filter_pid")      # -p PID
+        if only is not None:
             tgid = self.alu(AluOp.RSH, self.call(Helper.get_current_pid_tgid), 32)
-            self.branch(JmpOp.JNE, tgid, self.ctx_info.only_tgid, self.exit_label)
+            self.branch(JmpOp.JNE, tgid, only, self.exit_label)
         if probe.predicate is not None:
             self.loc = probe.predicate.loc
             self.cond(probe.predicate, self.exit_label)

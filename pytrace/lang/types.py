@@ -135,6 +135,8 @@ class Field:
     bits: tuple[int, int] | None = None
     #: tracepoint ``__data_loc``/``__rel_loc`` fields: the u32 holds offset|len<<16
     data_loc: str | None = None
+    #: the declaration as the kernel spells it ("const char *"), for -lv
+    decl: str = field(default="", compare=False)
 
 
 @record(frozen=True)

@@ -34,7 +34,7 @@ class Provider:
         args = target.context.args
         if args is None:
             return []
-        return [f"    {f.type} {f.name}" for f in args.fields if not f.name.startswith("common_")]
+        return [f"    {f.decl or f.type} {f.name}" for f in args.fields]
 
     @staticmethod
     def fail(message: str, spec, hint: str | None = None) -> CompileError:

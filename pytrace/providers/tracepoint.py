@@ -9,6 +9,7 @@ Attached through perf_event_open + a BPF link (or PERF_EVENT_IOC_SET_BPF).
 from __future__ import annotations
 
 from ..kernelinfo import Feature
+from ..record import replace
 from ..lang.probes import ProbeContext, ProgKind, Target
 from ..lang.types import AddrSpace, Array, Field, Int, Ptr, Str, Struct, Void
 from . import Provider
@@ -40,12 +41,24 @@ def parse_format(text: str, category: str, name: str, max_strlen: int = 1024) ->
         offset = int(parts.get("offset", 0))
         if offset < HEADER_SIZE:
             continue
-        f = _field(parts.get("field", ""), offset, int(parts.get("size", 0)),
+        decl = parts.get("field", "")
+        f = _field(decl, offset, int(parts.get("size", 0)),
                    parts.get("signed") == "1", user, max_strlen)
         if f is not None:
+            f = replace(f, decl=_c_type(decl, f.name))
             fields.append(f)
     size = max((f.offset + _field_size(f) for f in fields), default=0)
     return tp_id, Struct(f"tracepoint {category}:{name}", tuple(fields), size)
+
+
+def _c_type(decl: str, name: str) -> str:
+    """"const char * filename" -> "const char *"; "char comm[16]" -> "char[16]"."""
+    decl = decl.strip()
+    for prefix in ("__data_loc ", "__rel_loc "):
+        if decl.startswith(prefix):
+            decl = decl[len(prefix):]
+    head, sep, tail = decl.rpartition(name)
+    return (head.strip() + tail.strip()) if sep else decl
 
 
 def _field_size(f: Field) -> int:

@@ -32,8 +32,8 @@ def _comm(lw, e):
 
 def _cpid_type(ck, e):
     if not ck.constants.get("cpid"):
-        ck.error("cpid is the pid of the command started with -c, and there is none", e.loc,
-                 "run with -c CMD, or use pid")
+        ck.error("cpid is the pid of the command started with -c (or given with -p), and "
+                 "there is none", e.loc, "run with -c CMD or -p PID, or use pid")
     return UINT32
 
 
