@@ -62,21 +62,14 @@ def test_unknown_probe_type():
         "hint: probe types: BEGIN, END, interval (i), tracepoint (t)")
 
 
-def test_unknown_probe_type_today():
-    # what it prints now (see the xfail above for what it should print)
-    assert compile_error("foo:bar { }") == (
-        "-e:1:1: error: unknown probe type 'foo:bar'\n"
-        "foo:bar { }\n"
-        "~~~~~~~\n"
-        "hint: probe types: BEGIN, END, begin, end, interval, special, tracepoint")
-
-
+@pytest.mark.xfail(strict=True, reason="a misspelt BEGIN gets no did-you-mean; the hint lists "
+                   "'special', which no script can use")
 def test_unknown_bare_probe_name():
     assert compile_error("BEGN { }") == (
         "-e:1:1: error: unknown probe type 'BEGN'\n"
         "BEGN { }\n"
         "~~~~\n"
-        "hint: probe types: BEGIN, END, begin, end, interval, special, tracepoint")
+        "hint: did you mean BEGIN?")
 
 
 @pytest.mark.parametrize("spec,message", [
@@ -237,10 +230,11 @@ def test_retval_outside_return_probes():
 
 def test_cpid_without_a_command():
     assert compile_error("BEGIN { @x = cpid; }") == (
-        "-e:1:14: error: cpid is the pid of the command started with -c, and there is none\n"
+        "-e:1:14: error: cpid is the pid of the command started with -c (or given with -p), "
+        "and there is none\n"
         "BEGIN { @x = cpid; }\n"
         "             ~~~~\n"
-        "hint: run with -c CMD, or use pid")
+        "hint: run with -c CMD or -p PID, or use pid")
 
 
 def test_cpid_with_a_command():
