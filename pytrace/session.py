@@ -147,14 +147,22 @@ class Session:
         fds = {name: m.fd for name, m in self.maps.items()}
         for probe in script.probes:
             insns = relocate(probe.insns, fds)
+            extra = {}
+            if len(probe.funcs) > 1:
+                from .backend.prog_btf import program_btf
+                blob, func_info = program_btf(probe.funcs)
+                btf_fd = bpf.btf_load(blob)
+                self.stack.callback(os.close, btf_fd)
+                extra = {"btf_fd": btf_fd, "func_info": func_info}
             try:
                 if self.options.verbose:
                     res = bpf.prog_load_logged(_prog_type(probe.kind), encode(insns),
-                                               name=probe.name)
+                                               name=probe.name, **extra)
                     fd = res.fd
                     self._verifier_stats(probe, res.log)
                 else:
-                    fd = bpf.prog_load(_prog_type(probe.kind), encode(insns), name=probe.name)
+                    fd = bpf.prog_load(_prog_type(probe.kind), encode(insns), name=probe.name,
+                                       **extra)
             except bpf.BpfError as err:
                 raise self._rejected(probe, err) from None
             self.stack.callback(os.close, fd)

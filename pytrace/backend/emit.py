@@ -10,7 +10,7 @@ store after each definition, then allocated again.
 """
 from __future__ import annotations
 
-from ..record import fields, record
+from ..record import field, fields, record
 
 from ..diagnostics import NOWHERE, CompileError, Diagnostic, Loc, Severity
 from ..lang import ir
@@ -31,6 +31,8 @@ class Program:
     insns: list[Insn]
     locs: list[Loc]
     stack_size: int
+    #: (name, first instruction, parameter count) of the entry and each callback
+    funcs: list = field(default_factory=list)
 
     @property
     def nslots(self) -> int:
@@ -279,6 +281,9 @@ class _Emitter:
             self.put(AluOp.ADD.imm(dst, self.slot_off[value.slot] + value.off))
         elif isinstance(value, ir.MapFd):
             self.put(ld_map_fd(dst, value.name))
+        elif isinstance(value, ir.FuncAddr):
+            self.put(Insn(Class.LD | Mode.IMM | Size.DW, dst, PseudoSrc.FUNC, 0, 0,
+                          "func:" + value.name))
         elif isinstance(value, ir.MapValueAddr):
             self.put(Insn(Class.LD | Mode.IMM | Size.DW, dst, PseudoSrc.MAP_VALUE, 0,
                           value.off << 32, value.name))
@@ -427,6 +432,36 @@ class _Emitter:
 
 
 def emit(fn: ir.Function, max_rounds: int = 8) -> Program:
+    """The function, then its callbacks; each callback's address load gets
+    the callback's offset (relative to the instruction after the load)."""
+    main = _emit_one(fn, max_rounds)
+    main.funcs = [(fn.name, 0, 1)]
+    if not fn.callbacks:
+        return main
+    insns, locs = list(main.insns), list(main.locs)
+    starts: dict[str, int] = {}
+    funcs = list(main.funcs)
+    for cb in fn.callbacks:
+        sub = _emit_one(cb, max_rounds)
+        starts[cb.name] = sum(i.slots for i in insns)
+        funcs.append((cb.name, starts[cb.name], CALLBACK_PARAMS))
+        insns += sub.insns
+        locs += sub.locs
+    out, pc = [], 0
+    for insn in insns:
+        if insn.ref is not None and insn.ref.startswith("func:"):
+            insn = Insn(insn.code, insn.dst, insn.src, insn.off,
+                        starts[insn.ref[5:]] - pc - 1, None)
+        out.append(insn)
+        pc += insn.slots
+    return Program(fn.name, out, locs, main.stack_size, funcs)
+
+
+#: bpf_for_each_map_elem's callback: (map, key, value, ctx)
+CALLBACK_PARAMS = 4
+
+
+def _emit_one(fn: ir.Function, max_rounds: int) -> Program:
     for _ in range(max_rounds):
         try:
             where = _allocate(fn.ops)
@@ -452,7 +487,8 @@ def relocate(insns: list[Insn], map_fds: dict[str, int]) -> list[Insn]:
     """Put each referenced map's fd into the instruction that loads it."""
     out = []
     for insn in insns:
-        if insn.ref is not None and insn.is_wide:
+        if insn.ref is not None and insn.is_wide and insn.src in (PseudoSrc.MAP_FD,
+                                                                  PseudoSrc.MAP_VALUE):
             fd = map_fds[insn.ref]
             insn = insn.with_imm((insn.imm & ~0xFFFFFFFF) | fd)
         out.append(insn)

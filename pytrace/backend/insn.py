@@ -287,6 +287,7 @@ class Helper(IntEnum):
     ringbuf_discard = 133
     get_task_stack = 141
     d_path = 147
+    for_each_map_elem = 164
     get_current_task_btf = 158
     get_func_ip = 173
     get_attach_cookie = 174
@@ -420,6 +421,9 @@ def format_insn(insn: Insn, pc: int | None = None) -> str:
             if insn.src == PseudoSrc.MAP_FD:
                 what = insn.ref if insn.ref is not None else f"fd:{insn.imm}"
                 return f"{_r(insn.dst)} = map[{what}]"
+            if insn.src == PseudoSrc.FUNC:
+                what = insn.ref[5:] if insn.ref else f"pc{_off(insn.imm + 1)}"
+                return f"{_r(insn.dst)} = func[{what}]"
             if insn.src == PseudoSrc.MAP_VALUE:
                 what = insn.ref if insn.ref is not None else f"fd:{insn.imm & 0xFFFFFFFF}"
                 return f"{_r(insn.dst)} = map_value[{what}]+{insn.imm >> 32}"

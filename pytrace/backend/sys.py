@@ -487,6 +487,12 @@ class ProgLoadAttr(ctypes.Structure):
     ]
 
 
+class BtfLoadAttr(ctypes.Structure):
+    """BPF_BTF_LOAD."""
+    _fields_ = [("btf", c_uint64), ("btf_log_buf", c_uint64), ("btf_size", c_uint32),
+                ("btf_log_size", c_uint32), ("btf_log_level", c_uint32)]
+
+
 class TestRunAttr(ctypes.Structure):
     """BPF_PROG_TEST_RUN (``attr.test``)."""
     __test__ = False          # not a pytest class
@@ -907,10 +913,13 @@ def _prog_load_once(attr: ProgLoadAttr, log_level: int, log_size: int
     return fd, err, log, attr.log_true_size
 
 
+FUNC_INFO_REC_SIZE = 8      # struct bpf_func_info { u32 insn_off; u32 type_id; }
+
+
 def _prog_load(prog_type: int, insns: bytes, license: str, name: str,
                expected_attach_type: int, attach_btf_id: int, attach_prog_fd: int,
-               prog_flags: int, kern_version: int, log_level: int, log_size: int
-               ) -> LoadResult:
+               prog_flags: int, kern_version: int, log_level: int, log_size: int,
+               btf_fd: int = 0, func_info: bytes = b"") -> LoadResult:
     lic = license.encode() + b"\0"
     attr = ProgLoadAttr(prog_type=prog_type, insn_cnt=len(insns) // 8,
                         insns=_addr(insns), license=_addr(lic),
@@ -918,6 +927,11 @@ def _prog_load(prog_type: int, insns: bytes, license: str, name: str,
                         prog_name=_obj_name(name),
                         expected_attach_type=expected_attach_type,
                         attach_btf_id=attach_btf_id, attach_prog_fd=attach_prog_fd)
+    if func_info:
+        attr.prog_btf_fd = btf_fd
+        attr.func_info_rec_size = FUNC_INFO_REC_SIZE
+        attr.func_info = _addr(func_info)
+        attr.func_info_cnt = len(func_info) // FUNC_INFO_REC_SIZE
     first_err = 0
     if not log_level:
         fd, first_err, _, _ = _prog_load_once(attr, 0, 0)
@@ -938,7 +952,7 @@ def _prog_load(prog_type: int, insns: bytes, license: str, name: str,
 def prog_load(prog_type: int, insns: bytes, license: str = "GPL", name: str = "",
               expected_attach_type: int = 0, attach_btf_id: int = 0,
               attach_prog_fd: int = 0, prog_flags: int = 0, kern_version: int = 0,
-              log_size: int = _LOG_START) -> int:
+              log_size: int = _LOG_START, btf_fd: int = 0, func_info: bytes = b"") -> int:
     """Load a program; returns its fd.
 
     Loads without a log first (fast); when that fails it loads again with
@@ -946,18 +960,31 @@ def prog_load(prog_type: int, insns: bytes, license: str = "GPL", name: str = ""
     carries the verifier's explanation and the first attempt's errno."""
     return _prog_load(prog_type, insns, license, name, expected_attach_type,
                       attach_btf_id, attach_prog_fd, prog_flags, kern_version,
-                      0, log_size).fd
+                      0, log_size, btf_fd, func_info).fd
+
+
+def btf_load(data: bytes, log_size: int = 64 * 1024) -> int:
+    """Load a BTF blob (a program's own type information); returns its fd."""
+    buf = ctypes.create_string_buffer(log_size)
+    attr = BtfLoadAttr(btf=_addr(data), btf_size=len(data), btf_log_buf=ctypes.addressof(buf),
+                       btf_log_size=log_size, btf_log_level=1)
+    try:
+        return _bpf(BpfCmd.BTF_LOAD, attr)
+    except BpfError as err:
+        raise BpfError("BPF_BTF_LOAD", err.errno,
+                       verifier_log=buf.value.decode(errors="replace").rstrip("\n")) from None
 
 
 def prog_load_logged(prog_type: int, insns: bytes, log_level: int = LogLevel.STATS,
                      license: str = "GPL", name: str = "", expected_attach_type: int = 0,
                      attach_btf_id: int = 0, attach_prog_fd: int = 0, prog_flags: int = 0,
-                     kern_version: int = 0, log_size: int = _LOG_START) -> LoadResult:
+                     kern_version: int = 0, log_size: int = _LOG_START, btf_fd: int = 0,
+                     func_info: bytes = b"") -> LoadResult:
     """Load with the verifier log on (``LogLevel.STATS`` for the summary only)
     and return the fd with the log text."""
     return _prog_load(prog_type, insns, license, name, expected_attach_type,
                       attach_btf_id, attach_prog_fd, prog_flags, kern_version,
-                      int(log_level) or LogLevel.LOG, log_size)
+                      int(log_level) or LogLevel.LOG, log_size, btf_fd, func_info)
 
 
 class RunResult(_Record):

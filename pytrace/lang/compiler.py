@@ -131,7 +131,8 @@ def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
         prog = emit(fn)
         special = group.targets[0].name if group.targets[0].provider == "special" else ""
         probes.append(CompiledProbe(i, prog.name, group.targets, group.context.kind,
-                                    prog.insns, prog.locs, prog.stack_size, ir_dump, special))
+                                    prog.insns, prog.locs, prog.stack_size, ir_dump, special,
+                                    prog.funcs))
     maps = list(res.maps.values()) + res.internal_maps(len(probes), kernel.ncpus)
     source = program.loc.source if program.loc is not None else None
     return CompiledScript(probes, maps, res.events, res.counters, limits, names, source)

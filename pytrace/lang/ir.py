@@ -83,8 +83,18 @@ class MapValueAddr:
         return f"map_value[{self.name}]+{self.off}"
 
 
+@record(frozen=True)
+class FuncAddr:
+    """A callback subprogram's address (``ld_imm64`` with BPF_PSEUDO_FUNC),
+    for helpers such as bpf_for_each_map_elem."""
+    name: str
+
+    def __repr__(self) -> str:
+        return f"func[{self.name}]"
+
+
 Value = VReg | int
-CallArg = VReg | int | SlotAddr | MapFd | MapValueAddr
+CallArg = VReg | int | SlotAddr | MapFd | MapValueAddr | FuncAddr
 #: what a load/store addresses: a register holding a pointer, or a slot
 Base = VReg | Slot
 
@@ -308,6 +318,8 @@ class Function:
     slots: list[Slot] = field(default_factory=list)
     nvregs: int = 0
     nlabels: int = 0
+    #: callback subprograms, emitted after this function
+    callbacks: list["Function"] = field(default_factory=list)
 
     def vreg(self, hint: str = "") -> VReg:
         self.nvregs += 1
@@ -323,4 +335,8 @@ class Function:
         return s
 
     def dump(self) -> list[str]:
-        return [("" if isinstance(op, Place) else "    ") + str(op) for op in self.ops]
+        out = [("" if isinstance(op, Place) else "    ") + str(op) for op in self.ops]
+        for cb in self.callbacks:
+            out.append(f"func[{cb.name}]:")
+            out += cb.dump()
+        return out

@@ -121,6 +121,9 @@ class CompiledProbe:
     stack_size: int = 0
     ir_dump: list[str] = field(default_factory=list)
     special: str = ""              # "BEGIN"/"END" for the run-once probes
+    #: (name, first instruction, parameters) per subprogram; more than one
+    #: means the program needs BTF func_info to load
+    funcs: list = field(default_factory=list)
 
     @property
     def nslots(self) -> int:

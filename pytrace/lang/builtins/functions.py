@@ -221,6 +221,30 @@ def _lower_has_key(lw, e: A.Call):
     return found
 
 
+def _check_len(ck, e: A.Call):
+    if ck.expect_args(e, 1):
+        ref = ck.expect_map(e.args[0], "len()'s argument")
+        if ref is not None:
+            if ref.keys:
+                ck.error("len() counts a whole map's keys; give the map without keys", ref.loc)
+            ck._map(ref)
+            from ...kernelinfo import Feature
+            if not ck.kernel.has(Feature.BOUNDED_LOOPS):
+                ck.error("len() needs bpf_for_each_map_elem (Linux 5.13)", e.loc)
+    return INT64
+
+
+def _lower_len(lw, e: A.Call):
+    """bpf_for_each_map_elem returns how many elements its callback saw; the
+    callback does nothing but say "continue"."""
+    name = lw.fn.name + "_visit"
+    if not any(cb.name == name for cb in lw.fn.callbacks):
+        cb = ir.Function(name)
+        cb.ops.append(ir.Return(0, loc=e.loc))
+        lw.fn.callbacks.append(cb)
+    return lw.call(Helper.for_each_map_elem, ir.MapFd(e.args[0].name), ir.FuncAddr(name), 0, 0)
+
+
 # -- strings ---------------------------------------------------------------------
 
 def _check_str(ck, e: A.Call):
@@ -369,6 +393,8 @@ FUNCTIONS = (
              FnKind.STMT, _check_delete, _lower_delete),
     Function("has_key", "has_key(@map, key)", "1 if the map has the key, else 0",
              FnKind.EXPR, _check_has_key, _lower_has_key),
+    Function("len", "len(@map)", "the number of keys in a map",
+             FnKind.EXPR, _check_len, _lower_len),
     Function("str", "str(ptr[, length])", "read a NUL-terminated string from memory",
              FnKind.EXPR, _check_str, _lower_str),
     Function("strncmp", "strncmp(s1, s2, n)", "0 if the first n bytes of two strings match",
