@@ -86,6 +86,8 @@ def underline(loc: Loc) -> list[str]:
     if loc.source is None or loc.line <= 0:
         return []
     src = loc.source.line(loc.line).expandtabs(1)
+    if not src.strip():
+        return []
     start = max(loc.col - 1, 0)
     end = loc.end_col - 1 if loc.end_line == loc.line else len(src)
     width = max(end - start, 1)

@@ -53,10 +53,7 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
         for spec in probe.specs:
             resolver = resolvers.get(spec.provider)
             if resolver is None:
-                known = ", ".join(sorted({k for k in resolvers.by_name if len(k) > 2}))
-                what = spec.text if ":" in spec.text else spec.text
-                errors.append(Diagnostic(Severity.ERROR, f"unknown probe type '{what}'",
-                                         spec.loc, f"probe types: {known}"))
+                errors.append(_unknown_provider(spec, resolvers))
                 continue
             try:
                 targets += resolver.expand(spec, kernel)
@@ -90,6 +87,22 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
     return groups, names
 
 
+def _unknown_provider(spec: A.ProbeSpec, resolvers: Resolvers) -> Diagnostic:
+    import difflib
+    names = sorted({n for n in resolvers.by_name if n not in ("special", "begin", "end")})
+    what = spec.provider
+    if ":" not in spec.text:
+        message = f"unknown probe '{what}'"
+    else:
+        message = f"unknown probe type '{what}'"
+    near = difflib.get_close_matches(what, names, n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]}?" if near else "probe types: " + ", ".join(names)
+    loc = spec.loc
+    if ":" in spec.text:
+        loc = type(loc)(loc.source, loc.line, loc.col, loc.line, loc.col + len(what))
+    return Diagnostic(Severity.ERROR, message, loc, hint)
+
+
 def map_spec(info: MapInfo, limits: Limits) -> MapSpec:
     value = info.value
     key = info.key if info.keyed else None
@@ -106,8 +119,12 @@ def map_spec(info: MapInfo, limits: Limits) -> MapSpec:
 
 
 def _prog_name(group: Group, index: int) -> str:
-    first = group.targets[0].name
-    tail = first.rsplit(":", 1)[-1]
+    """pt<N>_<what>, within BPF's 15 characters: the tracepoint's name, else
+    the probe type and its last part (pt3_interval_1)."""
+    target = group.targets[0]
+    tail = target.name.rsplit(":", 1)[-1]
+    if target.provider not in ("tracepoint", "special"):
+        tail = f"{target.provider}_{tail}"
     clean = "".join(c if c.isalnum() or c == "_" else "_" for c in tail)
     return f"pt{index}_{clean}"[:15]
 

@@ -35,9 +35,10 @@ _OPERATORS = [
 
 
 class LexError(Exception):
-    def __init__(self, message: str, line: int, column: int, hint: str | None = None):
+    def __init__(self, message: str, line: int, column: int, hint: str | None = None,
+                 width: int = 1):
         super().__init__(message)
-        self.line, self.column, self.hint = line, column, hint
+        self.line, self.column, self.hint, self.width = line, column, hint, width
 
 
 class Lexer:
@@ -163,14 +164,25 @@ class Lexer:
                 end += 1
                 while end < n and text[end] in _DIGITS:
                     end += 1
+        literal = text[pos:end].replace("_", "")
         if end < n and text[end] in _IDENT:
             bad = end
             while bad < n and text[bad] in _IDENT:
                 bad += 1
-            self._advance_to(pos)
-            raise LexError(f"'{text[pos:bad]}' is not a number", self.line,
-                           pos - self.line_start + 1)
+            self._fail(f"'{text[pos:bad]}' is not a number", pos, bad - pos)
+        after_dot = pos > 0 and text[pos - 1] == "."      # t.1.0: tuple indexes
+        if not after_dot and end + 1 < n and text[end] == "." and text[end + 1] in _DIGITS:
+            self._fail("floating-point numbers are not supported; the language has only "
+                       "integers", pos, end + 1 - pos + 1)
+        if len(literal) > 1 and literal[0] == "0" and literal.isdigit() and \
+                not set(literal) <= set("01234567"):
+            self._fail(f"'{text[pos:end]}' is not a number: a leading 0 means octal, and "
+                       f"octal has no 8 or 9", pos, end - pos)
         return self._token("INT", end)
+
+    def _fail(self, message: str, pos: int, width: int = 1, hint: str | None = None):
+        self._advance_to(pos)
+        raise LexError(message, self.line, pos - self.line_start + 1, hint, width)
 
     def _string(self) -> Token:
         text, pos, n = self.text, self.pos + 1, self.n

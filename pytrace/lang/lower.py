@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..record import record
 
 from ..backend.insn import AluOp, Helper, JmpOp
-from ..diagnostics import NOWHERE, Loc
+from ..diagnostics import NOWHERE, CompileError, Diagnostic, Loc, Severity
 from ..kernelinfo import Feature, KernelInfo
 from . import ast as A
 from . import ir
@@ -20,8 +20,8 @@ from .builtins import FnKind, registry
 from .probes import ProbeContext, ProgKind
 from .program import Counter, CounterSpec, EventKind, EventSpec, Limits, MapKind, MapSpec
 from .semantics import Group, ProbeTyping
-from .types import (INT64, UINT64, AddrSpace, Agg, AggKind, Int, Ptr, Special, Str, Struct,
-                    Tuple, Type)
+from .types import (INT64, UINT64, AddrSpace, Agg, AggKind, Array, Int, Ptr, Special, Str,
+                    Struct, Tuple, Type)
 
 #: buffers up to this size go on the stack (while the stack has room)
 STACK_BUFFER_MAX = 128
@@ -58,6 +58,13 @@ class ExtStr:
 class CtxStruct:
     """``args`` of a tracepoint: fields are read from the context."""
     type: Struct
+
+
+@record(frozen=True)
+class CtxArray:
+    """An array field of a tracepoint record, indexed later."""
+    offset: int
+    type: Array
 
 
 class Resources:
@@ -170,7 +177,12 @@ class Lowerer:
             return self.reg_of(v)
         return v
 
-    def alu(self, op: AluOp, a: ir.Value, b: ir.Value, bits32: bool = False) -> ir.VReg:
+    def alu(self, op: AluOp, a: ir.Value, b: ir.Value, bits32: bool = False) -> ir.Value:
+        if b == 0 and not bits32 and op in (AluOp.ADD, AluOp.SUB, AluOp.OR, AluOp.XOR,
+                                           AluOp.LSH, AluOp.RSH, AluOp.ARSH):
+            return a
+        if b == 1 and op in (AluOp.MUL, AluOp.DIV) and not bits32:
+            return a
         dst = self.vreg()
         self.emit(ir.Alu(op, dst, self.reg_of(a), self.operand(b), bits32))
         return dst
@@ -441,9 +453,12 @@ class Lowerer:
         if isinstance(s.target, A.Var):
             slot = self._var_slot(s.target.name)
             v = self.int_value(s.value)
-            result = self.arith(s.op, slot, v, self.typing.vars[s.target.name],
-                                self.type_of(s.value))
-            self.emit(ir.Mov(slot, result))
+            vt, rt = self.typing.vars[s.target.name], self.type_of(s.value)
+            if op in (AluOp.ADD, AluOp.SUB, AluOp.OR, AluOp.XOR, AluOp.AND, AluOp.LSH) or (
+                    op in (AluOp.MUL, AluOp.RSH) and not (_signed(vt) and op is AluOp.RSH)):
+                self.emit(ir.Alu(op, slot, slot, self.operand(v)))
+            else:
+                self.emit(ir.Mov(slot, self.arith(s.op, slot, v, vt, rt)))
             return
         ref = s.target
         key = self.key(ref)
@@ -545,7 +560,7 @@ class Lowerer:
     def _compare(self, e: A.Binary) -> tuple[ir.Value, ir.Value, JmpOp]:
         lt, rt = self.type_of(e.left), self.type_of(e.right)
         a, b = self.int_value(e.left), self.int_value(e.right)
-        signed = _signed(lt, e.left) and _signed(rt, e.right)
+        signed = not (_unsigned64(lt, e.left) or _unsigned64(rt, e.right))
         return a, b, (_CMP_SIGNED if signed else _CMP)[e.op]
 
     # -- integer expressions -------------------------------------------------------
@@ -771,6 +786,8 @@ class Lowerer:
         if isinstance(t, Str):
             ptr = self.alu(AluOp.ADD, self.ctx, f.offset)
             return ExtStr(ptr, AddrSpace.KERNEL, t.cap)
+        if isinstance(t, Array):
+            return CtxArray(f.offset, t)
         if isinstance(t, (Int, Ptr)) and t.size in (1, 2, 4, 8):
             dst = self.ctx_load(f.offset, t.size, name)
             if isinstance(t, Int) and t.signed and t.bits < 64:
@@ -786,6 +803,61 @@ class Lowerer:
                 return self.convert(v, t)
             return v
         return mem
+
+    def expr_Index(self, e: A.Index):
+        base = self.value(e.operand)
+        elem = self.type_of(e)
+        idx = self.int_value(e.index)
+        if isinstance(base, CtxArray):
+            if isinstance(idx, int):
+                if not 0 <= idx < base.type.count:
+                    raise CompileError(Diagnostic(
+                        Severity.ERROR, f"index {idx} is outside the array "
+                        f"({base.type.count} elements)", e.index.loc))
+                return self._extend(self.ctx_load(base.offset + idx * elem.size, elem.size),
+                                    elem)
+            ptr = self.alu(AluOp.ADD, self.ctx, base.offset)
+            return self.read_mem(self._scaled(ptr, idx, elem.size), elem, AddrSpace.KERNEL)
+        if isinstance(base, Mem):          # a string (or array) in program memory
+            ptr = self.addr_reg(base)
+            return self.read_mem(self._scaled(ptr, idx, elem.size), elem, AddrSpace.KERNEL)
+        if isinstance(base, ExtStr):
+            return self.read_mem(self._scaled(base.ptr, idx, 1), elem, base.space)
+        ptr_t = self.type_of(e.operand)
+        space = ptr_t.space if isinstance(ptr_t, Ptr) else AddrSpace.UNKNOWN
+        return self.read_mem(self._scaled(base, idx, elem.size), elem, space)
+
+    def expr_Deref(self, e: A.Deref):
+        ptr = self.int_value(e.operand)
+        t = self.type_of(e)
+        ptr_t = self.type_of(e.operand)
+        space = ptr_t.space if isinstance(ptr_t, Ptr) else AddrSpace.UNKNOWN
+        return self.read_mem(ptr, t, space)
+
+    def _scaled(self, ptr: ir.Value, idx: ir.Value, size: int) -> ir.Value:
+        if isinstance(idx, int):
+            return self.alu(AluOp.ADD, ptr, idx * size) if idx else ptr
+        off = self.alu(AluOp.MUL, idx, size) if size != 1 else idx
+        return self.alu(AluOp.ADD, ptr, off)
+
+    def _extend(self, v: ir.VReg, t: Type) -> ir.Value:
+        if isinstance(t, Int) and t.signed and t.bits < 64:
+            return self.convert(v, t)
+        return v
+
+    def read_mem(self, ptr: ir.Value, t: Type, space: AddrSpace) -> ir.Value:
+        """Read an integer of type ``t`` from kernel or user memory (a failed
+        read gives 0, as probe_read zero-fills)."""
+        size = t.size if t.size in (1, 2, 4, 8) else 8
+        buf = self.buffer(8, "read")
+        if not self._has_split_reads():
+            helper = Helper.probe_read
+        elif space is AddrSpace.USER:
+            helper = Helper.probe_read_user
+        else:
+            helper = Helper.probe_read_kernel
+        self.call(helper, self.addr(buf), size, ptr, result=False)
+        return self._extend(self.load(buf, size), t)
 
     def expr_TupleIndex(self, e: A.TupleIndex):
         base = self.value(e.operand)
@@ -963,6 +1035,17 @@ def _signed(t: Type, node: A.Expr | None = None) -> bool:
     if isinstance(t, Agg):
         return True
     return False
+
+
+def _unsigned64(t: Type, node: A.Expr | None = None) -> bool:
+    """Whether a comparison with this operand is unsigned: C promotes
+    narrower integers to a signed 64-bit value, so only unsigned 64-bit
+    integers (and pointers) compare unsigned."""
+    if isinstance(node, A.IntLit):
+        return node.value >= 1 << 63
+    if isinstance(t, Int):
+        return not t.signed and t.bits == 64
+    return isinstance(t, (Ptr, Special))
 
 
 def _fold(op: str, a: int, b: int, signed: bool) -> int | None:

@@ -31,7 +31,7 @@ def parse(text: str, name: str = "-e") -> A.Program:
     try:
         tree = parser.parse(lexer.tokens(parser))
     except LexError as exc:
-        loc = _point(source, exc.line, exc.column)
+        loc = _point(source, exc.line, exc.column, exc.width)
         raise CompileError(Diagnostic(Severity.ERROR, str(exc), loc, exc.hint)) from None
     except ParseError as exc:
         raise CompileError(_syntax_error(t.literals, exc, source)) from None
@@ -52,6 +52,9 @@ _WORDS = {
 #: tokens that can start an expression; when most are expected, say "an expression"
 _EXPR_START = {"INT", "STRING", "VAR", "MAPNAME", "NAME", "LPAR", "ADDOP", "UNARYOP",
                "POSITIONAL", "PARAMCOUNT", "STAR", "AMP", "SIZEOF", "OFFSETOF"}
+#: tokens that start an operand and can never continue one
+_OPERAND_START = {"INT", "STRING", "VAR", "MAPNAME", "NAME", "POSITIONAL", "PARAMCOUNT",
+                  "UNARYOP"}
 _STMT_START = {"IF", "WHILE", "UNROLL", "FOR", "BREAK", "CONTINUE", "RETURN", "LET",
                "INCDEC", "LBRACE"}
 #: operators that may continue an expression; left unsaid when a statement
@@ -72,7 +75,7 @@ def _describe(literals: dict[str, str], terminal: str) -> str:
 def _expected(literals: dict[str, str], expected) -> str:
     names = set(expected)
     words = []
-    if len(names & _EXPR_START) >= 4:
+    if len(names & _OPERAND_START) >= 3:
         names -= _EXPR_START
         if names & _STMT_START:
             names -= _STMT_START
@@ -100,7 +103,7 @@ def _syntax_error(literals: dict[str, str], exc: ParseError, source: Source) -> 
     token = exc.token
     accepts = exc.accepts or exc.expected
     if token.type == "$END":
-        if not source.text.strip():
+        if exc.previous is None:
             return Diagnostic(Severity.ERROR, "the program is empty", _point(source, 1, 1),
                               'write at least one probe, e.g. BEGIN { printf("hello\\n"); }')
         lines = source.text.rstrip().split("\n")
@@ -175,6 +178,8 @@ def parse_int(text: str) -> int:
     if "e" in t or "E" in t:
         mant, exp = t.lower().split("e")
         return int(mant) * 10 ** int(exp)
+    if len(t) > 1 and t[0] == "0":
+        return int(t, 8)            # a leading 0 means octal, as in C and bpftrace
     return int(t, 10)
 
 

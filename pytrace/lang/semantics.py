@@ -144,13 +144,24 @@ class Checker:
         return results
 
     @staticmethod
-    def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
-        seen, out = set(), []
+    def _unique(diags: list[Diagnostic], per_place: int = 3) -> list[Diagnostic]:
+        """Drop repeats, and keep at most ``per_place`` errors at one spot (a
+        wildcard probe repeats one mistake for every tracepoint it matches)."""
+        seen, out, at = set(), [], {}
         for d in diags:
             key = (d.message, d.loc)
-            if key not in seen:
-                seen.add(key)
+            if key in seen:
+                continue
+            seen.add(key)
+            n = at.get(d.loc, 0)
+            at[d.loc] = n + 1
+            if n < per_place:
                 out.append(d)
+        for i, d in enumerate(out):
+            extra = at[d.loc] - per_place
+            if extra > 0 and (i + 1 == len(out) or out[i + 1].loc != d.loc):
+                out[i] = Diagnostic(d.severity, d.message, d.loc, d.hint, d.notes + (
+                    Diagnostic(Severity.NOTE, f"… and {extra} more like this here"),))
         return out
 
     def _check_maps_defined(self, groups: list[Group]) -> None:
@@ -237,8 +248,10 @@ class Checker:
         if isinstance(t, Agg) and isinstance(value, A.MapRef):
             t = INT64
         if isinstance(t, Void):
-            self.error(f"{getattr(value, 'name', 'this')}() returns no value to store",
-                       value.loc)
+            info.assigned = True          # reported here; not again as "never assigned"
+            if not (isinstance(value, A.Builtin)):
+                self.error(f"{getattr(value, 'name', 'this')}() returns no value to store",
+                           value.loc)
             return
         if isinstance(t, (Struct, Array)) and not isinstance(storable(t), Str):
             self.error(f"cannot store {describe(t)} in a map", value.loc,
@@ -326,6 +339,10 @@ class Checker:
         self.block(s.body)
 
     def stmt_While(self, s: A.While) -> None:
+        from ..kernelinfo import Feature
+        if not self.kernel.has(Feature.BOUNDED_LOOPS):
+            self.error("while loops need the verifier's bounded loops (Linux 5.3), which this "
+                       "kernel lacks", s.loc, "use unroll(N) { … } instead")
         self._cond(s.cond)
         self._loop_depth += 1
         self.block(s.body)
@@ -403,8 +420,8 @@ class Checker:
             return
         merged = _merge(old, t)
         if merged is None:
-            self.error(f"{info.name} already holds {describe(old)}; it cannot also hold "
-                       f"{describe(t)}", loc,
+            self.error(f"{info.name} already holds {_value_words(old)}; it cannot also hold "
+                       f"{_value_words(t)}", loc,
                        "use another map for the other value",
                        notes=self.note(f"{info.name} first assigned here", info.value_loc))
             return
@@ -523,10 +540,15 @@ class Checker:
         n = len(e.args)
         if low <= n <= high:
             return True
-        want = f"{low}" if low == high else f"{low} to {high}"
+        if low == high:
+            want = f"{low} argument{'s' if low != 1 else ''}"
+        elif low == 0:
+            want = f"at most {high} argument{'s' if high != 1 else ''}"
+        else:
+            want = f"{low} to {high} arguments"
         fn = self.reg.function(e.name)
-        self.error(f"{e.name}() takes {want} argument{'s' if high != 1 else ''}, "
-                   f"{n} given", e.loc, f"usage: {fn.signature}" if fn else None)
+        self.error(f"{e.name}() takes {want}, {n} given", e.loc,
+                   f"usage: {fn.signature}" if fn else None)
         return False
 
     def expect_int(self, e: A.Expr, what: str) -> Type:
@@ -606,6 +628,8 @@ class Checker:
 
     def expr_FieldAccess(self, e: A.FieldAccess) -> Type:
         t = self.expr(e.operand)
+        if isinstance(t, Unknown):
+            return UNKNOWN              # the operand's error was reported already
         if isinstance(t, Ptr) and isinstance(t.target, Struct):
             t = t.target
         if isinstance(t, Struct):
@@ -700,7 +724,9 @@ def _key_words(t: Type | None) -> str:
 def _value_words(t: Type) -> str:
     if isinstance(t, Agg):
         return f"{t.kind.value}() values"
-    return describe(t) + " values"
+    if isinstance(t, Tuple):
+        return "a tuple " + _key_words(t)
+    return describe(t)
 
 
 def _str_hint(lt: Type, rt: Type, op: str = "==") -> str | None:

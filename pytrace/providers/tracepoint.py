@@ -82,17 +82,18 @@ def _field(decl: str, offset: int, size: int, signed: bool, user: bool,
     words = decl.replace("*", " * ").split()
     name = words[-1]
     ctype = words[:-1]
+    is_char = any(w == "char" or w.startswith("char[") for w in ctype)
     if loc_kind:
-        if "char" in ctype:
+        if is_char:
             return Field(name, Str(max_strlen), offset, data_loc=loc_kind)
         return Field(name, Int(32, False), offset)      # the raw offset|length word
     if "*" in ctype:
-        target = Int(8, True) if "char" in ctype else Void()
+        target = Int(8, True) if is_char else Void()
         space = AddrSpace.USER if user else AddrSpace.KERNEL
         return Field(name, Ptr(target, space), offset)
     if count is not None and count > 0:
         elem_size = size // count if size else 1
-        if "char" in ctype and elem_size == 1:
+        if is_char and elem_size == 1:
             return Field(name, Str(count), offset)
         elem = Int(elem_size * 8, signed) if elem_size in (1, 2, 4, 8) else Int(8, False)
         return Field(name, Array(elem, count), offset)

@@ -191,12 +191,6 @@ def test_map_loads_name_their_maps(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["min", "max"])
-@pytest.mark.xfail(strict=True, reason=(
-    "min()/max() ignore the 'set' flag of an existing per-CPU slot: when one CPU creates "
-    "the key, the kernel zero-fills the other CPUs' slots, and their updates then compare "
-    "against 0 and never set the flag, so userspace folds them out. On this 2-CPU machine, "
-    "t:syscalls:sys_enter_getppid /comm == \"mxprobe\"/ { @mx = max(pid); } with a getppid() "
-    "from pid 4005 on CPU 0 and then from pid 4006 on CPU 1 prints @mx: 4005"))
 def test_min_max_update_of_an_existing_slot_reads_the_set_flag(name, monkeypatch):
     case = next(c for c in CASES if c.name == name)
     (probe,) = compile_case(case, monkeypatch).probes

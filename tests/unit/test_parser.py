@@ -230,8 +230,6 @@ def test_integer_literals(text, value):
     assert expr(text) == I(value)
 
 
-@pytest.mark.xfail(strict=True, reason="a leading 0 means octal in bpftrace (010 is 8: "
-                   "bpftrace 0.17 prints 8 for printf(\"%d\", 010)); pytrace reads 10")
 def test_octal_literal_like_bpftrace():
     assert expr("010") == I(8)
 
@@ -608,7 +606,6 @@ def test_bad_octal_literal():
         "             ~~")
 
 
-@pytest.mark.xfail(strict=True, reason="the message names '0xZZ' but underlines one character")
 def test_bad_hex_literal():
     assert syntax_error("BEGIN { $x = 0xZZ; }") == (
         "-e:1:14: error: '0xZZ' is not a number\n"

@@ -1,6 +1,7 @@
 """Aggregations: ``@m[k] = count()`` and friends, on per-CPU maps.
 
-Each CPU updates its own slot without atomics; userspace folds the slots
+Each CPU updates its own slot (an uncontended ``lock add`` where that is one
+instruction instead of three); userspace folds the slots
 when it reads the map (``decode.fold_percpu``). Value layouts are documented
 on ``types.Agg``; histogram buckets are the last u64 of the key, computed
 exactly as ``decode.hist_index``/``lhist_index`` compute them.
@@ -79,11 +80,18 @@ def lower_update(lw, ref: A.MapRef, call: A.Call, fn: Function) -> None:
     elif kind is AggKind.SUM:
         lw.emit(ir.AtomicAdd(p, 0, lw.reg_of(x)))
     elif kind in (AggKind.MIN, AggKind.MAX):
+        # another CPU created the key: this CPU's slot is zero-filled, "set" off
+        take = lw.label("take")
+        flag = lw.vreg("set")
+        lw.emit(ir.Load(flag, p, 8, 8))
+        lw.branch(JmpOp.JEQ, flag, 0, take)
         cur = lw.vreg("cur")
         lw.emit(ir.Load(cur, p, 0, 8))
         keep = JmpOp.JSLE if kind is AggKind.MIN else JmpOp.JSGE
         lw.branch(keep, cur, x, done)
+        lw.place(take)
         lw.emit(ir.Store(p, 0, lw.operand(x), 8))
+        lw.emit(ir.Store(p, 8, 1, 8))
     else:  # AVG, STATS: count, total
         lw.emit(ir.AtomicAdd(p, 0, lw.reg_of(1)))
         lw.emit(ir.AtomicAdd(p, 8, lw.reg_of(x)))

@@ -48,8 +48,9 @@ def _probe(lw, e):
 def _args_type(ck, e):
     ctx = ck.ctx
     if ctx is None or ctx.args is None:
+        from ..semantics import UNKNOWN
         ck.error(ctx.args_missing if ctx else "'args' is not available here", e.loc)
-        return Void()
+        return UNKNOWN              # reported once; uses of it stay quiet
     return ctx.args
 
 
