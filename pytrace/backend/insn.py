@@ -394,14 +394,16 @@ def format_insn(insn: Insn, pc: int | None = None) -> str:
         if op == AluOp.NEG:
             return f"{dst} = -{dst}"
         if op == AluOp.END:
-            kind = "be" if code & Src.X else "le"
-            if cls == Class.ALU64:
-                kind = "bswap"
-            return f"{dst} = {kind}{insn.imm} {dst}"
+            # byte swaps print with r for both classes (kernel/bpf/disasm.c)
+            kind = "bswap" if cls == Class.ALU64 else ("be" if code & Src.X else "le")
+            return f"r{insn.dst} = {kind}{insn.imm} r{insn.dst}"
         rhs = f"{reg}{insn.src}" if code & Src.X else str(insn.imm)
         if op == AluOp.MOV and code & Src.X and insn.off in (8, 16, 32):
             return f"{dst} = (s{insn.off}){rhs}"
-        return f"{dst} {_ALU_TEXT[op]} {rhs}"
+        text = _ALU_TEXT[op]
+        if op in (AluOp.DIV, AluOp.MOD) and insn.off == 1:
+            text = "s" + text            # signed division (Linux 6.6)
+        return f"{dst} {text} {rhs}"
     if cls == Class.LDX:
         size = _SIZE_NAME[code & 0x18]
         if code & 0xE0 == Mode.MEMSX:
@@ -442,9 +444,12 @@ def format_insn(insn: Insn, pc: int | None = None) -> str:
             return "exit"
         target = f"pc{_off(insn.off)}" if pc is None else f"{pc + 1 + insn.off}"
         if op == JmpOp.JA:
+            if cls == Class.JMP32:        # gotol: a 32-bit offset in imm (Linux 6.6)
+                far = f"pc{_off(insn.imm)}" if pc is None else f"{pc + 1 + insn.imm}"
+                return f"gotol {far}"
             return f"goto {target}"
         reg = "r" if cls == Class.JMP else "w"
-        rhs = f"{reg}{insn.src}" if code & Src.X else f"{insn.imm:#x}"
+        rhs = f"{reg}{insn.src}" if code & Src.X else f"{insn.imm & 0xFFFFFFFF:#x}"
         return f"if {reg}{insn.dst} {_JMP_TEXT[op]} {rhs} goto {target}"
     return f"(bad {code:#04x})"
 
@@ -452,15 +457,17 @@ def format_insn(insn: Insn, pc: int | None = None) -> str:
 def _format_atomic(insn: Insn, size: str, target: str) -> str:
     op = insn.imm
     src = _r(insn.src)
+    width = "64" if size == "u64" else ""
+    where = target[1:]                     # "(u64 *)(r10 -8)"
     if op == AtomicOp.XCHG:
-        return f"{src} = atomic{'64' if size == 'u64' else ''}_xchg(({target[1:]}, {src})"
+        return f"{src} = atomic{width}_xchg({where}, {src})"
     if op == AtomicOp.CMPXCHG:
-        return f"r0 = atomic{'64' if size == 'u64' else ''}_cmpxchg(({target[1:]}, r0, {src})"
+        return f"r0 = atomic{width}_cmpxchg({where}, r0, {src})"
     base = op & ~AtomicOp.FETCH
     sym = {AtomicOp.ADD: "+=", AtomicOp.OR: "|=", AtomicOp.AND: "&=", AtomicOp.XOR: "^="}[base]
     if op & AtomicOp.FETCH:
         name = {AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XOR: "xor"}[base]
-        return f"{src} = atomic{'64' if size == 'u64' else ''}_fetch_{name}(({target[1:]}, {src})"
+        return f"{src} = atomic{width}_fetch_{name}({where}, {src})"
     return f"lock {target} {sym} {src}"
 
 
