@@ -97,7 +97,12 @@ def underline(loc: Loc) -> list[str]:
 
 def render(diag: Diagnostic) -> str:
     loc = diag.loc
-    where = f"{loc.file}:{loc.line}:{loc.col}: " if loc.source is not None and loc.line > 0 else ""
+    if loc.source is None:
+        where = ""
+    elif loc.line > 0:
+        where = f"{loc.file}:{loc.line}:{loc.col}: "
+    else:
+        where = f"{loc.file}: "           # the whole file (an empty program)
     out = [f"{where}{diag.severity.value}: {diag.message}"]
     out += underline(loc)
     if diag.hint:

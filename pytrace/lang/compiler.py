@@ -88,19 +88,28 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
 
 
 def _unknown_provider(spec: A.ProbeSpec, resolvers: Resolvers) -> Diagnostic:
+    """'unknown probe type' with a did-you-mean, or the list of probe types
+    as scripts spell them: BEGIN, END, tracepoint (t), …"""
     import difflib
-    names = sorted({n for n in resolvers.by_name if n not in ("special", "begin", "end")})
+    spellings: dict[int, list[str]] = {}
+    for name, resolver in resolvers.by_name.items():
+        spellings.setdefault(id(resolver), []).append(name)
+    listed, candidates = [], []
+    for names in spellings.values():
+        if "special" in names:
+            shown = [n for n in names if n.isupper()]
+            listed += shown
+            candidates += shown
+            continue
+        names.sort(key=lambda n: (-len(n), n))
+        full, short = names[0], names[1:]
+        listed.append(full + (f" ({', '.join(short)})" if short else ""))
+        candidates += names
     what = spec.provider
-    if ":" not in spec.text:
-        message = f"unknown probe '{what}'"
-    else:
-        message = f"unknown probe type '{what}'"
-    near = difflib.get_close_matches(what, names, n=1, cutoff=0.6)
-    hint = f"did you mean {near[0]}?" if near else "probe types: " + ", ".join(names)
-    loc = spec.loc
-    if ":" in spec.text:
-        loc = type(loc)(loc.source, loc.line, loc.col, loc.line, loc.col + len(what))
-    return Diagnostic(Severity.ERROR, message, loc, hint)
+    near = difflib.get_close_matches(what, candidates, n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]}?" if near else "probe types: " + ", ".join(
+        sorted(listed, key=lambda x: (not x.isupper(), x)))
+    return Diagnostic(Severity.ERROR, f"unknown probe type '{what}'", spec.loc, hint)
 
 
 def map_spec(info: MapInfo, limits: Limits) -> MapSpec:

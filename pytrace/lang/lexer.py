@@ -172,12 +172,15 @@ class Lexer:
             self._fail(f"'{text[pos:bad]}' is not a number", pos, bad - pos)
         after_dot = pos > 0 and text[pos - 1] == "."      # t.1.0: tuple indexes
         if not after_dot and end + 1 < n and text[end] == "." and text[end + 1] in _DIGITS:
-            self._fail("floating-point numbers are not supported; the language has only "
-                       "integers", pos, end + 1 - pos + 1)
+            frac = end + 1
+            while frac < n and text[frac] in _DIGITS:
+                frac += 1
+            self._fail("floating-point numbers are not supported", pos, frac - pos,
+                       "the language has integers only")
         if len(literal) > 1 and literal[0] == "0" and literal.isdigit() and \
                 not set(literal) <= set("01234567"):
-            self._fail(f"'{text[pos:end]}' is not a number: a leading 0 means octal, and "
-                       f"octal has no 8 or 9", pos, end - pos)
+            self._fail(f"'{text[pos:end]}' is not a number", pos, end - pos,
+                       "a leading 0 means octal (digits 0 to 7)")
         return self._token("INT", end)
 
     def _fail(self, message: str, pos: int, width: int = 1, hint: str | None = None):

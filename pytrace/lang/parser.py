@@ -52,6 +52,8 @@ _WORDS = {
 #: tokens that can start an expression; when most are expected, say "an expression"
 _EXPR_START = {"INT", "STRING", "VAR", "MAPNAME", "NAME", "LPAR", "ADDOP", "UNARYOP",
                "POSITIONAL", "PARAMCOUNT", "STAR", "AMP", "SIZEOF", "OFFSETOF"}
+#: tokens that continue an operand (a call's '(', an index's '[', a field's '.')
+_CONTINUATIONS = {"LPAR", "LSQB", "DOT", "ARROW"}
 #: tokens that start an operand and can never continue one
 _OPERAND_START = {"INT", "STRING", "VAR", "MAPNAME", "NAME", "POSITIONAL", "PARAMCOUNT",
                   "UNARYOP"}
@@ -82,10 +84,10 @@ def _expected(literals: dict[str, str], expected) -> str:
             words.append("a statement")
         else:
             words.append("an expression")
-    rest = names - _OPERATORS
+    rest = names - _OPERATORS - _CONTINUATIONS
     if rest and rest != names:
         names = rest
-    elif not rest and names:
+    elif names and names <= _OPERATORS:
         names, words = set(), words + ["an operator"]
     words += sorted({_describe(literals, n) for n in names})
     if not words:
@@ -104,7 +106,7 @@ def _syntax_error(literals: dict[str, str], exc: ParseError, source: Source) -> 
     accepts = exc.accepts or exc.expected
     if token.type == "$END":
         if exc.previous is None:
-            return Diagnostic(Severity.ERROR, "the program is empty", _point(source, 1, 1),
+            return Diagnostic(Severity.ERROR, "the program is empty", Loc(source, 0, 0, 0, 0),
                               'write at least one probe, e.g. BEGIN { printf("hello\\n"); }')
         lines = source.text.rstrip().split("\n")
         loc = _point(source, len(lines), len(lines[-1]) + 1)
@@ -112,6 +114,10 @@ def _syntax_error(literals: dict[str, str], exc: ParseError, source: Source) -> 
         hint = "a '{' is not closed" if "RBRACE" in accepts else None
         return Diagnostic(Severity.ERROR, "unexpected end of program"
                           + (f": expected {want}" if want else ""), loc, hint)
+    prev = exc.previous
+    if prev is not None and prev.type == "NAME" and prev == "else":
+        return Diagnostic(Severity.ERROR, "'else' without 'if'",
+                          _point(source, prev.line, prev.column, 4))
     width = max(len(str(token)), 1)
     loc = _point(source, token.line, token.column, width)
     want = _expected(literals, accepts)

@@ -137,31 +137,29 @@ class Checker:
         for final in (False, True):
             self.final = final
             self.errors = []
+            self._repeats: dict = {}
+            self._reported: dict = {}
             results = [self.check_group(i, g) for i, g in enumerate(groups)]
         self._check_maps_defined(groups)
         if self.errors:
             raise CompileError(self._unique(self.errors))
         return results
 
-    @staticmethod
-    def _unique(diags: list[Diagnostic], per_place: int = 3) -> list[Diagnostic]:
-        """Drop repeats, and keep at most ``per_place`` errors at one spot (a
-        wildcard probe repeats one mistake for every tracepoint it matches)."""
-        seen, out, at = set(), [], {}
+    def _unique(self, diags: list[Diagnostic]) -> list[Diagnostic]:
+        """Drop repeats; a mistake a wildcard probe makes once per tracepoint
+        it matches is reported once, with a note of how many more."""
+        seen, out = set(), []
         for d in diags:
             key = (d.message, d.loc)
-            if key in seen:
-                continue
-            seen.add(key)
-            n = at.get(d.loc, 0)
-            at[d.loc] = n + 1
-            if n < per_place:
+            if key not in seen:
+                seen.add(key)
                 out.append(d)
         for i, d in enumerate(out):
-            extra = at[d.loc] - per_place
-            if extra > 0 and (i + 1 == len(out) or out[i + 1].loc != d.loc):
+            extra = self._repeats.get(d.loc, 0)
+            if extra:
                 out[i] = Diagnostic(d.severity, d.message, d.loc, d.hint, d.notes + (
-                    Diagnostic(Severity.NOTE, f"… and {extra} more like this here"),))
+                    Diagnostic(Severity.NOTE, f"the same error in {extra} more of the "
+                                              "probes this line attaches to"),))
         return out
 
     def _check_maps_defined(self, groups: list[Group]) -> None:
@@ -187,8 +185,15 @@ class Checker:
     # -- reporting -------------------------------------------------------
     def error(self, message: str, loc: Loc, hint: str | None = None,
               notes: tuple[Diagnostic, ...] = ()) -> None:
-        if self.final:
-            self.errors.append(Diagnostic(Severity.ERROR, message, loc, hint, notes))
+        if not self.final:
+            return
+        # another group (tracepoint) of a probe line that erred here already
+        where = (self.group.probe_index if self.group else -1, loc)
+        first = self._reported.setdefault(where, id(self.group))
+        if first != id(self.group):
+            self._repeats[loc] = self._repeats.get(loc, 0) + 1
+            return
+        self.errors.append(Diagnostic(Severity.ERROR, message, loc, hint, notes))
 
     def note(self, message: str, loc: Loc | None) -> tuple[Diagnostic, ...]:
         if loc is None:
@@ -414,8 +419,8 @@ class Checker:
         old = info.value
         if isinstance(old, Agg) or isinstance(t, Agg):
             if old != t:
-                self.error(f"{info.name} already holds {_value_words(old)}; it cannot also "
-                           f"hold {_value_words(t)}", loc,
+                self.error(f"{info.name} already holds {_value_words(old, True)}; it cannot "
+                           f"also hold {_value_words(t, True)}", loc,
                            notes=self.note(f"{info.name} first assigned here", info.value_loc))
             return
         merged = _merge(old, t)
@@ -721,11 +726,13 @@ def _key_words(t: Type | None) -> str:
     return str(t)
 
 
-def _value_words(t: Type) -> str:
+def _value_words(t: Type, plural: bool = False) -> str:
     if isinstance(t, Agg):
         return f"{t.kind.value}() values"
     if isinstance(t, Tuple):
-        return "a tuple " + _key_words(t)
+        return ("tuples " if plural else "a tuple ") + _key_words(t)
+    if plural:
+        return {"an integer": "integers", "a string": "strings"}.get(describe(t), describe(t))
     return describe(t)
 
 
