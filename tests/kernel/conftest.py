@@ -78,10 +78,6 @@ class Result:
         return (f"argv: {self.argv}\nexit status: {self.rc}\n--- stdout ---\n{self.out}"
                 f"--- stderr ---\n{self.err}")
 
-    @property
-    def json_lines(self) -> list:
-        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
-
 
 def pytrace_argv(*args) -> list:
     return [sys.executable, "-m", "pytrace", *map(str, args)]
@@ -271,6 +267,7 @@ def pytest_configure(config):
         "run this test last; it gets the result from the pytrace_background fixture")
 
 
+@pytest.hookimpl(trylast=True)         # after -k/-m deselection: start only what runs
 def pytest_collection_modifyitems(config, items):
     marked = [i for i in items if i.get_closest_marker("pytrace_background")]
     if not marked:

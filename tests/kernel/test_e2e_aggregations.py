@@ -148,3 +148,17 @@ def test_count_sum_avg_hist_across_cpus():
 
 @s: 4881
 """, r
+
+
+@pytest.mark.parametrize("how", ["environment", "config"])
+def test_full_map_drops_updates_and_says_so(how):
+    config = "config = { max_map_keys = 4 } " if how == "config" else ""
+    extra = {"PYTRACE_MAX_MAP_KEYS": "4"} if how == "environment" else None
+    r = pytrace("-q", "-e", config + "tracepoint:syscalls:sys_enter_pread64 " + PREDICATE +
+                " { @[args->count] = count(); }",
+                "-c", workload("pread", "1x1", "2x2", "3x1", "4x1", "5x3", "6x1"), extra_env=extra)
+    assert r.rc == 0, r
+    assert r.out == "\n\n@[1]: 1\n@[3]: 1\n@[4]: 1\n@[2]: 2\n", r
+    # sizes 5 (3 calls) and 6 (1 call) found no room
+    assert r.err == ("warning: map @ was full (4 keys): 4 updates were dropped; raise the limit "
+                     "with PYTRACE_MAX_MAP_KEYS or config = { max_map_keys = N }\n"), r
