@@ -3,7 +3,6 @@ the message pointing at the source, 1 for runtime failures, 3 without
 privileges; never a Python traceback."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
