@@ -17,8 +17,10 @@ class Child:
         if not argv:
             raise UsageError("-c needs a command")
         path = argv[0] if "/" in argv[0] else shutil.which(argv[0])
-        if path is None or not os.access(path, os.X_OK):
+        if path is None or not os.path.exists(path):
             raise UsageError(f"-c: command not found: {argv[0]}")
+        if not os.path.isfile(path) or not os.access(path, os.X_OK):
+            raise UsageError(f"-c: {argv[0]} is not an executable program")
         self.argv = argv
         self.status: int | None = None
         ready, self._go = os.pipe()

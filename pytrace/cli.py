@@ -224,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
                 out.write(f"pytrace {__version__}\n")
                 return 0
             if a.output:
-                out = open(a.output, "w", encoding="utf-8", errors="surrogateescape")
+                try:
+                    out = open(a.output, "w", encoding="utf-8", errors="surrogateescape")
+                except OSError as err:
+                    raise UsageError(f"-o: cannot write {a.output}: {err.strerror}") from None
             _configure_stdout(out, a.buffering)
             if a.info:
                 from .info import print_info

@@ -92,6 +92,7 @@ class Session:
         self.stop_reason: str | None = None
         self._segments: dict[int, list] = {}
         self._signal = False
+        self._ignoring = False
 
     # -- set-up ------------------------------------------------------------------
     def prepare(self) -> None:
@@ -139,6 +140,9 @@ class Session:
         from .backend.maps import Map
         bpf.raise_rlimit_memlock()
         script = self.script
+        # a perf event and a link per attach point, plus maps and programs
+        targets = sum(len(p.targets) for p in script.probes)
+        bpf.raise_rlimit_nofile(2 * targets + len(script.maps) + len(script.probes) + 64)
         for spec in script.maps:
             m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,
                            spec.max_entries, name=_bpf_name(spec.name))
@@ -230,6 +234,8 @@ class Session:
                     self.child.release()
                 self._loop(sig)
             self._detach()
+            self._drain()               # what probes sent before they stopped
+            self._ignoring = False      # END speaks even after exit()
             self._run_special("END", runtime)
             self._finish()
         return self.exit_code
@@ -257,9 +263,8 @@ class Session:
                 provider = registry[target.provider]
                 try:
                     got = provider.attach(target, self.prog_fds[probe.index], runtime)
-                except OSError as err:
-                    raise RuntimeFailure(f"cannot attach {target.name}: {err.strerror or err}") \
-                        from None
+                except (OSError, RuntimeFailure) as err:
+                    raise _attach_failure(target.name, err) from None
                 for a in got:
                     self._attachments.callback(a.close)
                     self._live.append(a)
@@ -309,12 +314,12 @@ class Session:
 
     def _drain(self) -> None:
         if self.reader is not None:
-            while self.reader.poll(0) and self.stop_reason != STOP_EXIT:
+            while self.reader.poll(0):
                 pass
 
     # -- events ------------------------------------------------------------------
     def _on_event(self, data: bytes) -> None:
-        if self.stop_reason == STOP_EXIT:
+        if self._ignoring:
             return
         eid = int.from_bytes(data[:8], "little")
         if not 1 <= eid <= len(self.script.events):
@@ -325,8 +330,10 @@ class Session:
             self.printer.printf(self._format(spec, data))
         elif kind is EventKind.EXIT:
             code = int.from_bytes(data[8:16], "little", signed=True)
-            self.exit_code = code & 0xFF
+            if self.stop_reason != STOP_EXIT:
+                self.exit_code = code & 0xFF
             self.stop_reason = STOP_EXIT
+            self._ignoring = True       # bpftrace stops printing at exit()
         elif kind is EventKind.PRINT_MAP:
             top = int.from_bytes(data[8:16], "little")
             div = int.from_bytes(data[16:24], "little") or 1
@@ -422,6 +429,19 @@ class Session:
         from .lang.dump import asm_lines
         for p in self.script.probes:
             self._dump("\n".join(asm_lines(p)))
+
+
+def _attach_failure(name: str, err: Exception) -> RuntimeFailure:
+    import errno
+    code = getattr(err, "errno", None)
+    why = getattr(err, "strerror", None) or str(err)
+    hint = None
+    if code == errno.EMFILE:
+        hint = ("every probe needs open files; pytrace raised its limit as far as the hard "
+                "limit allows: raise that (ulimit -Hn) or attach to fewer probes")
+    elif code in (errno.ENOENT, errno.EINVAL):
+        hint = f"check that {name} exists: pytrace -l '{name}'"
+    return RuntimeFailure(f"cannot attach {name}: {why}", hint=hint)
 
 
 def _monotonic_ns() -> int:

@@ -599,9 +599,7 @@ class Checker:
             return INT64
         if e.op == "!":
             return BOOL
-        if e.op == "-":
-            return INT64
-        return common_int(_as_int(t), INT64) if e.op == "~" else _as_int(t)
+        return common_int(_as_int(t), INT64)
 
     def expr_Ternary(self, e: A.Ternary) -> Type:
         self._cond(e.cond)

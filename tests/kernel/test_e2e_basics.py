@@ -60,9 +60,6 @@ def test_interval_exit_runs_end(features):
     assert r.err == "Attached 3 probes\n", r
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: printf output of END is dropped after exit() "
-                   "(session._on_event ignores every event once stop_reason is 'exit'); "
-                   "bpftrace 0.17 prints it")
 @pytest.mark.parametrize("script, expected", [
     ('BEGIN { printf("begin\\n"); } interval:ms:20 /@n < 3/ { @n++; printf("tick %d\\n", @n); '
      'if (@n == 3) { exit(); } } END { printf("end %d\\n", @n); }',
@@ -101,8 +98,6 @@ def test_positional_parameters_e():
     assert (r.rc, r.out) == (0, "2 7\n"), r
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: str($1) is empty when the parameter looks like a "
-                   "number; bpftrace 0.17 prints '3'")
 def test_str_of_numeric_positional_parameter():
     r = pytrace("-e", 'BEGIN { printf("%s|%s\\n", str($1), str($2)); exit(); }', "3", "foo")
     assert (r.rc, r.out) == (0, "3|foo\n"), r

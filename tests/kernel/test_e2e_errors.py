@@ -144,18 +144,12 @@ def test_without_privileges_exit_3(how):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "root" in lines[0], p.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: -o into a missing directory ends in a "
-                   "FileNotFoundError traceback (cli.main opens the file outside the "
-                   "PytraceError handling)")
 def test_output_file_that_cannot_be_created():
     r = pytrace("-o", "/nonexistent/dir/out.txt", "-e", "BEGIN { exit(); }")
     assert "Traceback" not in r.err, r
     assert r.rc == 2 and r.err.startswith("error: ") and len(r.err.splitlines()) == 1, r
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: -c with a directory passes the os.access(X_OK) "
-                   "check; the child's exec fails after attach ('pytrace: cannot run /etc: "
-                   "Permission denied') and pytrace exits 0 (bpftrace 0.17 refuses it up front)")
 def test_command_that_is_a_directory():
     r = pytrace("-e", "tracepoint:syscalls:sys_enter_getppid { @ = count(); }", "-c", "/etc")
     assert r.rc == 2 and r.err.startswith("error: -c: "), r

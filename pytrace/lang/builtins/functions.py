@@ -250,6 +250,9 @@ def _lower_len(lw, e: A.Call):
 def _check_str(ck, e: A.Call):
     if not ck.expect_args(e, 1, 2):
         return Str(ck.limits.max_strlen)
+    if isinstance(e.args[0], A.Positional):          # str($1): the text as given
+        ck.expr(e.args[0])
+        return Str(len(_param_text(ck.params, e.args[0].index).encode()) + 1)
     t = ck.expr(e.args[0])
     cap = ck.limits.max_strlen
     if len(e.args) == 2:
@@ -267,8 +270,14 @@ def _check_str(ck, e: A.Call):
     return Str(cap)
 
 
+def _param_text(params: list[str], n: int) -> str:
+    return params[n - 1] if 1 <= n <= len(params) else ""
+
+
 def _lower_str(lw, e: A.Call):
     from ..lower import ExtStr, Mem
+    if isinstance(e.args[0], A.Positional):
+        return lw._str_const(_param_text(lw.params, e.args[0].index), e)
     t = lw.type_of(e)
     arg_t = lw.type_of(e.args[0])
     v = lw.value(e.args[0])
