@@ -41,8 +41,12 @@ class Options:
 class Runtime:
     """What providers need at attach time."""
 
-    def __init__(self, kernel: KernelInfo):
+    def __init__(self, kernel: KernelInfo, pid: int | None = None, cpid: int | None = None):
         self.kernel = kernel
+        #: -p PID: per-process probes (uprobes, timers) attach to this process only
+        self.pid = pid
+        #: the -c child's pid
+        self.cpid = cpid
         self.use_link = kernel.has(Feature.LINK)
         from .backend.maps import online_cpus
         cpus = online_cpus()
@@ -223,7 +227,9 @@ class Session:
                                      "verified; nothing attached (--dry-run)")
             return 0
         self.start_events()
-        runtime = Runtime(self.kernel)
+        runtime = Runtime(self.kernel, self.options.pid,
+                          self.child.pid if self.child is not None else None)
+        self._sweep(runtime)
         with _Signals(self) as sig:
             self._run_special("BEGIN", runtime)
             if self.stop_reason is None:
@@ -239,6 +245,13 @@ class Session:
             self._run_special("END", runtime)
             self._finish()
         return self.exit_code
+
+    def _sweep(self, runtime: Runtime) -> None:
+        from .providers import by_name
+        registry = by_name()
+        used = {t.provider for p in self.script.probes for t in p.targets}
+        for name in sorted(used):
+            registry[name].sweep(runtime)
 
     def _run_special(self, which: str, runtime: Runtime) -> None:
         from .providers.special import Special

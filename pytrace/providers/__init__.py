@@ -25,6 +25,11 @@ class Provider:
         """Attach a loaded program; returns ``Attachment``s the session closes."""
         raise NotImplementedError
 
+    def sweep(self, runtime) -> None:
+        """Remove what a killed pytrace of this probe type left behind
+        (tracefs kprobe events, netlink-attached programs…). Called at start
+        for the probe types a script uses; most leave nothing and do nothing."""
+
     def listing(self, pattern: str, kernel) -> list[str]:
         """Probe names matching ``pattern`` (the part after the provider)."""
         return []
