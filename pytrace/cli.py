@@ -30,7 +30,10 @@ options:
   --dry-run         compile and load into the verifier, do not attach
   -v                verifier statistics for each program
   --no-feature NAME pretend the kernel lacks a feature (ringbuf, test_run,
-                    probe_read_user, percpu_lookup, link, ...); repeatable
+                    probe_read_user, percpu_lookup, link, kprobe, fentry, ...);
+                    repeatable
+  --no-fallback     never run a kprobe as fentry (or fentry as a kprobe) when the
+                    kernel lacks the mechanism written
   -l [PATTERN]      list probes matching PATTERN
   --info            print the kernel feature table
   -V, --version     print the version
@@ -64,6 +67,7 @@ class Args:
         self.version = False
         self.help = False
         self.interactive = False
+        self.no_fallback = False
 
 
 _WITH_VALUE = {"-e", "-c", "-p", "-f", "-o", "-B", "-d", "--no-feature"}
@@ -115,7 +119,7 @@ def parse_args(argv: list[str]) -> Args:
 
 _FLAGS = {"-q": "quiet", "-v": "verbose", "--dry-run": "dry_run", "--info": "info",
           "-V": "version", "--version": "version", "-h": "help", "--help": "help",
-          "-i": "interactive", "--interactive": "interactive"}
+          "-i": "interactive", "--interactive": "interactive", "--no-fallback": "no_fallback"}
 
 
 def _is_number(text: str) -> bool:
@@ -266,7 +270,8 @@ def _run(a: Args, out) -> int:
         except ValueError as err:
             raise UsageError(f"-c: {err}") from None
     options = Options(text, name, a.params, command, a.pid, a.quiet, frozenset(a.dump),
-                      a.dry_run, a.verbose, masked_features(a.masked), limits_from_env())
+                      a.dry_run, a.verbose, masked_features(a.masked), limits_from_env(),
+                      no_fallback=a.no_fallback)
     session_ref: list[Session] = []
     printer = make_printer(a.fmt, out, sys.stderr,
                            Resolvers(special=lambda how, v: session_ref[0].resolve(how, v)))

@@ -61,6 +61,12 @@ def kernel_version() -> tuple[int, int, int]:
     return tuple(nums)  # type: ignore[return-value]
 
 
+def _traceable_functions(module: str | None) -> list[str]:
+    """Kernel functions kprobes can attach to (wildcards, -l), read when asked."""
+    from .backend.kallsyms import traceable_functions
+    return traceable_functions(module)
+
+
 def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
     from .backend.maps import possible_cpus
     tps = _Tracepoints(max_strlen)
@@ -77,4 +83,5 @@ def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
 
     cpus = possible_cpus()
     return KernelInfo(arch.current(), features, max(cpus) + 1 if cpus else 1,
-                      tps.matching, tps.info, btf, kernel_version())
+                      tps.matching, tps.info, btf, kernel_version(),
+                      extra={"kernel_functions": _traceable_functions})

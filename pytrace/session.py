@@ -36,6 +36,8 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     #: stop after this many seconds (library use); None: run until told
     timeout: float | None = None
+    #: --no-fallback: a kprobe never runs as fentry, nor fentry as a kprobe
+    no_fallback: bool = False
 
 
 class Runtime:
@@ -97,6 +99,7 @@ class Session:
         self._segments: dict[int, list] = {}
         self._signal = False
         self._ignoring = False
+        self._kallsyms = None
 
     # -- set-up ------------------------------------------------------------------
     def prepare(self) -> None:
@@ -107,6 +110,9 @@ class Session:
         check_privileges()
         feats = features.probe_features(self.options.masked)
         self.kernel = host.build(feats, self.options.limits.max_strlen)
+        # for providers choosing between mechanisms (kprobe/fentry) and saying why
+        self.kernel.extra["masked"] = self.options.masked
+        self.kernel.extra["fallback"] = not self.options.no_fallback
         if self.options.command:
             from .child import Child
             self.child = Child(self.options.command)
@@ -131,11 +137,23 @@ class Session:
             constants.setdefault("cpid", self.options.pid)
         self.script = compile_ast(program, self.kernel, resolvers(), params=self.options.params,
                                   constants=constants, limits=self.options.limits)
+        self._fallback_notes()
         if "ir" in self.options.dump:
             self._dump_ir()
         if "asm" in self.options.dump:
             self._dump_asm()
         return self.script
+
+    def _fallback_notes(self) -> None:
+        """One line on stderr for each probe that runs through another
+        mechanism than the one written (kprobe as fentry, …)."""
+        seen = set()
+        for p in self.script.probes:
+            for t in p.targets:
+                note = t.context.note
+                if note and note not in seen:
+                    seen.add(note)
+                    self.printer.message(f"note: {note}")
 
     def load(self) -> None:
         from .backend import sys as bpf
@@ -153,15 +171,19 @@ class Session:
             self.stack.callback(m.close)
             self.maps[spec.name] = m
         fds = {name: m.fd for name, m in self.maps.items()}
+        from .providers import by_name
+        registry = by_name()
         for probe in script.probes:
             insns = relocate(probe.insns, fds)
-            extra = {}
+            # fentry/fexit/tp_btf programs name their attach point when loaded
+            target = probe.targets[0]
+            extra = dict(registry[target.provider].load_options(target))
             if len(probe.funcs) > 1:
                 from .backend.prog_btf import program_btf
                 blob, func_info = program_btf(probe.funcs)
                 btf_fd = bpf.btf_load(blob)
                 self.stack.callback(os.close, btf_fd)
-                extra = {"btf_fd": btf_fd, "func_info": func_info}
+                extra.update(btf_fd=btf_fd, func_info=func_info)
             try:
                 if self.options.verbose:
                     res = bpf.prog_load_logged(_prog_type(probe.kind), encode(insns),
@@ -381,6 +403,12 @@ class Session:
         from .lang.types import Formatted
         if how is Formatted.PROBE and self.script is not None:
             return self.script.probe_names.get(value)
+        if how is Formatted.KSYM:          # func in kernel-function probes
+            if self._kallsyms is None:
+                from .backend.kallsyms import Kallsyms
+                self._kallsyms = Kallsyms()
+            name = self._kallsyms.name(value)
+            return name if name is not None else f"0x{value:x}"
         return None
 
     def dump_map(self, name: str):

@@ -545,6 +545,21 @@ class LinkCreateAttr(ctypes.Structure):
                 ("flags", c_uint32), ("_extra", _LinkExtra)]
 
 
+class KprobeMultiFlag(IntFlag):
+    """``link_create.kprobe_multi.flags``."""
+    RETURN = 1 << 0                   # kretprobes
+    UNIQUE_MATCH = 1 << 1             # 6.12
+
+
+class LinkCreateKprobeMultiAttr(ctypes.Structure):
+    """BPF_LINK_CREATE for BPF_TRACE_KPROBE_MULTI (5.18): the fixed part and
+    ``attr.link_create.kprobe_multi``; ``syms`` points at ``cnt`` C strings,
+    sorted (the kernel looks them up in order), ``cookies`` at ``cnt`` u64s."""
+    _fields_ = [("prog_fd", c_uint32), ("target_fd", c_uint32), ("attach_type", c_uint32),
+                ("flags", c_uint32), ("kprobe_flags", c_uint32), ("cnt", c_uint32),
+                ("syms", c_uint64), ("addrs", c_uint64), ("cookies", c_uint64)]
+
+
 class BpfProgInfo(ctypes.Structure):
     """struct bpf_prog_info (BPF_OBJ_GET_INFO_BY_FD on a program)."""
     _fields_ = [
@@ -1039,6 +1054,22 @@ def link_create(prog_fd: int, target_fd: int, attach_type: int, flags: int = 0, 
         attr.tcx.expected_revision = expected_revision
     elif target_btf_id:
         attr.target_btf_id = target_btf_id
+    return _bpf(BpfCmd.LINK_CREATE, attr)
+
+
+def link_create_kprobe_multi(prog_fd: int, symbols: list[str], cookies: list[int] | None = None,
+                             retprobe: bool = False) -> int:
+    """One link putting a BPF_TRACE_KPROBE_MULTI program on every function in
+    ``symbols`` (5.18), each with its cookie; returns the link fd."""
+    order = sorted(range(len(symbols)), key=lambda i: symbols[i].encode())
+    names = [ctypes.create_string_buffer(symbols[i].encode()) for i in order]
+    syms = (c_uint64 * len(names))(*(ctypes.addressof(n) for n in names))
+    attr = LinkCreateKprobeMultiAttr(prog_fd=prog_fd, attach_type=AttachType.TRACE_KPROBE_MULTI,
+                                     kprobe_flags=KprobeMultiFlag.RETURN if retprobe else 0,
+                                     cnt=len(names), syms=ctypes.addressof(syms))
+    if cookies is not None:
+        values = (c_uint64 * len(order))(*(cookies[i] for i in order))
+        attr.cookies = ctypes.addressof(values)
     return _bpf(BpfCmd.LINK_CREATE, attr)
 
 

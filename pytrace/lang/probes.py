@@ -33,6 +33,13 @@ class CtxSlot:
     type: Type
 
 
+class FuncIp(Enum):
+    """How ``func`` (the traced function's address) is found in a context."""
+    NONE = "none"            # not available here
+    HELPER = "helper"        # bpf_get_func_ip(ctx), Linux 5.15
+    IP_REG = "ip_reg"        # the pt_regs instruction pointer (function entry)
+
+
 @record(frozen=True)
 class ProbeContext:
     kind: ProgKind
@@ -55,6 +62,14 @@ class ProbeContext:
     user_pointers: bool = False
     #: run only for this process (BEGIN/END through a uprobe on old kernels)
     only_tgid: int | None = None
+    #: ctx is a struct pt_regs (kprobe, uprobe): reg("name") reads it
+    pt_regs: bool = False
+    #: how ``func`` finds the function's address
+    func: FuncIp = FuncIp.NONE
+    #: why this probe runs through another mechanism than the one written
+    #: ("kprobe:f runs as fentry:f: this kernel has no kprobes"); printed
+    #: once on stderr and quoted by errors about what the other one lacks
+    note: str = ""
 
 
 @record(frozen=True)

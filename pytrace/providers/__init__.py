@@ -25,6 +25,12 @@ class Provider:
         """Attach a loaded program; returns ``Attachment``s the session closes."""
         raise NotImplementedError
 
+    def load_options(self, target: Target) -> dict:
+        """Extra BPF_PROG_LOAD attributes for the program serving ``target``
+        (fentry/tp_btf name their attach point at load time:
+        ``expected_attach_type``, ``attach_btf_id``); most need none."""
+        return {}
+
     def sweep(self, runtime) -> None:
         """Remove what a killed pytrace of this probe type left behind
         (tracefs kprobe events, netlink-attached programs…). Called at start
@@ -50,7 +56,9 @@ def _providers() -> tuple[Provider, ...]:
     from .special import Special
     from .timer import Interval
     from .tracepoint import Tracepoint
-    return (Special(), Tracepoint(), Interval())
+    from . import fentry, kprobe, rawtracepoint
+    return (Special(), Tracepoint(), Interval(), kprobe.Kprobe(), kprobe.Kretprobe(),
+            fentry.Fentry(), fentry.Fexit(), rawtracepoint.RawTracepoint())
 
 
 _cached: tuple[Provider, ...] | None = None

@@ -1,0 +1,105 @@
+"""Kernel symbols: which functions can be traced, and address -> name.
+
+``traceable_functions()`` answers "which kernel functions match
+``vfs_*``" for kprobe/fentry wildcards. The best source is tracefs'
+``available_filter_functions`` (functions ftrace can hook: what fentry and
+ftrace-based kprobes attach to); some machines make it unreadable even
+for root (lockdown), so ``/proc/kallsyms`` text symbols stand in.
+
+``Kallsyms`` resolves addresses for ``func`` and ``ksym()``: the symbol
+containing an address (``/proc/kallsyms`` shows real addresses to root
+when ``kptr_restrict`` allows; zeros otherwise, and nothing resolves).
+"""
+from __future__ import annotations
+
+import os
+from bisect import bisect_right
+
+KALLSYMS = "/proc/kallsyms"
+FILTER_FUNCTIONS = "available_filter_functions"
+#: kallsyms types of functions (text symbols, global or local)
+_TEXT = frozenset("tTwW")
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _from_filter_functions() -> dict[str | None, list[str]] | None:
+    try:
+        from .attach import tracefs_dir
+        text = _read(os.path.join(tracefs_dir(), FILTER_FUNCTIONS))
+    except Exception:           # no tracefs: the caller falls back to kallsyms
+        return None
+    if not text:
+        return None
+    out: dict[str | None, set[str]] = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(" ")
+        module = rest.strip()[1:-1] if rest.strip().startswith("[") else None
+        out.setdefault(module, set()).add(name)
+    return {m: sorted(names) for m, names in out.items()}
+
+
+def _from_kallsyms() -> dict[str | None, list[str]]:
+    out: dict[str | None, set[str]] = {}
+    for line in (_read(KALLSYMS) or "").splitlines():
+        parts = line.split()
+        if len(parts) < 3 or parts[1] not in _TEXT:
+            continue
+        name = parts[2]
+        if name.startswith("__pfx_") or "." in name:   # padding, .cold/.isra clones
+            continue
+        module = parts[3][1:-1] if len(parts) > 3 else None
+        out.setdefault(module, set()).add(name)
+    return {m: sorted(names) for m, names in out.items()}
+
+
+_functions: dict[str | None, list[str]] | None = None
+
+
+def traceable_functions(module: str | None = None) -> list[str]:
+    """Sorted names of the kernel's functions (``module`` None: vmlinux's)."""
+    global _functions
+    if _functions is None:
+        _functions = _from_filter_functions() or _from_kallsyms()
+    return _functions.get(module, [])
+
+
+def modules() -> list[str]:
+    """Modules with traceable functions."""
+    traceable_functions()
+    return sorted(m for m in (_functions or {}) if m is not None)
+
+
+class Kallsyms:
+    """Address -> name for kernel text, from /proc/kallsyms (read once)."""
+
+    def __init__(self, text: str | None = None):
+        addrs, names = [], []
+        for line in (text if text is not None else _read(KALLSYMS) or "").splitlines():
+            parts = line.split()
+            if len(parts) < 3 or parts[1] not in _TEXT:
+                continue
+            addr = int(parts[0], 16)
+            if addr and not parts[2].startswith("__pfx_"):
+                addrs.append(addr)
+                names.append(parts[2])
+        order = sorted(range(len(addrs)), key=addrs.__getitem__)
+        self._addrs = [addrs[i] for i in order]
+        self._names = [names[i] for i in order]
+
+    def name(self, addr: int) -> str | None:
+        """The function containing ``addr`` (the nearest symbol at or below it)."""
+        i = bisect_right(self._addrs, addr) - 1
+        return self._names[i] if i >= 0 else None
+
+    def address(self, name: str) -> int | None:
+        try:
+            return self._addrs[self._names.index(name)]
+        except ValueError:
+            return None
