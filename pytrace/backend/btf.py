@@ -531,6 +531,10 @@ class Btf:
         """The C spelling: ``struct task_struct *``, ``const char *``, ``int (*)(void *)``."""
         return self._declare(tid, "")
 
+    def declaration(self, tid: int, name: str) -> str:
+        """``name`` declared with type ``tid``: ``char comm[16]``, ``void (*func)(int)``."""
+        return self._declare(tid, name)
+
     def _qualifies_pointer(self, tid: int) -> bool:
         """Whether a qualifier on ``tid`` is written after a ``*`` (``char *const``):
         its operand, through other qualifiers and tags but not typedefs, is a PTR."""

@@ -271,6 +271,10 @@ class Checker:
         if isinstance(t, Void):
             self.error("this returns no value to store", s.value.loc)
             return
+        if isinstance(t, (Struct, StructRef)):     # a whole struct (kernel or args)
+            self.error(f"${s.target.name} cannot hold {describe(t)}", s.value.loc,
+                       "keep a pointer to it, or one of its fields")
+            return
         if isinstance(t, Agg):
             if isinstance(s.value, A.Call):
                 self.error(f"{s.value.name}() can only be assigned to a map", s.value.loc,
