@@ -13,6 +13,8 @@ def print_listing(out, pattern: str, verbose: bool, masked) -> int:
         return _print_types(out, pattern, verbose)
     check_privileges()
     kernel = host.build(features.probe_features(masked))
+    # describe probes as written, even where the kernel could not attach them
+    kernel.extra["describe_only"] = True
     provider_name, _, rest = pattern.partition(":")
     registry = by_name()
     if pattern and provider_name in registry:

@@ -1006,9 +1006,12 @@ class Lowerer:
             return
         if isinstance(e, A.Builtin) and e.name == "comm":
             n = min(16, cap)
+            # bpf_get_current_comm leaves the bytes after the NUL as they were
+            # on kernels before 6.? (strscpy without padding: 6.1 does): a key
+            # must be zeroed first, or one comm makes many keys
+            if full and not zeroed:
+                self.zero(dest, cap)
             self.call(Helper.get_current_comm, self.addr(dest), n, result=False)
-            if full and cap > n and not zeroed:
-                self.zero(dest.at(n, dest.type), cap - n)
             return
         v = self.value(e)
         if isinstance(v, ExtStr):

@@ -143,6 +143,8 @@ class KernelFunctionProvider(Provider):
     def choose(self, spec, parsed: FuncSpec, kernel) -> tuple[Mechanism, str]:
         """The mechanism this spec runs as, and the note saying so when it is
         not the one written; raises FeatureError when none works."""
+        if kernel.extra.get("describe_only"):       # -lv: what the probe offers
+            return self.mechanism, ""
         fallback = kernel.extra.get("fallback", True)
         has_kprobe = kernel.has(Feature.KPROBE)
         has_fentry = kernel.has(Feature.FENTRY) and kernel.has(Feature.BTF)
