@@ -67,6 +67,12 @@ def _traceable_functions(module: str | None) -> list[str]:
     return traceable_functions(module)
 
 
+def _ftrace_functions(module: str | None) -> list[str] | None:
+    """ftrace's own list (None: unreadable); kprobe_multi needs its functions in it."""
+    from .backend.kallsyms import ftrace_functions
+    return ftrace_functions(module)
+
+
 def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
     from .backend.maps import possible_cpus
     tps = _Tracepoints(max_strlen)
@@ -81,7 +87,22 @@ def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
             btf_cache.append(obj)
         return btf_cache[0]
 
+    modules: dict = {}
+
+    def module_btf(name: str):
+        """A module's split BTF (/sys/kernel/btf/MODULE) on top of vmlinux's."""
+        if name not in modules:
+            obj, base = None, btf()
+            path = os.path.join("/sys/kernel/btf", name)
+            if base is not None and "/" not in name and os.path.exists(path):
+                from .backend.btf import Btf
+                obj = Btf.load(path, base=base)
+            modules[name] = obj
+        return modules[name]
+
     cpus = possible_cpus()
     return KernelInfo(arch.current(), features, max(cpus) + 1 if cpus else 1,
                       tps.matching, tps.info, btf, kernel_version(),
-                      extra={"kernel_functions": _traceable_functions})
+                      extra={"kernel_functions": _traceable_functions,
+                             "ftrace_functions": _ftrace_functions,
+                             "module_btf": module_btf})

@@ -61,6 +61,7 @@ def _prog_type(kind: ProgKind) -> int:
     return {ProgKind.TRACEPOINT: ProgType.TRACEPOINT,
             ProgKind.RAW_TRACEPOINT: ProgType.RAW_TRACEPOINT,
             ProgKind.KPROBE: ProgType.KPROBE,
+            ProgKind.KPROBE_MULTI: ProgType.KPROBE,
             ProgKind.PERF_EVENT: ProgType.PERF_EVENT,
             ProgKind.TRACING: ProgType.TRACING,
             ProgKind.XDP: ProgType.XDP,
@@ -291,15 +292,30 @@ class Session:
         self.stack.enter_context(self._attachments)
         count = 0
         for probe in self.script.probes:
+            count += len(probe.targets)
+            if probe.special:
+                continue
+            fd = self.prog_fds[probe.index]
+            # a provider may attach all of a program's targets at once (one
+            # kprobe_multi link for a wildcard); else one target at a time
+            by_provider: dict[str, list] = {}
             for target in probe.targets:
-                count += 1
-                if probe.special:
-                    continue
-                provider = registry[target.provider]
+                by_provider.setdefault(target.provider, []).append(target)
+            for name, targets in by_provider.items():
+                provider = registry[name]
                 try:
-                    got = provider.attach(target, self.prog_fds[probe.index], runtime)
+                    got = provider.attach_group(targets, fd, runtime)
                 except (OSError, RuntimeFailure) as err:
-                    raise _attach_failure(target.name, err) from None
+                    raise _attach_failure(f"{targets[0].name} and {len(targets) - 1} more"
+                                          if len(targets) > 1 else targets[0].name,
+                                          err) from None
+                if got is None:
+                    got = []
+                    for target in targets:
+                        try:
+                            got += provider.attach(target, fd, runtime)
+                        except (OSError, RuntimeFailure) as err:
+                            raise _attach_failure(target.name, err) from None
                 for a in got:
                     self._attachments.callback(a.close)
                     self._live.append(a)

@@ -60,13 +60,26 @@ def _from_kallsyms() -> dict[str | None, list[str]]:
 
 
 _functions: dict[str | None, list[str]] | None = None
+_ftrace: dict[str | None, list[str]] | None = None
+_ftrace_read = False
+
+
+def ftrace_functions(module: str | None = None) -> list[str] | None:
+    """Functions ftrace can hook (what fentry and kprobe_multi attach to),
+    sorted; None when available_filter_functions cannot be read."""
+    global _ftrace, _ftrace_read
+    if not _ftrace_read:
+        _ftrace, _ftrace_read = _from_filter_functions(), True
+    return None if _ftrace is None else _ftrace.get(module, [])
 
 
 def traceable_functions(module: str | None = None) -> list[str]:
-    """Sorted names of the kernel's functions (``module`` None: vmlinux's)."""
+    """Sorted names of the kernel's functions (``module`` None: vmlinux's):
+    ftrace's list, else kallsyms' text symbols."""
     global _functions
     if _functions is None:
-        _functions = _from_filter_functions() or _from_kallsyms()
+        ftrace_functions()
+        _functions = _ftrace or _from_kallsyms()
     return _functions.get(module, [])
 
 

@@ -134,6 +134,14 @@ def attach_kprobe(prog_fd: int, function: str, module: str | None = None, offset
     return att
 
 
+def attach_kprobe_multi(prog_fd: int, functions: list[str], cookies: list[int],
+                        ret: bool = False, what: str = "") -> attach.Attachment:
+    """One link running ``prog_fd`` (loaded for BPF_TRACE_KPROBE_MULTI) at the
+    entry (or return) of every function, each with its cookie."""
+    fd = bpf.link_create_kprobe_multi(prog_fd, functions, cookies, ret)
+    return attach.Attachment(what or f"kprobe_multi ({len(functions)} functions)", link_fd=fd)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -170,6 +178,33 @@ def sweep() -> list[str]:
             if e.errno != errno.ENOENT:
                 continue
     return removed
+
+
+_module_btf_fds: dict[str, int] = {}
+
+
+def module_btf_fd(module: str) -> int:
+    """An fd of module ``module``'s BTF object, which fentry programs on its
+    functions name at load time (``attach_btf_obj_fd``). Kept open for the
+    process's life: programs may be loaded more than once."""
+    fd = _module_btf_fds.get(module)
+    if fd is not None:
+        return fd
+    btf_id = bpf.btf_get_next_id(0)
+    while btf_id is not None:
+        try:
+            fd = bpf.btf_get_fd_by_id(btf_id)
+        except bpf.BpfError:            # gone meanwhile
+            btf_id = bpf.btf_get_next_id(btf_id)
+            continue
+        name, kernel = bpf.btf_name(fd)
+        if kernel and name == module:
+            _module_btf_fds[module] = fd
+            return fd
+        os.close(fd)
+        btf_id = bpf.btf_get_next_id(btf_id)
+    raise RuntimeFailure(f"the kernel has no BTF object for module {module}",
+                         hint=f"is {module} loaded? (lsmod)")
 
 
 def attach_tracing(prog_fd: int, what: str) -> attach.Attachment:

@@ -607,6 +607,13 @@ class BpfMapInfo(ctypes.Structure):
         return self.name.decode(errors="replace")
 
 
+class BpfBtfInfo(ctypes.Structure):
+    """struct bpf_btf_info (BPF_OBJ_GET_INFO_BY_FD on a BTF object); ``name``
+    is set by the caller to a buffer of ``name_len`` bytes (kernel BTF: 5.11)."""
+    _fields_ = [("btf", c_uint64), ("btf_size", c_uint32), ("id", c_uint32),
+                ("name", c_uint64), ("name_len", c_uint32), ("kernel_btf", c_uint32)]
+
+
 class _PeriodOrFreq(ctypes.Union):
     _fields_ = [("sample_period", c_uint64), ("sample_freq", c_uint64)]
 
@@ -1108,6 +1115,24 @@ def prog_get_next_id(start_id: int = 0) -> int | None:
 
 def map_get_next_id(start_id: int = 0) -> int | None:
     return _next_id(BpfCmd.MAP_GET_NEXT_ID, start_id)
+
+
+def btf_get_next_id(start_id: int = 0) -> int | None:
+    """The id of the loaded BTF object after ``start_id`` (vmlinux, modules,
+    programs'); None after the last."""
+    return _next_id(BpfCmd.BTF_GET_NEXT_ID, start_id)
+
+
+def btf_get_fd_by_id(btf_id: int) -> int:
+    return _bpf(BpfCmd.BTF_GET_FD_BY_ID, GetIdAttr(start_id=btf_id))
+
+
+def btf_name(fd: int) -> tuple[str, bool]:
+    """(name, is kernel BTF) of a BTF object: "vmlinux", a module's name, or ""."""
+    buf = ctypes.create_string_buffer(64)
+    info = BpfBtfInfo(name=ctypes.addressof(buf), name_len=len(buf))
+    _get_info(fd, info)
+    return buf.value.decode(errors="replace"), bool(info.kernel_btf)
 
 
 def prog_get_fd_by_id(prog_id: int) -> int:

@@ -32,6 +32,20 @@ def converter(kernel):
     return got or None
 
 
+def module_converter(kernel, module: str):
+    """The type converter of a module's BTF (split on vmlinux's), or None."""
+    cache = kernel.extra.setdefault(_KEY + ":modules", {})
+    if module not in cache:
+        get = kernel.extra.get("module_btf")
+        btf = get(module) if get is not None and converter(kernel) is not None else None
+        if btf is None:
+            cache[module] = None
+        else:
+            from ..backend.btf_types import TypeConverter
+            cache[module] = TypeConverter(btf)
+    return cache[module]
+
+
 def lookup(kernel, name: str, pointers: int = 0) -> Type | None:
     """The type spelled ``name`` (``struct task_struct``, ``pid_t``) with
     ``pointers`` stars, or None when BTF has no such type (or no BTF)."""

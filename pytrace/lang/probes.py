@@ -20,6 +20,7 @@ class ProgKind(Enum):
     TRACEPOINT = "tracepoint"
     RAW_TRACEPOINT = "raw_tracepoint"
     KPROBE = "kprobe"
+    KPROBE_MULTI = "kprobe_multi"  # a kprobe program for one multi-kprobe link (5.18)
     PERF_EVENT = "perf_event"
     TRACING = "tracing"          # fentry/fexit/tp_btf (BTF-typed context)
     XDP = "xdp"

@@ -25,6 +25,11 @@ class Provider:
         """Attach a loaded program; returns ``Attachment``s the session closes."""
         raise NotImplementedError
 
+    def attach_group(self, targets: list[Target], prog_fd: int, runtime) -> list | None:
+        """Attach one program to several of this provider's targets at once
+        (a kprobe_multi link); None: attach them one by one with attach()."""
+        return None
+
     def load_options(self, target: Target) -> dict:
         """Extra BPF_PROG_LOAD attributes for the program serving ``target``
         (fentry/tp_btf name their attach point at load time:

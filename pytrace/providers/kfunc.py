@@ -52,6 +52,10 @@ class FuncTarget:
     #: one of several functions a wildcard matched: failing to attach
     #: skips it (with a warning) instead of ending the run
     wildcard: bool = False
+    #: attached with the wildcard's other functions by one kprobe_multi link
+    multi: bool = False
+    #: the return type as the kernel spells it, for -lv
+    ret_decl: str = ""
 
 
 @record(frozen=True)
@@ -200,11 +204,12 @@ class KernelFunctionProvider(Provider):
         parsed = self.parse(spec)
         mechanism, note = self.choose(spec, parsed, kernel)
         functions = self.functions(spec, parsed, kernel, mechanism)
+        multi = mechanism is Mechanism.KPROBE and _multi(kernel, parsed, functions)
         targets = []
         for fn in functions:
             name = f"{self.name}:" + (f"{parsed.module}:" if parsed.module else "") + fn + (
                 f"+{parsed.offset}" if parsed.offset else "")
-            data, ctx = self.context(spec, parsed, kernel, mechanism, fn, note)
+            data, ctx = self.context(spec, parsed, kernel, mechanism, fn, note, multi)
             targets.append(Target(self.name, name, ctx, data))
         return targets
 
@@ -229,19 +234,25 @@ class KernelFunctionProvider(Provider):
         return found
 
     def context(self, spec, parsed: FuncSpec, kernel, mechanism: Mechanism, fn: str,
-                note: str) -> tuple[FuncTarget, ProbeContext]:
-        from ..lang.kernel_types import converter
-        conv = converter(kernel) if parsed.module is None else None
+                note: str, multi: bool = False) -> tuple[FuncTarget, ProbeContext]:
+        from ..lang.kernel_types import converter, module_converter
+        conv = converter(kernel) if parsed.module is None else module_converter(kernel,
+                                                                               parsed.module)
         sig = conv.btf.func_proto(fn) if conv is not None else None
         wild = parsed.wildcard
         if mechanism is Mechanism.FENTRY:
             btf_id = conv.btf.find(fn, _func_kind()) if conv is not None else None
             if btf_id is None or sig is None:
                 raise self._not_in_btf(spec, parsed, fn, kernel, note)
+            if sig.variadic:
+                raise self.fail(f"fentry cannot attach to {fn}: it takes variable arguments "
+                                "(...), which BPF trampolines do not support", spec,
+                                f"kprobe:{fn} can" + ("" if not note else f"; {note}"))
             params = typed_params(conv, fn, sig)
             ret_type = conv.c_type(sig.return_type)
             ctx = fentry_context(kernel, params, ret_type, self.ret, note)
-            return FuncTarget(mechanism, fn, parsed.module, 0, self.ret, btf_id, wild), ctx
+            return FuncTarget(mechanism, fn, parsed.module, 0, self.ret, btf_id, wild,
+                              ret_decl=conv.btf.type_name(sig.return_type)), ctx
         params = ret_type = None
         if sig is not None and not parsed.offset:
             params = typed_params(conv, fn, sig)
@@ -253,12 +264,21 @@ class KernelFunctionProvider(Provider):
         elif parsed.offset:
             missing = "a kprobe inside a function has no typed 'args'; use arg0, arg1, …"
         ctx = regs_context(kernel, retprobe=self.ret, params=params, ret_type=ret_type,
-                           note=note, args_missing=missing)
-        return FuncTarget(mechanism, fn, parsed.module, parsed.offset, self.ret, 0, wild), ctx
+                           note=note, args_missing=missing,
+                           kind=ProgKind.KPROBE_MULTI if multi else ProgKind.KPROBE)
+        ret_decl = conv.btf.type_name(sig.return_type) if sig is not None else ""
+        return FuncTarget(mechanism, fn, parsed.module, parsed.offset, self.ret, 0, wild,
+                          multi, ret_decl), ctx
 
     def _not_in_btf(self, spec, parsed: FuncSpec, fn: str, kernel, note: str):
-        if parsed.module is not None:
-            why = f"fentry on module functions ({parsed.module}:{fn}) is not supported yet"
+        from ..lang.kernel_types import module_converter
+        if parsed.module is not None and module_converter(kernel, parsed.module) is None:
+            why = (f"module {parsed.module} has no BTF (/sys/kernel/btf/{parsed.module}): "
+                   "is it loaded?")
+        elif parsed.module is not None:
+            why = (f"module {parsed.module}'s BTF has no function {fn}: it is inlined, has "
+                   "no BTF, or is misspelt, and fentry attaches only to functions BTF "
+                   "describes")
         else:
             why = (f"the kernel's BTF has no function {fn}: it is inlined, has no BTF, or "
                    "is misspelt, and fentry attaches only to functions BTF describes")
@@ -273,11 +293,29 @@ class KernelFunctionProvider(Provider):
     # -- run time ----------------------------------------------------------------
     def load_options(self, target: Target) -> dict:
         data: FuncTarget = target.data
+        from ..backend.sys import AttachType
+        if data.multi:
+            return {"expected_attach_type": AttachType.TRACE_KPROBE_MULTI}
         if data.mechanism is not Mechanism.FENTRY:
             return {}
-        from ..backend.sys import AttachType
-        return {"expected_attach_type": AttachType.TRACE_FEXIT if data.ret
-                else AttachType.TRACE_FENTRY, "attach_btf_id": data.btf_id}
+        options = {"expected_attach_type": AttachType.TRACE_FEXIT if data.ret
+                   else AttachType.TRACE_FENTRY, "attach_btf_id": data.btf_id}
+        if data.module is not None:
+            # the module's BTF object; attach_prog_fd shares its place in
+            # bpf_attr (attach_btf_obj_fd, 5.11), and the kernel tells them apart
+            from ..backend import kprobes
+            options["attach_prog_fd"] = kprobes.module_btf_fd(data.module)
+        return options
+
+    def attach_group(self, targets: list[Target], prog_fd: int, runtime) -> list | None:
+        """A wildcard's functions in one kprobe_multi link (Linux 5.18): one
+        attach instead of a perf event per function; cookies say which fired."""
+        if not targets[0].data.multi:
+            return None
+        from ..backend import kprobes
+        return [kprobes.attach_kprobe_multi(
+            prog_fd, [t.data.function for t in targets], [t.probe_index for t in targets],
+            targets[0].data.ret, what=f"{targets[0].name} and {len(targets) - 1} more")]
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
         from ..backend import kprobes
@@ -313,8 +351,20 @@ class KernelFunctionProvider(Provider):
         lines = super().describe(target)
         retval = target.context.retval
         if retval is not None:
-            lines.append(f"    {retval.type} retval")
+            lines.append(f"    {target.data.ret_decl or retval.type} retval")
         return lines
+
+
+def _multi(kernel, parsed: FuncSpec, functions: list[str]) -> bool:
+    """Whether a wildcard's functions go in one kprobe_multi link: the kernel
+    has them (5.18), and every function is one ftrace can hook (the link
+    fails as a whole otherwise), which only ftrace's own list can tell."""
+    if not (parsed.wildcard and len(functions) > 1 and parsed.module is None
+            and kernel.has(Feature.KPROBE_MULTI)):
+        return False
+    listed = kernel.extra.get("ftrace_functions")
+    hookable = listed(None) if listed is not None else None
+    return hookable is not None and set(functions) <= set(hookable)
 
 
 def _func_kind():
@@ -364,11 +414,10 @@ def fentry_context(kernel, params: Struct, ret_type, ret: bool, note: str) -> Pr
 
 
 def btf_functions(kernel, module: str | None) -> list[str]:
-    """Functions the kernel's BTF describes (fentry can attach to them)."""
-    from ..lang.kernel_types import converter
-    if module is not None:
-        return []
-    conv = converter(kernel)
+    """Functions the kernel's (or a module's) BTF describes: fentry can attach
+    to them."""
+    from ..lang.kernel_types import converter, module_converter
+    conv = converter(kernel) if module is None else module_converter(kernel, module)
     return conv.btf.funcs() if conv is not None else []
 
 

@@ -69,6 +69,6 @@ def regs_context(kernel, *, retprobe: bool, params: Struct | None = None,
     return ProbeContext(
         kind, args=args, args_missing=args_missing,
         argn=() if retprobe else arg_slots(arch), retval=retval,
-        probe_by_cookie=kernel.has(Feature.LINK),
+        probe_by_cookie=kernel.has(Feature.LINK) or kind is ProgKind.KPROBE_MULTI,
         share_key=(retprobe, args.fields if args is not None else None, share),
         pt_regs=True, func=func, note=note, user_pointers=user_pointers)

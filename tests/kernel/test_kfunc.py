@@ -188,6 +188,16 @@ def test_kprobe_wildcard_shares_a_program_and_names_the_probe(marker):
     assert map_lines(r.out) == [f"@[kprobe:do_sys_openat2]: {OPEN_COUNT}"], r
 
 
+def test_kprobe_multi_attaches_a_big_wildcard_at_once(marker):
+    need("kprobe", "kprobe_multi")
+    r = pytrace("-e", "kprobe:vfs_* /pid == cpid/ { @[probe] = count(); }",
+                "-c", opens(marker))
+    assert r.rc == 0, r
+    assert int(re.search(r"Attached (\d+) probes", r.err).group(1)) >= 20, r
+    counts = dict(re.findall(r"^@\[(.*)\]: (\d+)$", r.out, re.M))
+    assert int(counts.get("kprobe:vfs_open", 0)) >= OPEN_COUNT, r
+
+
 def test_kprobe_in_a_module():
     need("kprobe")
     if not os.path.isdir("/sys/module/9pnet/sections"):
@@ -195,6 +205,17 @@ def test_kprobe_in_a_module():
     r = pytrace("-q", "-e", "kprobe:9pnet:p9_client_rpc /pid == cpid/ { @ = count(); }",
                 "-c", f"{PY} -c pass")
     assert r.rc == 0 and re.fullmatch(r"@: \d+", map_lines(r.out)[0]), r
+
+
+def test_fentry_in_a_module():
+    need("fentry")
+    if not os.path.exists("/sys/kernel/btf/9pnet"):
+        pytest.skip("9pnet is not a loaded module with BTF here (the VM guests load it)")
+    # reads of a 9p file (the /host share: cache=mmap) go to the server
+    r = pytrace("-q", "-e", "fentry:9pnet:p9_client_read /pid == cpid/ "
+                "{ @[args->fid != 0] = count(); }",
+                "-c", f'{PY} -c "open({__file__!r}).read()"')
+    assert r.rc == 0 and re.fullmatch(r"@\[1\]: \d+", map_lines(r.out)[0]), r
 
 
 def test_kprobe_runs_as_fentry_when_kprobes_are_missing(marker):

@@ -301,7 +301,7 @@ def test_describe_lists_typed_arguments_and_retval():
     (t,) = targets("fexit:do_sys_openat2")
     assert by_name()["fexit"].describe(t) == [
         "    int dfd", "    const char * filename", "    struct open_how * how",
-        "    int64 retval"]
+        "    long int retval"]
 
 
 # -- raw tracepoints ----------------------------------------------------------------------
@@ -327,3 +327,44 @@ def test_rawtracepoint_without_btf_has_only_argn():
 
 def test_rawtracepoint_wildcards_come_from_btf():
     assert [t.name for t in targets("rawtracepoint:sched_*")] == ["rawtracepoint:sched_switch"]
+
+
+# -- kprobe_multi ------------------------------------------------------------------------
+
+def _with_ftrace(kernel, names):
+    kernel.extra["kernel_functions"] = lambda module: names if module is None else []
+    kernel.extra["ftrace_functions"] = lambda module: names if module is None else []
+    return kernel
+
+
+def test_a_wildcard_goes_in_one_kprobe_multi_link_when_ftrace_lists_its_functions():
+    kernel = _with_ftrace(btf_kernel(), ["vfs_read", "vfs_write"])
+    ts = targets("kprobe:vfs_*", kernel=kernel)
+    assert [t.context.kind for t in ts] == [ProgKind.KPROBE_MULTI] * 2
+    assert all(t.data.multi and t.context.probe_by_cookie for t in ts)
+    from pytrace.backend.sys import AttachType
+    assert by_name()["kprobe"].load_options(ts[0]) == {
+        "expected_attach_type": AttachType.TRACE_KPROBE_MULTI}
+    (p,) = compile_ast(parse("kprobe:vfs_* { @[probe] = count(); }", "-e"), kernel,
+                       resolvers()).probes
+    assert p.kind is ProgKind.KPROBE_MULTI and len(p.targets) == 2
+
+
+@pytest.mark.parametrize("why", ["no-feature", "one function", "not listed", "unreadable"])
+def test_kprobe_multi_only_where_it_surely_works(why):
+    kernel = _with_ftrace(btf_kernel({Feature.KPROBE_MULTI} if why == "no-feature" else ()),
+                          ["vfs_read", "vfs_write"])
+    spec = "kprobe:vfs_read*" if why == "one function" else "kprobe:vfs_*"
+    if why == "not listed":
+        kernel.extra["ftrace_functions"] = lambda module: ["vfs_read"]
+    if why == "unreadable":
+        kernel.extra["ftrace_functions"] = lambda module: None
+    assert all(t.context.kind is ProgKind.KPROBE and not t.data.multi
+               for t in targets(spec, kernel=kernel))
+
+
+def test_kprobe_and_kprobe_multi_targets_do_not_share_a_program():
+    kernel = _with_ftrace(btf_kernel(), ["vfs_read", "vfs_write"])
+    script = compile_ast(parse("kprobe:vfs_*, kprobe:do_sys_openat2 { @ = count(); }", "-e"),
+                         kernel, resolvers())
+    assert sorted(p.kind.value for p in script.probes) == ["kprobe", "kprobe_multi"]
