@@ -136,6 +136,23 @@ def test_kprobe_curtask_func_and_reg(marker):
     assert map_lines(r.out) == [f"@[do_sys_openat2, 1, 1, 1]: {OPEN_COUNT}"], r
 
 
+def test_kprobe_at_an_offset(marker):
+    need("kprobe")
+    # an offset must fall on an instruction boundary: after endbr64 (4 bytes)
+    # and/or the 5-byte ftrace nop on x86-64, any multiple of 4 on arm64
+    tried = []
+    for offset in (4, 9, 5, 8):
+        r = pytrace("-q", "-e", f"kprobe:do_sys_openat2+{offset} /pid == cpid/ "
+                    "{ @[probe] = count(); }", "-c", opens(marker))
+        if r.rc == 0:
+            (line,) = map_lines(r.out)
+            name, n = re.fullmatch(r"@\[(.*)\]: (\d+)", line).groups()
+            assert name == f"kprobe:do_sys_openat2+{offset}" and int(n) >= OPEN_COUNT, r
+            return
+        tried.append(r)
+    pytest.fail("no offset attached:\n" + "\n".join(map(repr, tried)))
+
+
 def test_the_design_one_liner_prints_counts_at_ctrl_c(marker):
     need("kprobe")
     p = start("-e", "kprobe:do_sys_openat2 < @[comm] = count() >")
@@ -338,22 +355,22 @@ def test_list_fentry_arguments():
 # raw prev_state is __state at the switch: TASK_INTERRUPTIBLE (1), with
 # TASK_FREEZABLE (0x2000) on newer kernels
 SWITCH = ("rawtracepoint:sched_switch /args->prev->pid == cpid && (args->prev_state & 3) == 1 && "
-          'args->prev->comm == "ptsleeper"/ { @[args->prev->comm] = count(); '
+          'args->prev->comm == "ptnapper"/ { @[args->prev->comm] = count(); '
           'printf("%s.\\n", args->prev->comm); }')
 
 
 @pytest.mark.parametrize("mask", [[], ["--no-feature", "tp_btf"]], ids=["default", "no-tp_btf"])
 def test_rawtracepoint_sched_switch_typed_args(mask):
     need("raw_tracepoint", "btf")
-    r = pytrace("-q", *mask, "-e", SWITCH, "-c", workload("sleeper", 5))
+    r = pytrace("-q", *mask, "-e", SWITCH, "-c", workload("naps", 5))
     assert (r.rc, r.err) == (0, ""), r
-    assert r.out == "ptsleeper.\n" * 5 + "\n\n@[ptsleeper]: 5\n", r
+    assert r.out == "ptnapper.\n" * 5 + "\n\n@[ptnapper]: 5\n", r
 
 
 def test_rawtracepoint_argn_with_a_cast():
     need("raw_tracepoint", "btf")
     r = pytrace("-q", "-e", "rt:sched_switch /((struct task_struct *)arg1)->tgid == cpid && "
-                "(arg3 & 3) == 1 && !arg0/ { @ = count(); }", "-c", workload("sleeper", 5))
+                "(arg3 & 3) == 1 && !arg0/ { @ = count(); }", "-c", workload("naps", 5))
     assert (r.rc, r.err, r.out) == (0, "", "\n\n@: 5\n"), r
 
 
