@@ -35,7 +35,7 @@ from .session import STOP_EXIT, STOP_SIGNAL, Options, Runtime, Session, _attach_
 COUNTER_SLOTS = 256
 EVENTS_MAP, SCRATCH_MAP, COUNTERS_MAP = "events", "scratch", "counters"
 
-ATTACHED, RAN, AT_END = "attached", "ran", "at end"
+ATTACHED, RAN, AT_END, DETACHED = "attached", "ran", "at end", "detached"
 
 
 @record(eq=False)
@@ -96,6 +96,8 @@ class LiveSession(Session):
         self._constants_now: dict[str, int] = {}
         self._swept: set[str] = set()
         self._stats_fd = -1
+        self._closer = _Closer()
+        self.stack.callback(self._closer.wait)     # the last to run when closing
 
     # -- set-up ----------------------------------------------------------------
     def start(self) -> None:
@@ -109,6 +111,7 @@ class LiveSession(Session):
         for spec in self.script.maps:
             self.maps[spec.name] = self._create_map(spec, self.stack)
         self.start_events()
+        self.stack.callback(self._close_probes)
         self.runtime = Runtime(self.kernel, self.options.pid,
                                self.child.pid if self.child is not None else None)
         try:
@@ -130,8 +133,10 @@ class LiveSession(Session):
     # -- adding probes -----------------------------------------------------------
     def add(self, text: str, name: str | None = None) -> list[LiveProbe]:
         """Compile, load and attach the probes in ``text`` (BEGIN runs now,
-        END waits for the end). Raises PytraceError (CompileError with
-        located messages, RuntimeFailure) and then nothing of ``text`` stays."""
+        END waits for the end); returns them, numbered. Raises PytraceError
+        (CompileError with located messages, RuntimeFailure): after a compile
+        or load error nothing of ``text`` stays; after an attach failure none
+        of its probes does (its new maps do, as its BEGIN left them)."""
         from .backend import sys as bpf
         from .lang.compiler import compile_ast
         from .lang.parser import parse
@@ -185,9 +190,13 @@ class LiveSession(Session):
         for lp in built:
             lp.number = self._next_number
             self._next_number += 1
-            self.stack.callback(lp.stack.close)
             self.probes.append(lp)
         return built
+
+    def _close_probes(self) -> None:
+        """At the end: every probe still here (detached ones are the closer's)."""
+        for lp in self.probes:
+            lp.stack.close()
 
     def _open_estimate(self) -> int:
         return len(self.maps) + sum(len(p.prog_fds) + 2 * len(p.attachments)
@@ -253,23 +262,27 @@ class LiveSession(Session):
     def detach(self, number: int) -> LiveProbe:
         """Stop probe ``number`` at once and unload it; its maps stay."""
         lp = self.probe(number)
-        for a in lp.attachments:
-            a.disable()
-        self._drain()                       # what it sent before it stopped
-        lp.stack.close()
-        self.probes.remove(lp)
+        self._unload([lp])
         return lp
 
     def detach_all(self) -> list[LiveProbe]:
         gone = list(self.probes)
+        self._unload(gone)
+        return gone
+
+    def _unload(self, gone: list[LiveProbe]) -> None:
+        """Disable (the probes stop firing now), read what they sent, and
+        close their fds in the background: a tracepoint's perf event takes
+        a grace period to close (~40-75 ms; half a minute for a wildcard
+        over every syscall), which the prompt should not wait for."""
         for lp in gone:
             for a in lp.attachments:
                 a.disable()
         self._drain()
         for lp in gone:
-            lp.stack.close()
-        self.probes.clear()
-        return gone
+            self.probes.remove(lp)
+            lp.state = DETACHED
+            self._closer.close_later(lp.stack)
 
     # -- what probes did -------------------------------------------------------------
     @property
@@ -388,3 +401,37 @@ class LiveSession(Session):
         return "".join(lp.text.rstrip() + "\n\n" for lp in self.probes).rstrip("\n") + "\n" \
             if self.probes else ""
 
+
+class _Closer:
+    """Closes ExitStacks in a thread of its own, one after the other;
+    ``wait()`` returns once every one handed over is closed."""
+
+    def __init__(self):
+        self._queue = None
+        self._thread = None
+
+    def close_later(self, stack: ExitStack) -> None:
+        if self._thread is None:
+            import queue
+            import threading
+            self._queue = queue.SimpleQueue()
+            self._thread = threading.Thread(target=self._run, name="pytrace-closer",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(stack)
+
+    def _run(self) -> None:
+        while True:
+            stack = self._queue.get()
+            if stack is None:
+                return
+            try:
+                stack.close()
+            except OSError:
+                pass
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None

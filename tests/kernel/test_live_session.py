@@ -14,6 +14,7 @@ import pytest
 from conftest import PY, WORKLOADS, needs_root
 from pytrace.backend import sys as bpf
 from pytrace.diagnostics import CompileError, UsageError
+from pytrace.kernelinfo import Feature
 from pytrace.live import LiveSession
 from pytrace.output import Resolvers, make_printer
 from pytrace.session import Options
@@ -256,3 +257,25 @@ def test_detach_all_and_script_text(live):
     assert lv.take() == ""
     with pytest.raises(UsageError, match="there is no probe 1"):
         lv.s.detach(1)
+
+
+@pytest.mark.parametrize("masked", [
+    pytest.param(frozenset(), id="default"),
+    pytest.param(frozenset({Feature.RINGBUF}), id="no-ringbuf"),
+    pytest.param(frozenset({Feature.TEST_RUN}), id="no-test_run"),
+    pytest.param(frozenset({Feature.RINGBUF, Feature.TEST_RUN, Feature.LINK}), id="old-kernel"),
+])
+def test_fallbacks_perf_buffer_begin_through_a_tracepoint_and_no_links(live, masked):
+    lv = live(masked=masked)
+    [begin] = lv.add('BEGIN { printf("begin %d\\n", 1); @b = 1; }')
+    assert lv.take() == "begin 1\n"
+    expected_begin = "getpgid tracepoint" if Feature.TEST_RUN in masked else "BPF_PROG_TEST_RUN"
+    assert expected_begin in begin.mechanism
+    [p] = lv.add(f'{TP} /comm == "ptlive9"/ {{ printf("%s %d\\n", comm, @b); @c = count(); }}')
+    assert p.mechanism == ("tracepoint: perf event (ioctl)" if Feature.LINK in masked
+                           else "tracepoint: perf event + BPF link")
+    lv.add('END { printf("end %d\\n", @c); }')
+    calls("ptlive9", 2)
+    assert lv.take() == "ptlive9 1\nptlive9 1\n"
+    assert lv.s.finish() == 0
+    assert lv.take() == "end 2\n\n\n@b: 1\n@c: 2\n"

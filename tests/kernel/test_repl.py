@@ -284,3 +284,47 @@ def test_completion_from_the_live_session():
         assert body == "@opens[x]: 1\n"
     finally:
         session.close()
+
+
+def test_pid_option_filters_and_its_exit_is_announced():
+    gated = subprocess.Popen([PY, str(WORKLOADS / "gated_getppid.py"), "3"],
+                             stdin=subprocess.PIPE, text=True)
+
+    def keys(k: Keys):
+        # -p filters every probe to the process; cpid is its pid
+        k.command(f"{TP} {{ @all = count(); @cpid = cpid; }}", "probe 1: attached")
+        gated.stdin.write("go\n")
+        gated.stdin.close()
+        k.wait(f"process {gated.pid} exited")
+        assert k.command(".print", "@cpid:", "out") == f"@all: 3\n@cpid: {gated.pid}\n"
+        k.type(CTRL_D)
+
+    try:
+        rc, out, err = drive(keys, pid=gated.pid)
+    finally:
+        gated.wait(10)
+    assert rc == 0
+
+
+def test_a_program_given_with_i_is_the_first_input():
+    out, err = io.StringIO(), io.StringIO()
+    with create_pipe_input() as inp:
+        def typist():
+            deadline = time.monotonic() + 15
+            while "probe 2: attached" not in err.getvalue() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            calls("ptrepl7", 2)
+            inp.send_text(".print\r")
+            while "@n:" not in out.getvalue() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            inp.send_text(CTRL_D)
+
+        t = threading.Thread(target=typist, daemon=True)
+        t.start()
+        rc = run_repl(Options(""), "text", out, err, input=inp, output=DummyOutput(),
+                      history="", initial=(f'BEGIN {{ @n = 10; }} {TP} /comm == "ptrepl7"/ '
+                                           f'{{ @n++; }}', "-e"))
+        t.join(10)
+    assert rc == 0
+    assert "probe 1: BEGIN ran\nprobe 2: attached" in err.getvalue()
+    assert out.getvalue() == "@n: 12\n\n\n@n: 12\n"

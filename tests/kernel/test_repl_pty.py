@@ -125,3 +125,28 @@ def test_repl_under_a_real_terminal(tmp_path):
     while ours & set(our_programs()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not ours & set(our_programs())
+
+
+def test_sigterm_ends_the_session_like_ctrl_d(tmp_path):
+    import signal
+    t = Terminal(tmp_path)
+    try:
+        t.prompt()
+        t.type(f'{TP} /comm == "ptpty2"/ {{ @a = count(); }}\r')
+        t.expect("probe 1: attached")
+        t.prompt()
+        ours = set(owned_prog_ids([t.child.pid]))
+        calls("ptpty2", 2)
+        t.child.kill(signal.SIGTERM)
+        t.child.expect(pexpect.EOF)
+        end = screen(t.child.before)
+        t.child.close()
+        assert t.child.exitstatus == 0
+        assert re.search(r"@a: 2\s*$", end), end
+    finally:
+        if t.child.isalive():
+            t.child.kill(9)
+    deadline = time.monotonic() + 5
+    while ours & set(our_programs()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not ours & set(our_programs())
