@@ -9,7 +9,7 @@ slot, the others are zeroed, so the map reads back as exactly that value).
 """
 from __future__ import annotations
 
-from .diagnostics import UsageError
+from .diagnostics import CompileError, UsageError
 from .lang.program import MapSpec
 from .lang.types import Agg, AggKind, Int, Ptr, Special, Str, Tuple, Type
 
@@ -80,3 +80,62 @@ def _words(value) -> str:
     if isinstance(value, tuple):
         return "a tuple"
     return str(value)
+
+
+# ---------------------------------------------------------------- entries as typed
+
+SET_USAGE = "write .set @map[key] = value, or .set @map = value (numbers, strings, tuples)"
+DELETE_USAGE = "write .delete @map[key]"
+
+
+def parse_assignment(text: str):
+    """``@m[k1, k2] = v`` -> ("@m", key, value); key None for a scalar map,
+    a tuple for several keys."""
+    from .lang import ast as A
+    stmt = _statement(text, SET_USAGE)
+    if not isinstance(stmt, A.AssignMap):
+        raise UsageError(SET_USAGE)
+    return stmt.target.name, _key(stmt.target, SET_USAGE), _literal(stmt.value, SET_USAGE)
+
+
+def parse_map_key(text: str):
+    """``@m[k]`` -> ("@m", key)."""
+    from .lang import ast as A
+    stmt = _statement(f"delete({text})", DELETE_USAGE)
+    call = getattr(stmt, "expr", None)
+    if not isinstance(call, A.Call) or len(call.args) != 1 or \
+            not isinstance(call.args[0], A.MapRef):
+        raise UsageError(DELETE_USAGE)
+    return call.args[0].name, _key(call.args[0], DELETE_USAGE)
+
+
+def _statement(text: str, usage: str):
+    from .lang.parser import parse
+    if not text.strip():
+        raise UsageError(usage)
+    try:
+        program = parse("BEGIN { " + text + " }", "<command>")
+    except CompileError:
+        raise UsageError(usage) from None
+    stmts = program.probes[0].body.stmts if len(program.probes) == 1 else ()
+    if len(stmts) != 1:
+        raise UsageError(usage)
+    return stmts[0]
+
+
+def _key(ref, usage: str):
+    if not ref.keys:
+        return None
+    values = tuple(_literal(k, usage) for k in ref.keys)
+    return values[0] if len(values) == 1 else values
+
+
+def _literal(e, usage: str):
+    from .lang import ast as A
+    if isinstance(e, (A.IntLit, A.StrLit)):
+        return e.value
+    if isinstance(e, A.Unary) and e.op in "-+" and isinstance(e.operand, A.IntLit):
+        return -e.operand.value if e.op == "-" else e.operand.value
+    if isinstance(e, A.TupleExpr):
+        return tuple(_literal(x, usage) for x in e.elems)
+    raise UsageError(f"{usage}: '{e.loc.text()}' is not a number, string or tuple")

@@ -86,6 +86,16 @@ class LiveProbe:
 
 
 class LiveSession(Session):
+    @classmethod
+    def printing(cls, options: Options, fmt: str, out, err) -> "LiveSession":
+        """A session printing as the CLI does (``-f text|json``) to out/err."""
+        from .output import Resolvers, make_printer
+        ref: list[LiveSession] = []
+        printer = make_printer(fmt, out, err,
+                               Resolvers(special=lambda how, v: ref[0].resolve(how, v)))
+        ref.append(cls(options, printer))
+        return ref[0]
+
     def __init__(self, options: Options, printer):
         super().__init__(options, printer)
         self.probes: list[LiveProbe] = []
@@ -306,7 +316,15 @@ class LiveSession(Session):
         """Handle the events waiting; True once the session should end
         (exit() in a probe, a signal)."""
         self._drain()
+        return self.should_end
+
+    @property
+    def should_end(self) -> bool:
         return self.stop_reason in (STOP_EXIT, STOP_SIGNAL)
+
+    def terminate(self) -> None:
+        """SIGTERM: end as Ctrl-D does."""
+        self.stop_reason = self.stop_reason or STOP_SIGNAL
 
     def events_fileno(self) -> int | None:
         return self.reader.fileno() if self.reader is not None else None
@@ -334,6 +352,17 @@ class LiveSession(Session):
                 shown += 1
         return shown
 
+    def render_map(self, name: str) -> str:
+        """A map as text, as ``.print`` shows it ("" when empty)."""
+        import io
+
+        from .output import TextPrinter
+        self.map_spec(name)
+        buf = io.StringIO()
+        TextPrinter(buf, buf, self.printer.resolvers).map(self.dump_map(name),
+                                                           fill_empty_scalar=True)
+        return buf.getvalue()
+
     def clear_maps(self, names: list[str] | None = None) -> list[str]:
         specs = [self.map_spec(n) for n in names] if names else self.user_maps
         for spec in specs:
@@ -357,6 +386,27 @@ class LiveSession(Session):
         from .encode import encode_key
         spec = self.map_spec(name)
         return self.maps[name].delete(encode_key(spec, key))
+
+    def write_entry(self, text: str) -> None:
+        """``@m[k] = v`` as a person types it (numbers, strings, tuples)."""
+        from .encode import parse_assignment
+        self.write_map(*parse_assignment(text))
+
+    def delete_entry(self, text: str) -> bool:
+        """``@m[k]`` as typed; False when there was no such key."""
+        from .encode import parse_map_key
+        return self.delete_key(*parse_map_key(text))
+
+    # -- what the REPL shows besides maps --------------------------------------------
+    def words(self):
+        """What completion offers (live_words.SessionWords)."""
+        from .live_words import SessionWords
+        return SessionWords(self)
+
+    def print_info(self, out) -> None:
+        """The kernel feature table (``pytrace --info``)."""
+        from .info import print_info
+        print_info(out, self.options.masked)
 
     # -- the -c child ----------------------------------------------------------------
     def release_child(self) -> int:

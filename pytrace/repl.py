@@ -20,7 +20,7 @@ from .diagnostics import PytraceError, RuntimeFailure
 from .live import LiveSession
 from .repl_syntax import STYLES, complete, highlight, indent_for, is_complete
 from .repl_commands import Commands
-from .session import STOP_EXIT, STOP_SIGNAL, Options
+from .session import Options
 
 INSTALL_HINT = "pip install 'pytrace[repl]'"
 PROMPT = "pytrace> "
@@ -51,14 +51,10 @@ def run_repl(options: Options, fmt: str = "text", out=None, err=None, initial=No
     dummy output); without them the terminal, with patch_stdout so output
     goes above the prompt. ``history``: a file, "" for none."""
     _require_prompt_toolkit()
-    from .output import Resolvers, make_printer
     terminal = output is None
     out = out if out is not None else _Current("stdout")
     err = err if err is not None else _Current("stderr")
-    ref: list[LiveSession] = []
-    printer = make_printer(fmt, out, err, Resolvers(special=lambda how, v: ref[0].resolve(how, v)))
-    session = LiveSession(options, printer)
-    ref.append(session)
+    session = LiveSession.printing(options, fmt, out, err)
     try:
         session.start()
         repl = Repl(session, out, err, input=input, output=output,
@@ -99,7 +95,7 @@ class Repl:
         self.ending = False
         self.watching = None            # the .watch Application while it runs
         self.commands = Commands(self)
-        words = SessionWords(session)
+        words = session.words()
         self.prompt = PromptSession(
             multiline=True, key_bindings=_key_bindings(), completer=ThreadedCompleter(
                 _completer(words)), lexer=_lexer(words.builtin_names()),
@@ -176,7 +172,7 @@ class Repl:
         return fds
 
     def _should_end(self) -> bool:
-        return self.ending or self.session.stop_reason in (STOP_EXIT, STOP_SIGNAL)
+        return self.ending or self.session.should_end
 
     def _on_events(self) -> None:
         try:
@@ -199,7 +195,7 @@ class Repl:
         self._on_events()
 
     def _terminate(self) -> None:
-        self.session.stop_reason = STOP_SIGNAL
+        self.session.terminate()
         self.end_now()
 
     def end_now(self) -> None:
@@ -236,75 +232,6 @@ class Repl:
                 n = len(lp.attachments)
                 self.say(f"probe {lp.number}: attached to {lp.name}" +
                          (f" ({n} attach points)" if n > 1 else ""))
-
-
-# ---------------------------------------------------------------- what completion knows
-
-class SessionWords:
-    """Completion words from the live session (repl_syntax.Words)."""
-
-    def __init__(self, session: LiveSession):
-        self.session = session
-        self._tracepoints: list | None = None
-        self._funcs: list | None = None
-        self._listings: dict[str, list[str]] = {}
-        self._builtins: list | None = None
-
-    def providers(self):
-        from .providers import providers
-        return [(p.name, tuple(p.aliases), p.doc) for p in providers()]
-
-    def listing(self, provider: str) -> list[str]:
-        if provider not in self._listings:
-            from .providers import by_name
-            p = by_name().get(provider)
-            try:
-                self._listings[provider] = p.listing("", self.session.kernel) if p else []
-            except (PytraceError, OSError):
-                self._listings[provider] = []
-        return self._listings[provider]
-
-    def tracepoints(self):
-        if self._tracepoints is None:
-            try:
-                self._tracepoints = list(self.session.kernel.list_tracepoints("*:*"))
-            except (PytraceError, OSError):
-                self._tracepoints = []
-        return self._tracepoints
-
-    def kernel_functions(self):
-        if self._funcs is None:
-            try:
-                btf = self.session.kernel.btf()
-                self._funcs = sorted(set(btf.funcs())) if btf is not None else []
-            except (PytraceError, OSError):
-                self._funcs = []
-        return self._funcs
-
-    def builtins(self):
-        if self._builtins is None:
-            from .lang.builtins import registry
-            reg = registry()
-            out = []
-            for name, v in sorted(reg.variables.items()):
-                out.append((name[:-1] + "0" if v.family else name, "variable", v.doc))
-            seen = set()
-            for name, f in sorted(reg.functions.items()):
-                if name not in seen:
-                    seen.add(name)
-                    out.append((name, "function", f"{f.signature}: {f.doc}"
-                                if f.signature else f.doc))
-            self._builtins = out
-        return self._builtins
-
-    def builtin_names(self) -> frozenset[str]:
-        return frozenset(n for n, _, _ in self.builtins())
-
-    def maps(self):
-        return [m.name for m in self.session.user_maps]
-
-    def probe_numbers(self):
-        return [p.number for p in self.session.probes]
 
 
 # ---------------------------------------------------------------- prompt-toolkit glue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 
-from .diagnostics import CompileError, PytraceError, UsageError
+from .diagnostics import PytraceError, UsageError
 
 HELP = [
     ("PROBE { ... }", "compile, load and attach probes at once (BEGIN runs now, END at the end)"),
@@ -115,13 +115,11 @@ class Commands:
         await watch(self.repl, name, secs)
 
     def set(self, arg: str) -> None:
-        name, key, value = parse_assignment(arg)
-        self.session.write_map(name, key, value)
+        self.session.write_entry(arg)
         self.repl.say(f"set {arg.strip()}")
 
     def delete(self, arg: str) -> None:
-        name, key = parse_map_key(arg)
-        if not self.session.delete_key(name, key):
+        if not self.session.delete_entry(arg):
             self.repl.say(f"{arg.strip()}: no such key")
         else:
             self.repl.say(f"deleted {arg.strip()}")
@@ -155,8 +153,7 @@ class Commands:
         self.repl.add(text, arg)
 
     def info(self, arg: str) -> None:
-        from .info import print_info
-        print_info(self.repl.out, self.session.options.masked)
+        self.session.print_info(self.repl.out)
         self.repl.out.flush()
 
     def quit(self, arg: str) -> None:
@@ -167,62 +164,3 @@ def _did_you_mean(name: str, table) -> str:
     import difflib
     near = difflib.get_close_matches(name, list(table), n=1, cutoff=0.75)
     return f" (did you mean {near[0]}?)" if near else ""
-
-
-# ---------------------------------------------------------------- map entries as typed
-
-SET_USAGE = "write .set @map[key] = value, or .set @map = value (numbers, strings, tuples)"
-DELETE_USAGE = "write .delete @map[key]"
-
-
-def parse_assignment(text: str):
-    """``@m[k1, k2] = v`` -> ("@m", key, value); key None for a scalar map,
-    a tuple for several keys."""
-    from .lang import ast as A
-    stmt = _statement(text, SET_USAGE)
-    if not isinstance(stmt, A.AssignMap):
-        raise UsageError(SET_USAGE)
-    return stmt.target.name, _key(stmt.target, SET_USAGE), _literal(stmt.value, SET_USAGE)
-
-
-def parse_map_key(text: str):
-    """``@m[k]`` -> ("@m", key)."""
-    from .lang import ast as A
-    stmt = _statement(f"delete({text})", DELETE_USAGE)
-    call = getattr(stmt, "expr", None)
-    if not isinstance(call, A.Call) or len(call.args) != 1 or \
-            not isinstance(call.args[0], A.MapRef):
-        raise UsageError(DELETE_USAGE)
-    return call.args[0].name, _key(call.args[0], DELETE_USAGE)
-
-
-def _statement(text: str, usage: str):
-    from .lang.parser import parse
-    if not text.strip():
-        raise UsageError(usage)
-    try:
-        program = parse("BEGIN { " + text + " }", "<command>")
-    except CompileError:
-        raise UsageError(usage) from None
-    stmts = program.probes[0].body.stmts if len(program.probes) == 1 else ()
-    if len(stmts) != 1:
-        raise UsageError(usage)
-    return stmts[0]
-
-
-def _key(ref, usage: str):
-    if not ref.keys:
-        return None
-    values = tuple(_literal(k, usage) for k in ref.keys)
-    return values[0] if len(values) == 1 else values
-
-
-def _literal(e, usage: str):
-    from .lang import ast as A
-    if isinstance(e, (A.IntLit, A.StrLit)):
-        return e.value
-    if isinstance(e, A.Unary) and e.op in "-+" and isinstance(e.operand, A.IntLit):
-        return -e.operand.value if e.op == "-" else e.operand.value
-    if isinstance(e, A.TupleExpr):
-        return tuple(_literal(x, usage) for x in e.elems)
-    raise UsageError(f"{usage}: '{e.loc.text()}' is not a number, string or tuple")

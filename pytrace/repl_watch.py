@@ -4,18 +4,12 @@ on the REPL's input and output; events keep printing above it."""
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 
 
 def render(session, name: str, secs: float) -> str:
     """The map as the CLI prints it, under a header line."""
-    from .output import TextPrinter
-    buf = io.StringIO()
-    printer = TextPrinter(buf, buf, session.printer.resolvers)
-    dump = session.dump_map(name)
-    printer.map(dump, fill_empty_scalar=True)
-    body = buf.getvalue() or f"{name} is empty\n"
+    body = session.render_map(name) or f"{name} is empty\n"
     every = f"{secs:g}s"
     head = f"{name} every {every} at {time.strftime('%H:%M:%S')} (press any key to stop)\n"
     return head + body

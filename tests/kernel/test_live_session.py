@@ -16,7 +16,6 @@ from pytrace.backend import sys as bpf
 from pytrace.diagnostics import CompileError, UsageError
 from pytrace.kernelinfo import Feature
 from pytrace.live import LiveSession
-from pytrace.output import Resolvers, make_printer
 from pytrace.session import Options
 
 pytestmark = [pytest.mark.kernel, needs_root, pytest.mark.usefixtures("no_leaked_programs")]
@@ -35,11 +34,7 @@ class Live:
 
     def __init__(self, **options):
         self.out = io.StringIO()
-        ref = []
-        printer = make_printer("text", self.out, self.out,
-                               Resolvers(special=lambda how, v: ref[0].resolve(how, v)))
-        self.s = LiveSession(Options("", **options), printer)
-        ref.append(self.s)
+        self.s = LiveSession.printing(Options("", **options), "text", self.out, self.out)
         with open("/proc/self/comm") as f:
             self.s_comm = f.read().strip()
         self.prog_ids: set[int] = set()

@@ -252,14 +252,13 @@ def test_completion_from_the_live_session():
     from prompt_toolkit.document import Document
 
     from pytrace.live import LiveSession
-    from pytrace.output import make_printer
-    from pytrace.repl import SessionWords, _completer
+    from pytrace.repl import _completer
 
-    session = LiveSession(Options(""), make_printer("text", io.StringIO(), io.StringIO()))
+    session = LiveSession.printing(Options(""), "text", io.StringIO(), io.StringIO())
     try:
         session.start()
         session.add('BEGIN { @opens["x"] = 1; }')
-        completer = _completer(SessionWords(session))
+        completer = _completer(session.words())
 
         def offered(text: str) -> list[str]:
             doc = Document(text, len(text))

@@ -8,10 +8,9 @@ import sys
 import pytest
 
 from pytrace.diagnostics import UsageError
-from pytrace.encode import encode, encode_key, encode_value
+from pytrace.encode import encode, encode_key, encode_value, parse_assignment, parse_map_key
 from pytrace.lang.program import MapKind, MapSpec
 from pytrace.lang.types import INT64, UINT64, Agg, AggKind, Int, Str, Tuple
-from pytrace.repl_commands import parse_assignment, parse_map_key
 from pytrace.repl_syntax import (Words, complete, highlight, indent_for, is_complete, scan)
 
 
