@@ -281,13 +281,11 @@ class LiveSession(Session):
         return gone
 
     def _unload(self, gone: list[LiveProbe]) -> None:
-        """Disable (the probes stop firing now), read what they sent, and
-        close their fds in the background: a tracepoint's perf event takes
-        a grace period to close (~40-75 ms; half a minute for a wildcard
-        over every syscall), which the prompt should not wait for."""
-        for lp in gone:
-            for a in lp.attachments:
-                a.disable()
+        """Stop the probes now, read what they sent, and close the rest of
+        their fds in the background: a tracepoint's perf event takes a grace
+        period to close (~40 ms each, one after the other: half a minute for
+        a wildcard over every syscall), which the prompt should not wait for."""
+        stop_now([a for lp in gone for a in lp.attachments])
         self._drain()
         for lp in gone:
             self.probes.remove(lp)
@@ -431,9 +429,7 @@ class LiveSession(Session):
         if self.finished:
             return self.exit_code
         self.finished = True
-        for lp in self.probes:
-            for a in lp.attachments:
-                a.disable()
+        stop_now([a for lp in self.probes for a in lp.attachments])
         self._drain()
         self._ignoring = False
         from .providers.special import Special
@@ -450,6 +446,37 @@ class LiveSession(Session):
         """The live probes as one script (``.save``)."""
         return "".join(lp.text.rstrip() + "\n\n" for lp in self.probes).rstrip("\n") + "\n" \
             if self.probes else ""
+
+
+def stop_now(attachments: list) -> None:
+    """Stop the programs of ``attachments`` from running, at once.
+
+    Disabling a perf event stops a timer's program, but not a program on a
+    tracepoint's or kprobe's perf event: the program hangs off the
+    tracepoint, which runs it whether the event is enabled or not. Closing
+    the BPF link detaches it. Each link close waits for a grace period
+    without holding a global lock, so they run side by side (360 links:
+    0.5 s instead of 13). Without a link (PERF_EVENT_IOC_SET_BPF, before
+    5.15) only closing the perf event detaches the program, so that is done
+    here too. The perf events of links stay open for the caller to close."""
+    for a in attachments:
+        a.disable()
+    if not attachments:
+        return
+
+    def stop(a) -> None:
+        if a.link_fd >= 0:
+            fd, a.link_fd = a.link_fd, -1
+            os.close(fd)
+        else:
+            a.close()
+
+    if len(attachments) == 1:
+        stop(attachments[0])
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(min(32, len(attachments))) as pool:
+        list(pool.map(stop, attachments))
 
 
 class _Closer:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 
 from .diagnostics import PytraceError, RuntimeFailure
@@ -84,6 +85,10 @@ class _Current:
 
 
 class Repl:
+    """The prompt, its completion and highlighting, and the loop that runs
+    inputs and reads events; output goes to ``out`` (what the user asked
+    for) and ``err`` (notices and errors)."""
+
     def __init__(self, session: LiveSession, out, err, *, input=None, output=None,
                  history: str = ""):
         from prompt_toolkit import PromptSession
@@ -130,7 +135,7 @@ class Repl:
         loop = asyncio.get_running_loop()
         watched = self._watch_fds(loop)
         try:
-            loop.add_signal_handler(15, self._terminate)        # SIGTERM
+            loop.add_signal_handler(signal.SIGTERM, self._terminate)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         try:
@@ -151,11 +156,13 @@ class Repl:
                     await self.execute(text)
                 except KeyboardInterrupt:
                     self.say("interrupted")
+                except Exception as err:        # a bug: keep the session and its maps
+                    self.internal_error(err)
         finally:
             for fd in watched:
                 loop.remove_reader(fd)
             try:
-                loop.remove_signal_handler(15)
+                loop.remove_signal_handler(signal.SIGTERM)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
 
@@ -174,11 +181,18 @@ class Repl:
     def _should_end(self) -> bool:
         return self.ending or self.session.should_end
 
+    def internal_error(self, err: Exception) -> None:
+        self.say(f"internal error (a bug in pytrace, please report it): "
+                 f"{type(err).__name__}: {err}")
+
     def _on_events(self) -> None:
         try:
             stop = self.session.poll()
         except PytraceError as err:
             self.error(err)
+            return
+        except Exception as err:
+            self.internal_error(err)
             return
         if stop:
             self.end_now()

@@ -327,3 +327,12 @@ def test_a_program_given_with_i_is_the_first_input():
     assert rc == 0
     assert "probe 1: BEGIN ran\nprobe 2: attached" in err.getvalue()
     assert out.getvalue() == "@n: 12\n\n\n@n: 12\n"
+
+
+def test_exit_in_a_begin_typed_at_the_prompt_ends_at_once():
+    def keys(k: Keys):
+        k.line('BEGIN { @x = 1; printf("bye\\n"); exit(3); }')
+
+    rc, out, err = drive(keys)
+    assert rc == 3
+    assert out == "bye\n\n\n@x: 1\n"
