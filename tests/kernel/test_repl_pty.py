@@ -150,3 +150,30 @@ def test_sigterm_ends_the_session_like_ctrl_d(tmp_path):
     while ours & set(our_programs()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not ours & set(our_programs())
+
+
+def test_printf_lands_above_the_line_being_typed(tmp_path):
+    t = Terminal(tmp_path)
+    try:
+        t.prompt()
+        t.type(f'{TP} /comm == "ptpty3"/ {{ printf("event %d\\n", 42); }}\r')
+        t.expect("probe 1: attached")
+        t.prompt()
+        t.type("BEGIN { @partial")            # half a line, not sent
+        t.expect("@partial")
+        calls("ptpty3", 1)
+        t.expect("event 42")
+        redrawn = t.expect("@partial")        # the prompt and the line come back
+        assert re.search(r"pytrace> BEGIN \{ @partial$", redrawn), redrawn
+        t.type(" = 7; }\r")                   # and the line goes on where it was
+        t.expect("probe 2: BEGIN ran")
+        t.prompt()
+        t.type("\x04")
+        t.child.expect(pexpect.EOF)
+        end = screen(t.child.before)
+        t.child.close()
+        assert t.child.exitstatus == 0
+        assert re.search(r"@partial: 7\s*$", end), end
+    finally:
+        if t.child.isalive():
+            t.child.kill(9)
