@@ -27,6 +27,7 @@ from .diagnostics import RuntimeFailure, UsageError
 from .kernelinfo import Feature
 from .lang.probes import ProgKind
 from .lang.program import CompiledScript, MapKind, MapSpec
+from .detach import BackgroundCloser, stop_now
 from .record import field, record
 from .session import STOP_EXIT, STOP_SIGNAL, Options, Runtime, Session, _attach_failure
 
@@ -106,7 +107,7 @@ class LiveSession(Session):
         self._constants_now: dict[str, int] = {}
         self._swept: set[str] = set()
         self._stats_fd = -1
-        self._closer = _Closer()
+        self._closer = BackgroundCloser()
         self.stack.callback(self._closer.wait)     # the last to run when closing
 
     # -- set-up ----------------------------------------------------------------
@@ -446,69 +447,3 @@ class LiveSession(Session):
         """The live probes as one script (``.save``)."""
         return "".join(lp.text.rstrip() + "\n\n" for lp in self.probes).rstrip("\n") + "\n" \
             if self.probes else ""
-
-
-def stop_now(attachments: list) -> None:
-    """Stop the programs of ``attachments`` from running, at once.
-
-    Disabling a perf event stops a timer's program, but not a program on a
-    tracepoint's or kprobe's perf event: the program hangs off the
-    tracepoint, which runs it whether the event is enabled or not. Closing
-    the BPF link detaches it. Each link close waits for a grace period
-    without holding a global lock, so they run side by side (360 links:
-    0.5 s instead of 13). Without a link (PERF_EVENT_IOC_SET_BPF, before
-    5.15) only closing the perf event detaches the program, so that is done
-    here too. The perf events of links stay open for the caller to close."""
-    for a in attachments:
-        a.disable()
-    if not attachments:
-        return
-
-    def stop(a) -> None:
-        if a.link_fd >= 0:
-            fd, a.link_fd = a.link_fd, -1
-            os.close(fd)
-        else:
-            a.close()
-
-    if len(attachments) == 1:
-        stop(attachments[0])
-        return
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(min(32, len(attachments))) as pool:
-        list(pool.map(stop, attachments))
-
-
-class _Closer:
-    """Closes ExitStacks in a thread of its own, one after the other;
-    ``wait()`` returns once every one handed over is closed."""
-
-    def __init__(self):
-        self._queue = None
-        self._thread = None
-
-    def close_later(self, stack: ExitStack) -> None:
-        if self._thread is None:
-            import queue
-            import threading
-            self._queue = queue.SimpleQueue()
-            self._thread = threading.Thread(target=self._run, name="pytrace-closer",
-                                            daemon=True)
-            self._thread.start()
-        self._queue.put(stack)
-
-    def _run(self) -> None:
-        while True:
-            stack = self._queue.get()
-            if stack is None:
-                return
-            try:
-                stack.close()
-            except OSError:
-                pass
-
-    def wait(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None

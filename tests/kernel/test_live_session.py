@@ -279,7 +279,7 @@ def test_fallbacks_perf_buffer_begin_through_a_tracepoint_and_no_links(live, mas
 @pytest.mark.parametrize("masked", [pytest.param(frozenset(), id="link"),
                                     pytest.param(frozenset({Feature.LINK}), id="ioctl")])
 def test_stop_now_stops_tracepoint_programs_at_once(live, masked):
-    from pytrace.live import stop_now
+    from pytrace.detach import stop_now
     lv = live(masked=masked)
     [p] = lv.add(f'tracepoint:syscalls:sys_*_getppid /comm == "ptlive10"/ {{ @a = count(); }}')
     assert len(p.attachments) == 2
@@ -292,7 +292,7 @@ def test_stop_now_stops_tracepoint_programs_at_once(live, masked):
     "backend/attach.py Attachment.disable() (PERF_EVENT_IOC_DISABLE) does not stop a BPF "
     "program on a tracepoint perf event: the tracepoint runs its programs whether the event "
     "is enabled or not. Session._detach relies on it, so the CLI's probes keep running "
-    "while END runs and the maps print. Closing the BPF link stops it (live.stop_now)."))
+    "while END runs and the maps print. Closing the BPF link stops it (detach.stop_now)."))
 def test_attachment_disable_stops_a_tracepoint_program(live):
     lv = live()
     [p] = lv.add(f'{TP} /comm == "ptlive11"/ {{ @a = count(); }}')
