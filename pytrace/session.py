@@ -299,9 +299,10 @@ class Session:
         return count
 
     def _detach(self) -> None:
-        """Stop every probe now; closing (slow for tracepoints) happens last."""
-        for a in getattr(self, "_live", ()):
-            a.disable()
+        """Stop every probe now (links close side by side); closing the perf
+        events left (slow for tracepoints) happens last."""
+        from .detach import stop_now
+        stop_now(getattr(self, "_live", []))
 
     def _loop(self, sig: "_Signals") -> None:
         import select
