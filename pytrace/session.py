@@ -130,14 +130,8 @@ class Session:
         program = parse(self.options.text, self.options.name)
         if "ast" in self.options.dump:
             self._dump_ast(program)
-        constants = {"start_ns": _monotonic_ns()}
-        if self.child is not None:
-            constants["cpid"] = self.child.pid
-        if self.options.pid is not None:
-            constants["filter_pid"] = self.options.pid
-            constants.setdefault("cpid", self.options.pid)
         self.script = compile_ast(program, self.kernel, resolvers(), params=self.options.params,
-                                  constants=constants, limits=self.options.limits)
+                                  constants=self._constants(), limits=self.options.limits)
         self._fallback_notes()
         if "ir" in self.options.dump:
             self._dump_ir()
@@ -145,59 +139,79 @@ class Session:
             self._dump_asm()
         return self.script
 
-    def _fallback_notes(self) -> None:
+    def _fallback_notes(self, script=None) -> None:
         """One line on stderr for each probe that runs through another
         mechanism than the one written (kprobe as fentry, …)."""
         seen = set()
-        for p in self.script.probes:
+        for p in (script or self.script).probes:
             for t in p.targets:
                 note = t.context.note
                 if note and note not in seen:
                     seen.add(note)
                     self.printer.message(f"note: {note}")
 
+    def _constants(self) -> dict[str, int]:
+        """Values compiled into programs: the start time, cpid, the -p filter."""
+        constants = {"start_ns": _monotonic_ns()}
+        if self.child is not None:
+            constants["cpid"] = self.child.pid
+        if self.options.pid is not None:
+            constants["filter_pid"] = self.options.pid
+            constants.setdefault("cpid", self.options.pid)
+        return constants
+
     def load(self) -> None:
         from .backend import sys as bpf
-        from .backend.emit import relocate
-        from .backend.insn import encode
-        from .backend.maps import Map
         bpf.raise_rlimit_memlock()
         script = self.script
         # a perf event and a link per attach point, plus maps and programs
         targets = sum(len(p.targets) for p in script.probes)
         bpf.raise_rlimit_nofile(2 * targets + len(script.maps) + len(script.probes) + 64)
         for spec in script.maps:
-            m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,
-                           spec.max_entries, name=_bpf_name(spec.name))
-            self.stack.callback(m.close)
-            self.maps[spec.name] = m
+            self.maps[spec.name] = self._create_map(spec, self.stack)
         fds = {name: m.fd for name, m in self.maps.items()}
-        from .providers import by_name
-        registry = by_name()
         for probe in script.probes:
-            insns = relocate(probe.insns, fds)
-            # fentry/fexit/tp_btf programs name their attach point when loaded
-            target = probe.targets[0]
-            extra = dict(registry[target.provider].load_options(target))
-            if len(probe.funcs) > 1:
-                from .backend.prog_btf import program_btf
-                blob, func_info = program_btf(probe.funcs)
-                btf_fd = bpf.btf_load(blob)
-                self.stack.callback(os.close, btf_fd)
-                extra.update(btf_fd=btf_fd, func_info=func_info)
-            try:
-                if self.options.verbose:
-                    res = bpf.prog_load_logged(_prog_type(probe.kind), encode(insns),
-                                               name=probe.name, **extra)
-                    fd = res.fd
-                    self._verifier_stats(probe, res.log)
-                else:
-                    fd = bpf.prog_load(_prog_type(probe.kind), encode(insns), name=probe.name,
-                                       **extra)
-            except bpf.BpfError as err:
-                raise self._rejected(probe, err) from None
-            self.stack.callback(os.close, fd)
-            self.prog_fds[probe.index] = fd
+            self.prog_fds[probe.index] = self._load_program(probe, fds, self.stack)
+
+    @staticmethod
+    def _create_map(spec, owner: ExitStack):
+        """The kernel map for ``spec``, closed by ``owner``."""
+        from .backend.maps import Map
+        m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,
+                       spec.max_entries, name=_bpf_name(spec.name))
+        owner.callback(m.close)
+        return m
+
+    def _load_program(self, probe: CompiledProbe, fds: dict[str, int], owner: ExitStack) -> int:
+        """Load one program with its maps' fds; its fds are closed by ``owner``.
+        A verifier rejection becomes an error located in the script."""
+        from .backend import sys as bpf
+        from .backend.emit import relocate
+        from .backend.insn import encode
+        from .providers import by_name
+        insns = relocate(probe.insns, fds)
+        # fentry/fexit/tp_btf programs name their attach point when loaded
+        target = probe.targets[0]
+        extra = dict(by_name()[target.provider].load_options(target))
+        if len(probe.funcs) > 1:
+            from .backend.prog_btf import program_btf
+            blob, func_info = program_btf(probe.funcs)
+            btf_fd = bpf.btf_load(blob)
+            owner.callback(os.close, btf_fd)
+            extra.update(btf_fd=btf_fd, func_info=func_info)
+        try:
+            if self.options.verbose:
+                res = bpf.prog_load_logged(_prog_type(probe.kind), encode(insns),
+                                           name=probe.name, **extra)
+                fd = res.fd
+                self._verifier_stats(probe, res.log)
+            else:
+                fd = bpf.prog_load(_prog_type(probe.kind), encode(insns), name=probe.name,
+                                   **extra)
+        except bpf.BpfError as err:
+            raise self._rejected(probe, err) from None
+        owner.callback(os.close, fd)
+        return fd
 
     def _rejected(self, probe: CompiledProbe, err) -> Exception:
         from .backend import verifier
@@ -285,46 +299,25 @@ class Session:
         self._drain()
 
     def _attach_all(self, runtime: Runtime) -> int:
-        from .providers import by_name
-        registry = by_name()
         self._attachments = ExitStack()
         self._live: list = []
         self.stack.enter_context(self._attachments)
+
+        def keep(a) -> None:
+            self._attachments.callback(a.close)
+            self._live.append(a)
         count = 0
         for probe in self.script.probes:
             count += len(probe.targets)
-            if probe.special:
-                continue
-            fd = self.prog_fds[probe.index]
-            # a provider may attach all of a program's targets at once (one
-            # kprobe_multi link for a wildcard); else one target at a time
-            by_provider: dict[str, list] = {}
-            for target in probe.targets:
-                by_provider.setdefault(target.provider, []).append(target)
-            for name, targets in by_provider.items():
-                provider = registry[name]
-                try:
-                    got = provider.attach_group(targets, fd, runtime)
-                except (OSError, RuntimeFailure) as err:
-                    raise _attach_failure(f"{targets[0].name} and {len(targets) - 1} more"
-                                          if len(targets) > 1 else targets[0].name,
-                                          err) from None
-                if got is None:
-                    got = []
-                    for target in targets:
-                        try:
-                            got += provider.attach(target, fd, runtime)
-                        except (OSError, RuntimeFailure) as err:
-                            raise _attach_failure(target.name, err) from None
-                for a in got:
-                    self._attachments.callback(a.close)
-                    self._live.append(a)
+            if not probe.special:
+                attach_program(probe.targets, self.prog_fds[probe.index], runtime, keep)
         return count
 
     def _detach(self) -> None:
-        """Stop every probe now; closing (slow for tracepoints) happens last."""
-        for a in getattr(self, "_live", ()):
-            a.disable()
+        """Stop every probe now (links close side by side); closing the perf
+        events left (slow for tracepoints) happens last."""
+        from .detach import stop_now
+        stop_now(getattr(self, "_live", []))
 
     def _loop(self, sig: "_Signals") -> None:
         import select
@@ -486,6 +479,36 @@ class Session:
         from .lang.dump import asm_lines
         for p in self.script.probes:
             self._dump("\n".join(asm_lines(p)))
+
+
+def attach_program(targets: list, prog_fd: int, runtime: Runtime, keep) -> None:
+    """Attach one loaded program to its targets, handing each Attachment to
+    ``keep`` as soon as it exists, so a failure midway leaves none unowned.
+    A provider may take all of its targets at once (``attach_group``: one
+    kprobe_multi link for a wildcard); else they attach one at a time."""
+    from .providers import by_name
+    registry = by_name()
+    by_provider: dict[str, list] = {}
+    for target in targets:
+        by_provider.setdefault(target.provider, []).append(target)
+    for name, group in by_provider.items():
+        provider = registry[name]
+        try:
+            got = provider.attach_group(group, prog_fd, runtime)
+        except (OSError, RuntimeFailure) as err:
+            what = group[0].name + (f" and {len(group) - 1} more" if len(group) > 1 else "")
+            raise _attach_failure(what, err) from None
+        if got is not None:
+            for a in got:
+                keep(a)
+            continue
+        for target in group:
+            try:
+                got = provider.attach(target, prog_fd, runtime)
+            except (OSError, RuntimeFailure) as err:
+                raise _attach_failure(target.name, err) from None
+            for a in got:
+                keep(a)
 
 
 def _attach_failure(name: str, err: Exception) -> RuntimeFailure:

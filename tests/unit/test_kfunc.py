@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pytrace import arch
-from pytrace.diagnostics import CompileError, FeatureError
+from pytrace.diagnostics import CompileError
 from pytrace.kernelinfo import Feature
 from pytrace.lang.ast import ProbeSpec
 from pytrace.lang.compiler import compile_ast
