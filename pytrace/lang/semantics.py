@@ -131,6 +131,8 @@ class Checker:
         self._assigned_vars: set[str] = set()
         self._loop_depth = 0
         self._var_tables: dict[int, dict[str, Type]] = {}
+        #: per-run state of builtin modules (the net module's parent maps)
+        self.ext: dict = {}
 
     # -- driver ----------------------------------------------------------
     def check(self, groups: list[Group]) -> list[ProbeTyping]:
