@@ -47,10 +47,11 @@ class Provider:
 
 
 def _providers() -> tuple[Provider, ...]:
+    from .net import Tc, Xdp
     from .special import Special
     from .timer import Interval
     from .tracepoint import Tracepoint
-    return (Special(), Tracepoint(), Interval())
+    return (Special(), Tracepoint(), Interval(), Xdp(), Tc())
 
 
 _cached: tuple[Provider, ...] | None = None
