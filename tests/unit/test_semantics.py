@@ -53,7 +53,7 @@ def test_unknown_probe_type():
         "-e:1:1: error: unknown probe type 'foo'\n"
         "foo:bar { }\n"
         "~~~~~~~\n"
-        "hint: probe types: BEGIN, END, interval (i), tracepoint (t)")
+        "hint: probe types: BEGIN, END, interval (i), tc, tracepoint (t), xdp")
 
 
 def test_unknown_bare_probe_name():
