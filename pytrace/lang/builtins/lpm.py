@@ -27,11 +27,12 @@ USAGE_HINT = 'write lpm(port, ip.saddr) or lpm(22, "10.0.0.0/8"): exact parts, t
 
 
 def _literal_text(e: A.Expr, params: list[str]) -> str | None:
-    """The text of a string literal or a positional parameter, else None."""
+    """The text of a string literal or a positional parameter ("" when that
+    parameter is not given), else None."""
     if isinstance(e, A.StrLit):
         return e.value
     if isinstance(e, A.Positional):
-        return params[e.index - 1] if 1 <= e.index <= len(params) else None
+        return params[e.index - 1] if 1 <= e.index <= len(params) else ""
     return None
 
 
@@ -40,7 +41,7 @@ def _literal_address(e: A.Expr, params: list[str]):
     Raises AddressError for a literal that is not an address."""
     from ...netaddr import parse_address
     text = _literal_text(e, params)
-    if text is None or (isinstance(e, A.Positional) and text.lstrip("-").isdigit()):
+    if not text or (isinstance(e, A.Positional) and text.lstrip("-").isdigit()):
         return None
     return parse_address(text)
 
@@ -119,7 +120,7 @@ def _check_load(ck, e: A.Call):
         ck.error("load()'s file must be a string literal or a parameter ($1)", e.args[1].loc)
     elif not path:
         ck.error("load() has no file name: the parameter is not given", e.args[1].loc,
-                 "name the file on the command line: pytrace SCRIPT FILE")
+                 "name the file after the script: pytrace SCRIPT FILE")
     if ref is None:
         return VOID
     if ref.keys:

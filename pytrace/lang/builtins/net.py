@@ -173,6 +173,7 @@ def _check_ntop(ck, e: A.Call):
     if not ck.expect_args(e, 1, 2):
         return Special(Formatted.INET4)
     addr = e.args[-1]
+    t = ck.expr(addr)
     family = None
     if len(e.args) == 2:
         ck.expr(e.args[0])
@@ -180,10 +181,17 @@ def _check_ntop(ck, e: A.Call):
         if family not in (AF_INET, AF_INET6):
             ck.error("ntop()'s address family must be 2 (AF_INET) or 10 (AF_INET6)",
                      e.args[0].loc)
-    t = ck.expr(addr)
-    if isinstance(t, Inet6) and family in (None, AF_INET6):
+            return Special(Formatted.INET4)
+    if isinstance(t, Inet6):
+        if family == AF_INET:
+            ck.error("ntop(2, …) prints IPv4 addresses; this one is IPv6", addr.loc,
+                     "write ntop(addr) or ntop(10, addr)")
         return t
-    if is_int(t) and family in (None, AF_INET):
+    if is_int(t):
+        if family == AF_INET6:
+            ck.error("ntop(10, …) prints IPv6 addresses (16 bytes, such as ip6.saddr); "
+                     "an integer is an IPv4 address", addr.loc,
+                     "write ntop(addr) or ntop(2, addr)")
         return Special(Formatted.INET4)
     ck.error(f"ntop() prints an IPv4 address (an integer) or an IPv6 address "
              f"(ip6.saddr), not {describe(t)}", addr.loc)

@@ -125,18 +125,34 @@ L4 = ("tcp", "udp", "icmp")
 L4_MIN = {"tcp": 20, "udp": 8, "icmp": 4}
 
 
-def headers_used(probe: A.Probe) -> dict[str, set[str]]:
-    """header name -> the fields of it the probe reads (empty: only tested)."""
+def headers_used(probe: A.Probe) -> tuple[dict[str, set[str]], set[str]]:
+    """(header name -> the fields of it the probe reads, the headers it
+    tests for presence: ``tcp`` alone)."""
     used: dict[str, set[str]] = {}
-    for node in A.walk(probe):
+    bare: set[str] = set()
+    operands: set[int] = set()
+    for node in A.walk(probe):                      # parents before children
         if isinstance(node, A.FieldAccess) and isinstance(node.operand, A.Builtin) \
                 and node.operand.name in HEADERS:
+            operands.add(id(node.operand))
             h = HEADERS[node.operand.name]
             if h.field(node.name) is not None:
                 used.setdefault(h.name, set()).add(node.name)
-        elif isinstance(node, A.Builtin) and node.name in HEADERS:
+        elif isinstance(node, A.Builtin) and node.name in HEADERS and id(node) not in operands:
             used.setdefault(node.name, set())
-    return used
+            bare.add(node.name)
+    return used, bare
+
+
+def _compact(h: Header, names: set[str]) -> Struct:
+    """The fields ``names`` of header ``h``, widest first, as the view holds them."""
+    fields = sorted((f for f in h.fields if f.name in names), key=lambda f: -f.type.size)
+    out, pos = [], 0
+    for f in fields:
+        pos = (pos + f.type.align - 1) // f.type.align * f.type.align
+        out.append(Field(f.name, f.type, pos))
+        pos += f.type.size
+    return Struct(f"{h.name} header", tuple(out), pos)
 
 
 class PacketView:
@@ -144,18 +160,23 @@ class PacketView:
 
     def __init__(self, lw):
         self.lw = lw
-        self.used = headers_used(lw.group.probe)
+        self.used, bare = headers_used(lw.group.probe)
         layout = CTX[lw.ctx_info.kind]
-        # the view: a presence byte per header, then each used header, 8-aligned
+        # the view: a presence byte per header tested alone, then the fields
+        # read, each header's widest first; only those bytes are zeroed
+        self.flags = {name: i for i, name in enumerate(n for n in PRESENT if n in bare)}
+        self.layout: dict[str, Struct] = {}
         self.base: dict[str, int] = {}
-        pos = 8
+        pos = len(self.flags)
         for name in HEADERS:
-            if name in self.used:
+            if self.used.get(name):
+                st = self.layout[name] = _compact(HEADERS[name], self.used[name])
+                pos = (pos + st.align - 1) // st.align * st.align
                 self.base[name] = pos
-                pos += HEADERS[name].struct.size
-        self.size = pos
-        self.slot = lw.fn.slot(pos, name="pkt")
-        lw.stack_used += pos
+                pos += st.size
+        self.size = (pos + 7) // 8 * 8
+        self.slot = lw.fn.slot(max(self.size, 8), name="pkt")
+        lw.stack_used += self.size
         saved, lw.fn.ops = lw.fn.ops, []
         saved_loc, lw.loc = lw.loc, lw.group.probe.loc
         try:
@@ -168,13 +189,13 @@ class PacketView:
 
     # -- what builtins read ----------------------------------------------------
     def header(self, name: str):
-        """The header's fields in the view (a Mem of its struct)."""
+        """The header's fields in the view (a Mem of their compact struct)."""
         from ..lower import Mem
-        return Mem(self.slot, self.base[name], HEADERS[name].struct)
+        return Mem(self.slot, self.base[name], self.layout[name])
 
     def present(self, name: str) -> ir.VReg:
         v = self.lw.vreg(name)
-        self.lw.emit(ir.Load(v, self.slot, PRESENT.index(name), 1))
+        self.lw.emit(ir.Load(v, self.slot, self.flags[name], 1))
         return v
 
     # -- the parser ------------------------------------------------------------
@@ -185,7 +206,7 @@ class PacketView:
         lw = self.lw
         for off in range(0, self.size, 8):               # absent headers read as 0
             lw.emit(ir.Store(self.slot, off, 0, 8))
-        if "pkt" in self.used:
+        if self.used.get("pkt"):
             self._pkt(ctx)
         if not self._wants(*PRESENT):
             return
@@ -237,13 +258,14 @@ class PacketView:
         return after
 
     def _mark(self, name: str) -> None:
-        self.lw.emit(ir.Store(self.slot, PRESENT.index(name), 1, 1))
+        if name in self.flags:
+            self.lw.emit(ir.Store(self.slot, self.flags[name], 1, 1))
 
     def _copy(self, name: str, src: ir.VReg) -> None:
         """Store the used fields of header ``name`` (starting at ``src``)."""
         lw = self.lw
         h = HEADERS[name]
-        layout = h.struct
+        layout = self.layout.get(name)
         for fname in sorted(self.used[name]):
             f, slot_f = h.field(fname), layout.field(fname)
             dst = self.base[name] + slot_f.offset
@@ -270,7 +292,7 @@ class PacketView:
 
     def _pkt(self, ctx: CtxLayout) -> None:
         lw = self.lw
-        layout = HEADERS["pkt"].struct
+        layout = self.layout["pkt"]
         base = self.base["pkt"]
         if "len" in self.used["pkt"]:
             n = lw.vreg("len")
@@ -297,7 +319,7 @@ class PacketView:
         if "proto" in fields:                              # the type after VLAN tags
             v = lw.vreg("proto")
             lw.emit(ir.ToBe(v, proto, 16))
-            off = self.base["eth"] + HEADERS["eth"].struct.field("proto").offset
+            off = self.base["eth"] + self.layout["eth"].field("proto").offset
             lw.emit(ir.Store(self.slot, off, v, 2))
 
     def _ipv4(self, nh, end, done, l4, l4proto, l4_parse) -> None:
