@@ -256,8 +256,11 @@ class Special(Type):
 class Inet6(Str):
     """An IPv6 address: 16 bytes in network byte order, printed as text
     (``fe80::1``). The compiler handles it as a 16-byte string buffer
-    (copied whole, never NUL-terminated); userspace decodes it as an address."""
+    (copied whole, never NUL-terminated); userspace decodes it as an address.
+    8-aligned, so it is copied as two u64 (stack accesses must be aligned)."""
     cap: int = 16
+
+    align = 8
 
     def __str__(self) -> str:
         return "inet6"

@@ -95,8 +95,10 @@ def _lower_lpm(lw, e: A.Call):
         from ...netaddr import lpm_key_bytes
         raw = lpm_key_bytes([], literal[0], literal[1])[4:]   # bits past the prefix cleared
         _store_bytes(lw, key.base, off, raw)
-    elif t.addr == 16:
-        lw.copy(key.at(4 + 8 * t.exact, Inet6()), lw.value(addr), 16)
+    elif t.addr == 16:                                   # at 4 + 8n: in 4-byte steps
+        src = lw.value(addr)
+        for pos in range(0, 16, 4):
+            lw.emit(ir.Store(key.base, off + pos, lw.load(src.at(pos, Inet6()), 4), 4))
     else:
         lw.emit(ir.Store(key.base, off, lw.reg_of(lw.int_value(addr)), 4))
     return key

@@ -144,12 +144,18 @@ def headers_used(probe: A.Probe) -> tuple[dict[str, set[str]], set[str]]:
     return used, bare
 
 
+def _align(size: int) -> int:
+    """Stack accesses must be aligned: an IPv6 address is copied as two u64."""
+    return min(size, 8)
+
+
 def _compact(h: Header, names: set[str]) -> Struct:
     """The fields ``names`` of header ``h``, widest first, as the view holds them."""
     fields = sorted((f for f in h.fields if f.name in names), key=lambda f: -f.type.size)
     out, pos = [], 0
     for f in fields:
-        pos = (pos + f.type.align - 1) // f.type.align * f.type.align
+        a = _align(f.type.size)
+        pos = (pos + a - 1) // a * a
         out.append(Field(f.name, f.type, pos))
         pos += f.type.size
     return Struct(f"{h.name} header", tuple(out), pos)
@@ -171,7 +177,8 @@ class PacketView:
         for name in HEADERS:
             if self.used.get(name):
                 st = self.layout[name] = _compact(HEADERS[name], self.used[name])
-                pos = (pos + st.align - 1) // st.align * st.align
+                a = _align(st.fields[0].type.size)      # its widest field
+                pos = (pos + a - 1) // a * a
                 self.base[name] = pos
                 pos += st.size
         self.size = (pos + 7) // 8 * 8
