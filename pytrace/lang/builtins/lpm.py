@@ -16,6 +16,7 @@ comment. The file is read by pytrace, not by the kernel (``mapedit``).
 """
 from __future__ import annotations
 
+from ...backend.insn import AluOp
 from .. import ast as A
 from .. import ir
 from ..program import EventKind
@@ -89,7 +90,9 @@ def _lower_lpm(lw, e: A.Call):
             continue
         swapped = lw.vreg("be")
         lw.emit(ir.ToBe(swapped, lw.reg_of(v), 64))
-        lw.emit(ir.Store(key.base, off, swapped, 8))
+        # at 4 + 8i: two aligned 4-byte halves (the stack allows no unaligned u64)
+        lw.emit(ir.Store(key.base, off, swapped, 4))
+        lw.emit(ir.Store(key.base, off + 4, lw.alu(AluOp.RSH, swapped, 32), 4))
     off = key.off + 4 + 8 * t.exact
     if literal is not None:
         from ...netaddr import lpm_key_bytes
