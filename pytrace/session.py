@@ -459,7 +459,7 @@ def _attach_failure(name: str, err: Exception) -> RuntimeFailure:
     import errno
     code = getattr(err, "errno", None)
     why = getattr(err, "strerror", None) or str(err)
-    hint = None
+    hint = getattr(err, "hint", None)           # a provider's own advice stays
     if code == errno.EMFILE:
         hint = ("every probe needs open files; pytrace raised its limit as far as the hard "
                 "limit allows: raise that (ulimit -Hn) or attach to fewer probes")
