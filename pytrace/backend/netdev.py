@@ -24,7 +24,7 @@ from enum import Enum, IntFlag
 from ..diagnostics import RuntimeFailure
 from ..record import record
 from . import sys as bpf
-from .attach import attach_link
+from .attach import Attachment, attach_link
 from .sys import AttachType, BpfError
 
 
@@ -181,24 +181,41 @@ def _pid_is_pytrace(pid: int) -> bool:
 
 # -- attachments -------------------------------------------------------------------
 
-class NetlinkXdp:
-    """Our program in an interface's XDP slot; closing takes it out (only if
-    it is still ours)."""
+class _NetlinkAttachment(Attachment):
+    """An attachment held by netlink state, not by an fd of ours (so no
+    ``link_fd``/``perf_fd``): disabling it removes it."""
 
-    def __init__(self, what: str, ifindex: int, prog_id: int, flags: int):
-        self.what = what
-        self.ifindex = ifindex
-        self.prog_id = prog_id
-        self.flags = flags
-        self.closed = False
+    def __init__(self, what: str):
+        super().__init__(what)
+        self._removed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._removed
 
     def disable(self) -> None:
         self.close()
 
     def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
+        if not self._removed:
+            self._removed = True
+            self._remove()
+
+    def _remove(self) -> None:
+        raise NotImplementedError
+
+
+class NetlinkXdp(_NetlinkAttachment):
+    """Our program in an interface's XDP slot; closing takes it out (only if
+    it is still ours)."""
+
+    def __init__(self, what: str, ifindex: int, prog_id: int, flags: int):
+        super().__init__(what)
+        self.ifindex = ifindex
+        self.prog_id = prog_id
+        self.flags = flags
+
+    def _remove(self) -> None:
         with netlink() as ipr:
             for p in xdp_programs(ipr, self.ifindex):
                 if p.prog_id == self.prog_id:
@@ -213,28 +230,21 @@ class Clsact:
     users: int = 0
 
 
-class NetlinkTc:
+class NetlinkTc(_NetlinkAttachment):
     """Our direct-action bpf filter on a clsact qdisc; closing removes it,
     and the qdisc too when this run created it and the last of our filters
     on it goes."""
 
     def __init__(self, what: str, ifindex: int, direction: TcDirection, name: str,
                  clsact: Clsact, release):
-        self.what = what
+        super().__init__(what)
         self.ifindex = ifindex
         self.direction = direction
         self.name = name
         self.clsact = clsact
         self.release = release
-        self.closed = False
 
-    def disable(self) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
+    def _remove(self) -> None:
         with netlink() as ipr:
             _delete_filters(ipr, self.ifindex, self.direction, lambda name: name == self.name)
             self.clsact.users -= 1

@@ -462,6 +462,23 @@ def test_firewall_rules_change_while_it_runs(ns):
     ns.assert_clean("lo")
 
 
+@pytest.mark.parametrize("path, mechanism", [([], "BPF link"), (["--netlink"], "netlink")],
+                         ids=["link", "netlink"])
+def test_firewall_rules_change_from_the_repl(ns, path, mechanism):
+    out = ns.run(sys.executable, WORKLOADS / "net_live_repl.py", FIREWALL, FIREWALL_RULES,
+                 *path, environ=env())
+    counts, *printed = out.split("\n", 1)
+    assert json.loads(counts) == {
+        "mechanism": ["ran once (BPF_PROG_TEST_RUN)", f"xdp: {mechanism}"],
+        "rules_file": 0, "after_set_pass": 10, "deleted": True, "after_block_host": 0,
+        "exit": 0}, out
+    assert maps_of(printed[0]) == {
+        "@dropped[127.0.0.1, 9999]": "20", "@passed[127.0.0.1, 9999]": "10",
+        "@rules[0, 127.0.0.1/32]": "1", "@rules[0, 0.0.0.0/0]": "2",
+        "@rules[9999, 127.0.0.2/32]": "2"}, out
+    ns.assert_clean("lo")
+
+
 def test_a_bad_rules_file_is_named_with_its_line(ns, tmp_path):
     rules = tmp_path / "rules"
     rules.write_text("# fine\n22 10.0.0.0/8 1\n22 10.0.0.0/33 1\n")

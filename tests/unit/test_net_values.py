@@ -132,3 +132,29 @@ def test_force_flag():
 def test_no_feature_link_means_no_xdp_or_tcx_links_either():
     assert masked_features(["link"]) == {Feature.LINK, Feature.XDP_LINK, Feature.TCX}
     assert masked_features(["tcx"]) == {Feature.TCX}
+
+
+# -- the REPL's .set / .delete ---------------------------------------------------------------
+
+def test_repl_writes_lpm_keys_as_the_script_spells_them():
+    from pytrace.encode import encode_key, parse_assignment, parse_map_key
+    name, key, value = parse_assignment('@rules[lpm(9999, "127.0.0.0/8")] = 1')
+    assert (name, key, value) == ("@rules", (9999, "127.0.0.0/8"), 1)
+    assert encode_key(RULES, key) == netaddr.lpm_key_bytes([9999], b"\x7f\0\0\0", 8)
+    assert encode_key(RULES, parse_map_key('@rules[9999, "127.0.0.0/8"]')[1]) == \
+        encode_key(RULES, key)
+    v6 = MapSpec("@v", MapKind.HASH, 16, 8, 64, Inet6(), INT64)
+    assert encode_key(v6, "::1") == bytes(15) + b"\1"
+
+
+@pytest.mark.parametrize("key, message", [
+    ("127.0.0.0/8", 'the key must be (integer, "address/prefix"), not the string "127.0.0.0/8"'),
+    ((22, "::1"), "the key needs an IPv4 address, not ::1"),
+    ((22, "10.0.0.0/40"), "'10.0.0.0/40': the prefix length must be 0 to 32"),
+])
+def test_repl_lpm_key_errors(key, message):
+    from pytrace.diagnostics import UsageError
+    from pytrace.encode import encode_key
+    with pytest.raises(UsageError) as err:
+        encode_key(RULES, key)
+    assert str(err.value) == message
