@@ -164,8 +164,8 @@ class Tc(_NetProvider):
 
 
 def _sweep(xdp: bool = False, tc: bool = False) -> list[str]:
-    from ..backend import netdev
-    return netdev.sweep(xdp, tc)
+    from ..backend import netsweep
+    return netsweep.sweep(xdp, tc)
 
 
 def _report(lines: list[str]) -> None:
