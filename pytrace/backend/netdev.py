@@ -83,9 +83,10 @@ def netlink():
     """An rtnetlink socket in pytrace's network namespace (pyroute2.IPRoute)."""
     try:
         from pyroute2 import IPRoute
-    except ImportError:
+    except ImportError as err:
+        why = "is not installed" if err.name == "pyroute2" else f"cannot be imported: {err}"
         raise RuntimeFailure(
-            "attaching xdp/tc probes without BPF links needs pyroute2, which is not installed",
+            f"attaching xdp/tc probes without BPF links needs pyroute2, which {why}",
             hint="install it (pip install 'pytrace[net]'), or use a kernel with XDP links "
                  "(5.9) and tcx (6.6)") from None
     return IPRoute()
@@ -93,6 +94,12 @@ def netlink():
 
 def _netlink_error(err: Exception) -> int:
     return getattr(err, "code", None) or getattr(err, "errno", None) or 0
+
+
+def netlink_failure(what: str, err: Exception, hint: str | None = None) -> RuntimeFailure:
+    """A netlink request that failed, as a user sees it."""
+    code = _netlink_error(err)
+    return RuntimeFailure(f"{what}: {os.strerror(code) if code else err}", hint=hint)
 
 
 @record(frozen=True)
@@ -166,7 +173,12 @@ class _NetlinkAttachment(Attachment):
     def close(self) -> None:
         if not self._removed:
             self._removed = True
-            self._remove()
+            try:
+                self._remove()
+            except RuntimeFailure:
+                raise
+            except Exception as err:          # pyroute2's NetlinkError and the like
+                raise netlink_failure(f"cannot remove {self.what}", err) from None
 
     def _remove(self) -> None:
         raise NotImplementedError
@@ -361,10 +373,10 @@ class ClsactUses:
     def __init__(self):
         self.by_ifindex: dict[int, Clsact] = {}
 
-    def acquire(self, ipr, ifindex: int) -> Clsact:
+    def acquire(self, ipr, ifindex: int, iface: str) -> Clsact:
         c = self.by_ifindex.get(ifindex)
         if c is None:
-            c = self.by_ifindex[ifindex] = Clsact(ifindex, ensure_clsact(ipr, ifindex))
+            c = self.by_ifindex[ifindex] = Clsact(ifindex, ensure_clsact(ipr, ifindex, iface))
         return c
 
     def release(self, c: Clsact) -> None:
@@ -372,14 +384,14 @@ class ClsactUses:
             del self.by_ifindex[c.ifindex]
 
 
-def attach_tc(prog_fd: int, ifindex: int, direction: TcDirection, *, use_link: bool,
-              what: str, clsacts: ClsactUses):
+def attach_tc(prog_fd: int, ifindex: int, iface: str, direction: TcDirection, *,
+              use_link: bool, what: str, clsacts: ClsactUses):
     """Put a tc program on one side of an interface: a tcx link, or a
     direct-action filter named ``pytrace:<pid>`` on a clsact qdisc."""
     if use_link:
         return attach_link(prog_fd, ifindex, direction.attach_type, what)
     with netlink() as ipr:
-        clsact = clsacts.acquire(ipr, ifindex)
+        clsact = clsacts.acquire(ipr, ifindex, iface)
         name = f"{FILTER_PREFIX}{os.getpid()}" + (":q" if clsact.created else "")
         try:
             ipr.tc("add-filter", "bpf", ifindex, fd=prog_fd, name=name,
@@ -396,9 +408,16 @@ def attach_tc(prog_fd: int, ifindex: int, direction: TcDirection, *, use_link: b
         return NetlinkTc(what, ifindex, direction, name, clsact, clsacts.release)
 
 
-def ensure_clsact(ipr, ifindex: int) -> bool:
+def ensure_clsact(ipr, ifindex: int, iface: str) -> bool:
     """Add a clsact qdisc unless there is one; True when we added it."""
     if _has_clsact(ipr, ifindex):
         return False
-    ipr.tc("add", "clsact", ifindex)
+    try:
+        ipr.tc("add", "clsact", ifindex)
+    except Exception as err:
+        hint = None
+        if _netlink_error(err) in (errno.ENOENT, errno.EOPNOTSUPP):
+            hint = ("this kernel has no clsact qdisc (CONFIG_NET_SCH_INGRESS, module "
+                    "sch_ingress); with tcx (Linux 6.6) none is needed")
+        raise netlink_failure(f"cannot add a clsact qdisc to {iface}", err, hint) from None
     return True

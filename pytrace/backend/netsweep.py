@@ -91,10 +91,15 @@ def sweep(xdp: bool, tc: bool) -> list[str]:
         return []
     done: list[str] = []
     with ipr:
-        if xdp_orphans:
-            done += _sweep_xdp(ipr, xdp_orphans)
-        if tc_orphans:
-            done += _sweep_tc(ipr)
+        try:
+            if xdp_orphans:
+                done += _sweep_xdp(ipr, xdp_orphans)
+            if tc_orphans:
+                done += _sweep_tc(ipr)
+        except Exception as err:              # a note; the run goes on
+            code = getattr(err, "code", None) or getattr(err, "errno", None)
+            done.append(f"could not remove what a killed pytrace left: "
+                        f"{os.strerror(code) if code else err}")
     return done
 
 

@@ -146,7 +146,7 @@ class Tc(_NetProvider):
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
         from ..backend import netdev
         t: NetTarget = target.data
-        return [netdev.attach_tc(prog_fd, t.ifindex, t.where,
+        return [netdev.attach_tc(prog_fd, t.ifindex, t.iface, t.where,
                                  use_link=runtime.kernel.has(Feature.TCX), what=target.name,
                                  clsacts=self._clsact_uses())]
 
