@@ -292,6 +292,8 @@ def attach_xdp(prog_fd: int, ifindex: int, iface: str, mode: XdpMode, *, use_lin
         except BpfError as err:
             if err.errno not in (errno.EBUSY, errno.EEXIST):
                 raise _xdp_failure(err, iface, mode) from None
+            if _ours(ifindex, []):
+                raise _twice(iface) from None
             if not force:
                 raise _occupied(iface, _foreign_description(ifindex)) from None
         _remove_foreign(ifindex, iface)
@@ -301,6 +303,8 @@ def attach_xdp(prog_fd: int, ifindex: int, iface: str, mode: XdpMode, *, use_lin
             raise _xdp_failure(err, iface, mode) from None
     with netlink() as ipr:
         present = xdp_programs(ipr, ifindex)
+        if present and _ours(ifindex, present):
+            raise _twice(iface)
         if present and not force:
             raise _occupied(iface, _describe(present))
         if present:
@@ -335,6 +339,34 @@ def _foreign_description(ifindex: int) -> str:
 
 def _describe(programs: list[XdpProgram]) -> str:
     return ", ".join(f"{p.name or 'unnamed'} (id {p.prog_id})" for p in programs)
+
+
+def _ours(ifindex: int, present: list[XdpProgram]) -> bool:
+    """Whether this process put the XDP program there: an XDP link of ours on
+    ``ifindex`` (its fdinfo names the interface), or one of ``present`` is a
+    program we hold."""
+    ids = {p.prog_id for p in present}
+    fd_dir = "/proc/self/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            if not os.readlink(f"{fd_dir}/{fd}").startswith("anon_inode:bpf"):
+                continue
+            with open(f"/proc/self/fdinfo/{fd}") as f:
+                info = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+        except OSError:
+            continue
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        if info.get("link_type") == "xdp" and info.get("ifindex") == str(ifindex):
+            return True
+        if info.get("prog_id", "").isdigit() and int(info["prog_id"]) in ids:
+            return True
+    return False
+
+
+def _twice(iface: str) -> RuntimeFailure:
+    return RuntimeFailure(f"{iface} already runs another xdp probe of this script, and an "
+                          "interface runs one XDP program",
+                          hint=f"do what both probes do in one xdp:{iface} probe")
 
 
 def _occupied(iface: str, who: str) -> RuntimeFailure:

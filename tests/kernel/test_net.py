@@ -329,6 +329,16 @@ def test_a_foreign_xdp_program_is_refused_unless_forced(ns, path):
     ns.assert_clean("lo")
 
 
+@pytest.mark.parametrize("path", PATHS + [pytest.param(["--force"], id="force")])
+def test_two_xdp_probes_on_one_interface_are_explained(ns, path):
+    r = ns.pytrace(*path, "-e", "xdp:lo { @a = count(); } xdp:lo /udp/ { @b = count(); }")
+    assert r.rc == 1, r
+    assert r.err == ("error: cannot attach xdp:lo: lo already runs another xdp probe of this "
+                     "script, and an interface runs one XDP program\n"
+                     "hint: do what both probes do in one xdp:lo probe\n"), r
+    ns.assert_clean("lo")
+
+
 # -- driver mode, tc, headers on a veth pair ------------------------------------------------
 
 @pytest.mark.parametrize("path", PATHS)
