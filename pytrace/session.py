@@ -342,7 +342,7 @@ class Session:
         """User stacks and usym() need the mappings of the processes they
         come from, which may exit before maps print: follow them from now
         (before anything is attached or the -c child runs)."""
-        from .symbols.resolver import USYM_PIDS_MAP
+        from .lang.builtins.stacks import USYM_PIDS_MAP
         if any(m.name.startswith("stack_u") or m.name == USYM_PIDS_MAP
                for m in self.script.maps):
             self._symbolizer(user=True)

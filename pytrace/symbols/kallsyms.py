@@ -54,9 +54,15 @@ class KernelSymbols:
             addr = int(parts[0], 16)
             if addr:
                 rows.append((addr, parts[2].split(b"\t", 1)[0]))
-        rows.sort(key=lambda r: r[0])
-        self._addrs = [r[0] for r in rows]
-        self._names = [r[1].decode("utf-8", "replace") for r in rows]
+        rows.sort(key=lambda r: r[0])          # stable: the first name listed at an address wins
+        addrs, names = [], []
+        for addr, name in rows:
+            if addrs and addrs[-1] == addr:
+                continue
+            addrs.append(addr)
+            names.append(name)
+        self._addrs = addrs
+        self._names = [n.decode("utf-8", "replace") for n in names]
 
     def __len__(self) -> int:
         if self._addrs is None:

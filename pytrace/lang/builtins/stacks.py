@@ -204,6 +204,8 @@ def _check_uaddr(ck, e: A.Call):
             ck.error(f"uaddr(\"{name}\"): {pic[0].data.path} is loaded at an address chosen "
                      "at run time; pytrace finds it from the probe's own address, which "
                      "needs one probe on a function entry", e.loc,
+                     "read it in a uprobe on the function's entry and keep it in a map"
+                     if t_is_return(pic[0]) else
                      "give this probe a single uprobe or usdt attach point")
     bits = size * 8 if size in (1, 2, 4) else 64
     return Ptr(Int(bits, False), AddrSpace.USER)
