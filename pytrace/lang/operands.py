@@ -5,7 +5,8 @@ pt_regs`` in a BPF_PROG_TYPE_KPROBE context.
 An ``Operand`` stands where a ``probes.CtxSlot`` does in
 ``ProbeContext.argn``; ``argN`` calls its ``lower``. Values are read with
 the operand's size and sign-extended when it is signed, then typed as
-``type`` (u64, as bpftrace types USDT arguments).
+``type``: 64 bits, signed as the probe site declares (bpftrace 0.17 types
+every argN u64 but prints 8-byte map keys signed, so keys print alike).
 """
 from __future__ import annotations
 

@@ -113,6 +113,7 @@ def _operand(spec, arch, elf, pc: int):
     """An ``elf.stapsdt.ArgSpec`` as a ``lang.operands.Operand`` of this arch."""
     from ..elf.stapsdt import ArgSpecError, OperandKind
     from ..lang.operands import Operand
+    from ..lang.types import Int
 
     def reg(name: str | None) -> int | None:
         if name is None:
@@ -122,10 +123,12 @@ def _operand(spec, arch, elf, pc: int):
             raise ArgSpecError(f"'{spec.text}': {arch.name} has no register {name} in pt_regs")
         return off
 
+    # a value as wide as a register, signed as the probe site declared it
+    t = Int(64, spec.signed)
     if spec.kind is OperandKind.CONSTANT:
-        return Operand(spec.size, spec.signed, value=spec.value)
+        return Operand(spec.size, spec.signed, value=spec.value, type=t)
     if spec.kind is OperandKind.REGISTER:
-        return Operand(spec.size, spec.signed, reg(spec.base), value=spec.value)
+        return Operand(spec.size, spec.signed, reg(spec.base), value=spec.value, type=t)
     disp = spec.disp
     base = spec.base
     if spec.symbol is not None:
@@ -139,4 +142,4 @@ def _operand(spec, arch, elf, pc: int):
     elif base == "ip":
         raise ArgSpecError(f"'{spec.text}': a pc-relative operand without a symbol")
     return Operand(spec.size, spec.signed, reg(base), memory=True, index=reg(spec.index),
-                   scale=spec.scale, disp=disp)
+                   scale=spec.scale, disp=disp, type=t)

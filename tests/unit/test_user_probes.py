@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pytrace.lang.operands import Operand
-from pytrace.lang.types import UINT64, Formatted, Special, Stack, StackKind, StackMode
+from pytrace.lang.types import INT64, UINT64, Formatted, Special, Stack, StackKind, StackMode
 from pytrace.providers import by_name
 from pytrace.providers.uprobe import UprobeData
 
@@ -138,11 +138,11 @@ def test_usdt_targets_semaphores_and_operands(prog):
     assert start.data == UprobeData(prog, 0x1014, 0x1014, "app:start",
                                     ref_ctr_offset=DATA_OFFSET + 2)
     assert start.context.argn == (
-        Operand(4, True, X86_DI),
+        Operand(4, True, X86_DI, type=INT64),
         Operand(8, False, X86_BP, memory=True, disp=-16),
         Operand(4, False, value=3),
         # counter(%rip): ip - the probe's address + counter's address
-        Operand(8, True, X86_IP, memory=True, disp=DATA_SHIFT + 8 - 0x1014))
+        Operand(8, True, X86_IP, memory=True, disp=DATA_SHIFT + 8 - 0x1014, type=INT64))
     assert (stop1.name, stop2.name) == (f"usdt:{prog}:app:stop", f"usdt:{prog}:other:stop")
     assert stop1.data.ref_ctr_offset == 0
     ir = "\n".join(script.probes[0].ir_dump)
