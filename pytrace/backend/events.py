@@ -54,7 +54,39 @@ def _epoll_wait(ep: select.epoll, timeout_ms: int) -> list[tuple[int, int]]:
         return []
 
 
-class RingBufferReader:
+class _Reader:
+    """What both readers share: an epoll fd to wait on, and a poll() that
+    handles what is waiting or waits for the kernel's wakeup. Subclasses
+    set ``_epoll`` and implement ``_consume`` and ``close``."""
+    _epoll: select.epoll | None = None
+
+    def fileno(self) -> int:
+        assert self._epoll is not None, "reader is closed"
+        return self._epoll.fileno()
+
+    def poll(self, timeout_ms: int = -1) -> int:
+        """Handle every record waiting; when there is none, wait up to
+        ``timeout_ms`` for the kernel's wakeup and handle what came."""
+        n = self._consume()
+        if n or timeout_ms == 0:
+            return n
+        _epoll_wait(self._epoll, timeout_ms)
+        return self._consume()
+
+    def _consume(self) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class RingBufferReader(_Reader):
     """Consume a BPF ring buffer map through its mmap'ed pages.
 
     Layout (kernel/bpf/ringbuf.c): page 0 holds consumer_pos (we write it),
@@ -83,19 +115,6 @@ class RingBufferReader:
         self._words32 = memoryview(self._producer).cast("I")     # record headers
         self._epoll = select.epoll()
         self._epoll.register(map_fd, select.EPOLLIN)
-
-    def fileno(self) -> int:
-        assert self._epoll is not None, "reader is closed"
-        return self._epoll.fileno()
-
-    def poll(self, timeout_ms: int = -1) -> int:
-        """Handle every record waiting; when there is none, wait up to
-        ``timeout_ms`` for the kernel's wakeup and handle what came."""
-        n = self._consume()
-        if n or timeout_ms == 0:
-            return n
-        _epoll_wait(self._epoll, timeout_ms)
-        return self._consume()
 
     def _consume(self) -> int:
         cons_pos, prod_words, words32 = self._cons_pos, self._prod_words, self._words32
@@ -131,13 +150,6 @@ class RingBufferReader:
             view.release()
         self._consumer.close()
         self._producer.close()
-
-    def __enter__(self) -> "RingBufferReader":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 _PERF_HEADER = struct.Struct("<IHH")      # struct perf_event_header
 _U32 = struct.Struct("<I")
@@ -175,7 +187,7 @@ class _PerfRing:
         os.close(self.fd)
 
 
-class PerfBufferReader:
+class PerfBufferReader(_Reader):
     """Consume a BPF_MAP_TYPE_PERF_EVENT_ARRAY through per-CPU perf rings.
 
     For each CPU it opens a PERF_COUNT_SW_BPF_OUTPUT event that samples raw
@@ -228,17 +240,6 @@ class PerfBufferReader:
     @property
     def cpus(self) -> list[int]:
         return [ring.cpu for ring in self._rings]
-
-    def fileno(self) -> int:
-        assert self._epoll is not None, "reader is closed"
-        return self._epoll.fileno()
-
-    def poll(self, timeout_ms: int = -1) -> int:
-        n = self._consume()
-        if n or timeout_ms == 0:
-            return n
-        _epoll_wait(self._epoll, timeout_ms)
-        return self._consume()
 
     def _consume(self) -> int:
         n = 0
@@ -293,8 +294,3 @@ class PerfBufferReader:
             ring.close()
         self._rings = []
 
-    def __enter__(self) -> "PerfBufferReader":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -576,12 +576,15 @@ class Lowerer:
     def expr_IntLit(self, e: A.IntLit) -> ir.Value:
         return e.value if e.value < 1 << 63 else e.value - (1 << 64)
 
-    def expr_StrLit(self, e: A.StrLit) -> Mem:
+    def in_new_buffer(self, e: A.Expr, name: str) -> Mem:
+        """Evaluate a memory-typed expression into fresh memory of its type."""
         t = self.type_of(e)
-        buf = self.buffer(t.size, "str")
-        mem = buf.at(0, t)
+        mem = self.buffer(t.size, name).at(0, t)
         self.into(e, mem, full=True)
         return mem
+
+    def expr_StrLit(self, e: A.StrLit) -> Mem:
+        return self.in_new_buffer(e, "str")
 
     def expr_Positional(self, e: A.Positional):
         p = _param(self.params, e.index)
@@ -717,10 +720,7 @@ class Lowerer:
             self.emit(ir.Mov(dst, self.int_value(e.orelse)))
             self.place(done)
             return dst
-        buf = self.buffer(t.size, "ternary")
-        mem = buf.at(0, t)
-        self.into(e, mem, full=True)
-        return mem
+        return self.in_new_buffer(e, "ternary")
 
     def expr_Cast(self, e: A.Cast) -> ir.Value:
         v = self.int_value(e.operand)
@@ -865,11 +865,7 @@ class Lowerer:
         return self.mem_field(base.at(tt.offsets[e.index], tt.elems[e.index]))
 
     def expr_TupleExpr(self, e: A.TupleExpr) -> Mem:
-        t = self.type_of(e)
-        buf = self.buffer(t.size, "tuple")
-        mem = buf.at(0, t)
-        self.into(e, mem, full=True)
-        return mem
+        return self.in_new_buffer(e, "tuple")
 
     def expr_Sizeof(self, e: A.Sizeof) -> int:
         if isinstance(e.what, A.TypeName):
