@@ -309,6 +309,11 @@ class ElfFile:
                 return offset - seg.offset + seg.vaddr
         return None
 
+    def read_vaddr(self, vaddr: int, size: int) -> bytes:
+        """Up to ``size`` bytes of the file at link-time address ``vaddr``."""
+        off = self.vaddr_to_offset(vaddr)
+        return b"" if off is None else bytes(self._map[off:off + size])
+
     def first_load_vaddr(self) -> int:
         """The link-time address the first PT_LOAD (page-aligned) starts at."""
         loads = self.load_segments

@@ -166,6 +166,12 @@ class Uprobe(Provider):
             if sym.size and offset >= sym.size:
                 raise self.fail(f"{name}+{offset} is past the end of {name} ({sym.size} bytes)",
                                 spec)
+            why = _misplaced(elf, sym.value, offset)
+            if why:
+                raise self.fail(f"{name}+{offset} {why}", spec,
+                                "a uprobe inside an instruction would corrupt the program; "
+                                f"find instruction offsets with: objdump -d --disassemble={name} "
+                                f"{path}")
             return [(f"{name}+{offset}", name, sym.value + offset)]
         return [(name, name, sym.value)]
 
@@ -197,6 +203,28 @@ class Uretprobe(Uprobe):
     aliases = ("ur",)
     doc = "user-space function return: uretprobe:BINARY:FUNC (retval)"
     retprobe = True
+
+
+#: instruction alignment of fixed-size instruction sets (e_machine -> bytes)
+_ALIGN = {183: 4, 40: 2, 243: 2}       # aarch64; arm (thumb: 2); riscv (compressed: 2)
+
+
+def _misplaced(elf, start: int, offset: int) -> str | None:
+    """Why ``start+offset`` is no place for a uprobe, or None when it is an
+    instruction boundary (decoded on x86-64, alignment elsewhere)."""
+    if elf.machine == 62:                         # x86-64: decode from the entry
+        from ..elf.x86len import UnknownInstruction, is_boundary
+        code = elf.read_vaddr(start, offset + 16)
+        try:
+            if not is_boundary(code, offset):
+                return "is inside an instruction"
+        except UnknownInstruction as err:
+            return f"cannot be checked: an instruction before it is not understood ({err})"
+        return None
+    align = _ALIGN.get(elf.machine)
+    if align and offset % align:
+        return f"is not a multiple of the instruction size ({align} bytes)"
+    return None
 
 
 def attach_uprobe(target: Target, prog_fd: int, runtime) -> list:
