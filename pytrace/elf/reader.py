@@ -205,6 +205,7 @@ class ElfFile:
         self._segments: list[Segment] | None = None
         self._sections: list[Section] | None = None
         self._symbols: list[Symbol] | None = None
+        self._own: list[Symbol] | None = None
 
     def _open(self, path: str) -> mmap.mmap:
         try:
@@ -326,29 +327,37 @@ class ElfFile:
         binary whose -dbgsym package is installed); each name once, the
         first entry winning."""
         if self._symbols is None:
+            own = self._own_symbols()
+            seen = {s[0] for s in own}
+            self._symbols = own + [s for s in self._debug_symbols() if s[0] not in seen]
+        return self._symbols
+
+    def _own_symbols(self) -> list[Symbol]:
+        if self._own is None:
             seen: set[str] = set()
             out: list[Symbol] = []
-            tables = [(self, SectionType.SYMTAB), (self, SectionType.DYNSYM)]
-            debug = None
-            if not self.has_symtab:
-                path = debug_file_for(self)
-                if path is not None:
-                    try:
-                        debug = ElfFile(path)
-                        tables.append((debug, SectionType.SYMTAB))
-                    except ElfError:
-                        debug = None
-            for elf, kind in tables:
-                for sec in elf.sections:
+            for kind in (SectionType.SYMTAB, SectionType.DYNSYM):
+                for sec in self.sections:
                     if sec.type == kind:
-                        for sym in elf._read_symbols(sec):
+                        for sym in self._read_symbols(sec):
                             if sym[0] not in seen:
                                 seen.add(sym[0])
                                 out.append(sym)
-            if debug is not None:
-                debug.close()
-            self._symbols = out
-        return self._symbols
+            self._own = out
+        return self._own
+
+    def _debug_symbols(self) -> list[Symbol]:
+        if self.has_symtab:
+            return []
+        path = debug_file_for(self)
+        if path is None:
+            return []
+        try:
+            with ElfFile(path) as debug:
+                return [sym for sec in debug.sections if sec.type == SectionType.SYMTAB
+                        for sym in debug._read_symbols(sec)]
+        except ElfError:
+            return []
 
     @property
     def has_symtab(self) -> bool:
@@ -381,9 +390,12 @@ class ElfFile:
         return out
 
     def symbol(self, name: str) -> Symbol | None:
-        for sym in self.symbols():
-            if sym.name == name:
-                return sym
+        """Symbol ``name``, looked up in the debug file only when this file
+        does not have it."""
+        for table in (self._own_symbols(), None):
+            for sym in table if table is not None else self.symbols():
+                if sym[0] == name:
+                    return sym
         return None
 
     def functions(self) -> list[Symbol]:

@@ -1,8 +1,9 @@
 """The session's symbolizer: ``ksym``/``usym`` values and stacks as text,
 exactly as bpftrace prints them.
 
-Stacks (``lang.types.Stack`` values) are stack ids into the script's
-stack-trace maps; user stacks carry their process id in the upper 32 bits.
+Stacks (``lang.types.Stack`` values) are 32-bit ids of frame arrays in the
+script's stack maps; user stacks carry their process id in the upper 32
+bits.
 Modes:
 
 * ``bpftrace``: ``\\n`` then one frame per line, ``sym+offset``, indented
@@ -11,9 +12,9 @@ Modes:
 * ``raw``: hex addresses only.
 
 A frame that does not resolve prints as its address (``0x7f…``; in perf
-mode with `` ([unknown])`` for the module), like bpftrace; a stack whose
-id is an error (no user stack in a kernel thread, a full stack map) or
-that is no longer in the map prints as nothing. Nothing here raises.
+mode with `` ([unknown])`` for the module), like bpftrace; a stack without
+frames (no user stack in a kernel thread) or missing from its map (it was
+full) prints as nothing. Nothing here raises.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class Symbolizer:
         self.user = UserSymbols()
         self.tracker = None
         self._frames: dict[tuple[str, int], tuple[int, ...]] = {}
+        self._user_cache: dict[tuple[int, int], tuple | None] = {}
         if user and cpus:
             from ..diagnostics import PytraceError
             from .mmaptrack import MmapTracker
@@ -62,6 +64,7 @@ class Symbolizer:
         if how is Formatted.KSYM:
             return self.ksym(value, offset=False)
         if how is Formatted.USYM:
+            self.poll()
             return self.usym(self._usym_pid(value), value, offset=False)
         return None
 
@@ -73,8 +76,11 @@ class Symbolizer:
         return f"{name}+{off}" if offset else name
 
     def usym(self, pid: int, addr: int, offset: bool = True, module: bool = False) -> str:
-        self.poll()
-        found = self.user.resolve(pid, addr) if pid and addr else None
+        key = (pid, addr)
+        found = self._user_cache.get(key, False)
+        if found is False:
+            found = self._user_cache[key] = (self.user.resolve(pid, addr)
+                                             if pid and addr else None)
         if found is None:
             return _hex(addr) + (" ([unknown])" if module else "")
         name, off, path = found
@@ -96,6 +102,8 @@ class Symbolizer:
         frames = self.frames(stack, stackid)
         if frames is None:
             return ""
+        if user:
+            self.poll()            # mappings of processes started since the last look
         out = ["\n"]
         mode = stack.mode
         pad = " " * indent
@@ -111,9 +119,9 @@ class Symbolizer:
         return "".join(out)
 
     def frames(self, stack: Stack, stackid: int) -> tuple[int, ...] | None:
-        """The addresses of stack ``stackid`` (None: no such stack)."""
-        if stackid >= 0x80000000:            # a negative errno from bpf_get_stackid()
-            return None
+        """The addresses of stack ``stackid`` (None: no such stack, or one
+        without frames: bpf_get_stack() failed, e.g. no user stack in a
+        kernel thread)."""
         name = stack_map_name(stack)
         key = (name, stackid)
         got = self._frames.get(key)
@@ -129,7 +137,7 @@ class Symbolizer:
                     break
                 addrs.append(addr)
             got = self._frames[key] = tuple(addrs)
-        return got
+        return got or None
 
 
 def _hex(addr: int) -> str:

@@ -212,8 +212,9 @@ def test_stack_modes(symbolizer):
 
 def test_stacks_that_do_not_resolve_print_nothing_or_hex(symbolizer):
     s = symbolizer
-    assert s.stack(KSTACK, 0xFFFFFFF2) == ""                   # -EFAULT from get_stackid
     assert s.stack(KSTACK, 4) == ""                            # no such stack id
+    s.maps["stack_k127"].values[(5).to_bytes(4, "little")] = bytes(8 * 127)
+    assert s.stack(KSTACK, 5) == ""                            # get_stack() found none
     assert s.stack(USTACK, 9 | 12345 << 32) == ("\n        0x50001014\n        0x50001045\n"
                                                 "        0x99999\n")   # unknown process
 

@@ -224,9 +224,14 @@ def test_stack_types_and_maps():
     assert script.map("@k").key == Special(Formatted.KSYM)
     stacks = {m.name: (m.kind.value, m.key_size, m.value_size) for m in script.maps
               if m.name.startswith("stack_")}
-    assert stacks == {"stack_k127": ("stack_trace", 4, 1016), "stack_u5": ("stack_trace", 4, 40),
-                      "stack_u3": ("stack_trace", 4, 24)}
+    assert stacks == {"stack_k127": ("hash", 4, 1016), "stack_u5": ("hash", 4, 40),
+                      "stack_u3": ("hash", 4, 24)}
     assert not script.map("stack_k127").user
+    ir = script.probes[0].ir_dump
+    # frames from bpf_get_stack, hashed to the first zero, filed unless known
+    assert sum("call get_stack(" in line for line in ir) == 4
+    assert sum("if %" in line and "== 0 goto" in line and "stack_hashed" in line
+               for line in ir) == 127 + 5 + 127 + 3
 
 
 def test_stack_mode_from_config():

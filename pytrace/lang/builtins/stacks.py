@@ -1,9 +1,10 @@
 """Stacks and symbols: ``kstack``, ``ustack`` (also ``kstack(perf, 8)``),
 ``ksym(addr)``, ``usym(addr)``, ``kaddr("name")``, ``uaddr("name")``.
 
-A stack is a stack id from a BPF_MAP_TYPE_STACK_TRACE map, one map per
-(kernel/user, depth) the script uses (``stack_k127``, ``stack_u8``);
-userspace reads the frames and symbolizes them when it prints. User
+A stack is a 32-bit hash of its frames, filed in a hash map of frames,
+one map per (kernel/user, depth) the script uses (``stack_k127``,
+``stack_u8``); userspace reads the frames and symbolizes them when it
+prints. User
 stacks carry the process id in their upper 32 bits (bpftrace's packing:
 addresses only mean something within one process), so ``@[ustack]``
 keys stacks of different processes apart. ``usym()`` stays an 8-byte
@@ -12,7 +13,7 @@ the printer knows whose mappings to read.
 """
 from __future__ import annotations
 
-from ...backend.insn import AluOp, Helper
+from ...backend.insn import AluOp, Helper, JmpOp
 from .. import ast as A
 from .. import ir
 from ..probes import ProgKind
@@ -23,11 +24,11 @@ from . import FnKind, Function, Variable
 
 #: the deepest stack the kernel records by default (kernel.perf_event_max_stack)
 MAX_FRAMES = 127
-#: bpf_get_stackid() flags (include/uapi/linux/bpf.h)
+#: bpf_get_stack() flags (include/uapi/linux/bpf.h)
 BPF_F_USER_STACK = 1 << 8
 USYM_PIDS_MAP = "usym_pids"
 _MODES = {m.value: m for m in StackMode}
-#: program types whose context bpf_get_stackid() accepts
+#: program types whose context bpf_get_stack() accepts
 _STACK_KINDS = (ProgKind.KPROBE, ProgKind.TRACEPOINT, ProgKind.PERF_EVENT,
                 ProgKind.RAW_TRACEPOINT, ProgKind.TRACING)
 
@@ -88,22 +89,54 @@ def _check_stack_call(kind: StackKind):
     return check
 
 
+#: FNV-1a's 64-bit prime and offset basis (the stack hash, over 8-byte frames)
+FNV_PRIME = 0x100000001B3
+FNV_BASIS = 0xCBF29CE484222325 - (1 << 64)
+
+
 def _lower_stack(lw, e):
+    """bpf_get_stack() into a buffer (the kernel zero-fills what the stack
+    does not use), a 32-bit hash of its frames as the stack's id, the frames
+    filed under that id in the stack map unless already there. Unlike
+    bpf_get_stackid() and its fixed-size hash table, distinct stacks are
+    lost only when their 32-bit hashes collide or the map is full (counted,
+    and reported like any full map)."""
     stack: Stack = lw.type_of(e)
     name = stack_map_name(stack)
+    size = 8 * stack.frames
     if name not in lw.res.maps:
-        lw.res.maps[name] = MapSpec(name, MapKind.STACK_TRACE, 4, 8 * stack.frames,
-                                    lw.limits.max_map_keys, user=False)
+        lw.res.maps[name] = MapSpec(name, MapKind.HASH, 4, size, lw.limits.max_map_keys,
+                                    user=False)
     user = stack.kind is StackKind.USER
-    sid = lw.call(Helper.get_stackid, lw.ctx, ir.MapFd(name), BPF_F_USER_STACK if user else 0)
+    buf = lw.buffer(size, "stack")
+    lw.call(Helper.get_stack, lw.ctx, lw.addr(buf), size, BPF_F_USER_STACK if user else 0,
+            result=False)
+    prime = lw.reg_of(FNV_PRIME)
+    h = lw.vreg("stack_hash")
+    lw.emit(ir.Mov(h, lw.reg_of(FNV_BASIS)))
+    hashed = lw.label("stack_hashed")
+    for i in range(stack.frames):          # up to the first zero: the stack's end
+        frame = lw.load(buf.at(8 * i, UINT64), 8)
+        lw.branch(JmpOp.JEQ, frame, 0, hashed)
+        lw.emit(ir.Alu(AluOp.XOR, h, h, frame))
+        lw.emit(ir.Alu(AluOp.MUL, h, h, prime))
+    lw.place(hashed)
+    folded = lw.alu(AluOp.XOR, h, lw.alu(AluOp.RSH, h, 32))
+    sid = lw.vreg("stackid")
+    lw.emit(ir.Alu(AluOp.MOV, sid, folded, folded, bits32=True))
+    key = lw.buffer(8, "stack_key")
+    lw.store(key, sid, 4)
+    found = lw.lookup(name, lw.addr(key))
+    known = lw.label("stack_known")
+    lw.branch(JmpOp.JNE, found, 0, known)
+    lw.update(name, lw.addr(key), lw.addr(buf))
+    lw.place(known)
     if not user:
         return sid
-    # (u32) stack id | tgid << 32
-    low = lw.vreg("stackid")
-    lw.emit(ir.Alu(AluOp.MOV, low, sid, sid, bits32=True))
+    # stack id | tgid << 32: the same addresses mean different code in other processes
     pid_tgid = lw.call(Helper.get_current_pid_tgid)
     high = lw.alu(AluOp.LSH, lw.alu(AluOp.RSH, pid_tgid, 32), 32)
-    return lw.alu(AluOp.OR, high, low)
+    return lw.alu(AluOp.OR, high, sid)
 
 
 # -- ksym / usym -----------------------------------------------------------------
