@@ -14,6 +14,7 @@ from .diagnostics import PytraceError, UsageError
 
 USAGE = """\
 usage: pytrace [options] (-e PROGRAM | FILE | -) [ARG ...]
+       pytrace [-i] [-c CMD | -p PID]  the interactive REPL (needs prompt-toolkit)
        pytrace -l [PATTERN]       list probes (-lv: with their arguments)
        pytrace --info             the kernel features pytrace found
 
@@ -22,6 +23,9 @@ options:
   -c CMD            run CMD (split like a shell, no shell) and trace it: it is held
                     until every probe is attached; pytrace exits when it does
   -p PID            trace until process PID exits (cpid is PID)
+  -i                interactive: probes typed at a prompt attach at once (also
+                    with no program when standard input is a terminal); with
+                    -c, the command waits for .run
   -f text|json      output format (default text)
   -o FILE           write output to FILE
   -B none|line|full output buffering (default line)
@@ -237,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 return print_listing(out, a.list, a.list_verbose, masked_features(a.masked))
             if a.interactive or (a.program is None and a.file is None):
                 if a.interactive or sys.stdin.isatty():
-                    raise UsageError("the interactive REPL is not available yet; "
-                                     "give -e PROGRAM or a script file")
+                    return _repl(a, out)
             return _run(a, out)
         except PytraceError as err:
             sys.stderr.write(err.render().rstrip("\n") + "\n")
@@ -254,17 +257,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(a: Args, out) -> int:
-    import shlex
-
     from .output import Resolvers, make_printer
     from .session import Options, Session
     text, name = _read_program(a)
-    command = None
-    if a.command is not None:
-        try:
-            command = shlex.split(a.command)
-        except ValueError as err:
-            raise UsageError(f"-c: {err}") from None
+    command = _command(a)
     options = Options(text, name, a.params, command, a.pid, a.quiet, frozenset(a.dump),
                       a.dry_run, a.verbose, masked_features(a.masked), limits_from_env())
     session_ref: list[Session] = []
@@ -277,6 +273,27 @@ def _run(a: Args, out) -> int:
         return session.run()
     finally:
         session.close()
+
+
+def _repl(a: Args, out) -> int:
+    """The interactive session (pytrace/repl.py); -e/FILE given with -i are
+    its first input."""
+    from .repl import run_repl
+    from .session import Options
+    initial = _read_program(a) if a.program is not None or a.file is not None else None
+    options = Options("", "<input>", a.params, _command(a), a.pid, a.quiet, frozenset(),
+                      False, a.verbose, masked_features(a.masked), limits_from_env())
+    return run_repl(options, a.fmt, None if out is sys.stdout else out, initial=initial)
+
+
+def _command(a: Args) -> list[str] | None:
+    import shlex
+    if a.command is None:
+        return None
+    try:
+        return shlex.split(a.command)
+    except ValueError as err:
+        raise UsageError(f"-c: {err}") from None
 
 
 def _silence_stdout() -> None:

@@ -125,58 +125,73 @@ class Session:
         program = parse(self.options.text, self.options.name)
         if "ast" in self.options.dump:
             self._dump_ast(program)
-        constants = {"start_ns": _monotonic_ns()}
-        if self.child is not None:
-            constants["cpid"] = self.child.pid
-        if self.options.pid is not None:
-            constants["filter_pid"] = self.options.pid
-            constants.setdefault("cpid", self.options.pid)
         self.script = compile_ast(program, self.kernel, resolvers(), params=self.options.params,
-                                  constants=constants, limits=self.options.limits)
+                                  constants=self._constants(), limits=self.options.limits)
         if "ir" in self.options.dump:
             self._dump_ir()
         if "asm" in self.options.dump:
             self._dump_asm()
         return self.script
 
+    def _constants(self) -> dict[str, int]:
+        """Values compiled into programs: the start time, cpid, the -p filter."""
+        constants = {"start_ns": _monotonic_ns()}
+        if self.child is not None:
+            constants["cpid"] = self.child.pid
+        if self.options.pid is not None:
+            constants["filter_pid"] = self.options.pid
+            constants.setdefault("cpid", self.options.pid)
+        return constants
+
     def load(self) -> None:
         from .backend import sys as bpf
-        from .backend.emit import relocate
-        from .backend.insn import encode
-        from .backend.maps import Map
         bpf.raise_rlimit_memlock()
         script = self.script
         # a perf event and a link per attach point, plus maps and programs
         targets = sum(len(p.targets) for p in script.probes)
         bpf.raise_rlimit_nofile(2 * targets + len(script.maps) + len(script.probes) + 64)
         for spec in script.maps:
-            m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,
-                           spec.max_entries, name=_bpf_name(spec.name))
-            self.stack.callback(m.close)
-            self.maps[spec.name] = m
+            self.maps[spec.name] = self._create_map(spec, self.stack)
         fds = {name: m.fd for name, m in self.maps.items()}
         for probe in script.probes:
-            insns = relocate(probe.insns, fds)
-            extra = {}
-            if len(probe.funcs) > 1:
-                from .backend.prog_btf import program_btf
-                blob, func_info = program_btf(probe.funcs)
-                btf_fd = bpf.btf_load(blob)
-                self.stack.callback(os.close, btf_fd)
-                extra = {"btf_fd": btf_fd, "func_info": func_info}
-            try:
-                if self.options.verbose:
-                    res = bpf.prog_load_logged(_prog_type(probe.kind), encode(insns),
-                                               name=probe.name, **extra)
-                    fd = res.fd
-                    self._verifier_stats(probe, res.log)
-                else:
-                    fd = bpf.prog_load(_prog_type(probe.kind), encode(insns), name=probe.name,
-                                       **extra)
-            except bpf.BpfError as err:
-                raise self._rejected(probe, err) from None
-            self.stack.callback(os.close, fd)
-            self.prog_fds[probe.index] = fd
+            self.prog_fds[probe.index] = self._load_program(probe, fds, self.stack)
+
+    @staticmethod
+    def _create_map(spec, owner: ExitStack):
+        """The kernel map for ``spec``, closed by ``owner``."""
+        from .backend.maps import Map
+        m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,
+                       spec.max_entries, name=_bpf_name(spec.name))
+        owner.callback(m.close)
+        return m
+
+    def _load_program(self, probe: CompiledProbe, fds: dict[str, int], owner: ExitStack) -> int:
+        """Load one program with its maps' fds; its fds are closed by ``owner``.
+        A verifier rejection becomes an error located in the script."""
+        from .backend import sys as bpf
+        from .backend.emit import relocate
+        from .backend.insn import encode
+        insns = relocate(probe.insns, fds)
+        extra = {}
+        if len(probe.funcs) > 1:
+            from .backend.prog_btf import program_btf
+            blob, func_info = program_btf(probe.funcs)
+            btf_fd = bpf.btf_load(blob)
+            owner.callback(os.close, btf_fd)
+            extra = {"btf_fd": btf_fd, "func_info": func_info}
+        try:
+            if self.options.verbose:
+                res = bpf.prog_load_logged(_prog_type(probe.kind), encode(insns),
+                                           name=probe.name, **extra)
+                fd = res.fd
+                self._verifier_stats(probe, res.log)
+            else:
+                fd = bpf.prog_load(_prog_type(probe.kind), encode(insns), name=probe.name,
+                                   **extra)
+        except bpf.BpfError as err:
+            raise self._rejected(probe, err) from None
+        owner.callback(os.close, fd)
+        return fd
 
     def _rejected(self, probe: CompiledProbe, err) -> Exception:
         from .backend import verifier
@@ -287,9 +302,10 @@ class Session:
         return count
 
     def _detach(self) -> None:
-        """Stop every probe now; closing (slow for tracepoints) happens last."""
-        for a in getattr(self, "_live", ()):
-            a.disable()
+        """Stop every probe now (links close side by side); closing the perf
+        events left (slow for tracepoints) happens last."""
+        from .detach import stop_now
+        stop_now(getattr(self, "_live", []))
 
     def _loop(self, sig: "_Signals") -> None:
         import select

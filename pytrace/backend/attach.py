@@ -190,10 +190,10 @@ class Attachment:
         return self.perf_fd < 0 and self.link_fd < 0
 
     def disable(self) -> None:
-        """Stop the program from running, at once. Closing a tracepoint's perf
-        event makes the kernel wait for a grace period (~40-75 ms each), so
-        a session disables every attachment first, prints, and closes last.
-        Attachments without a perf event are closed here."""
+        """Stop the perf event from counting (PERF_EVENT_IOC_DISABLE). This
+        stops a timer's program, but NOT a program on a tracepoint's or
+        kprobe's perf event, which runs whenever the tracepoint fires: to
+        stop those, close the link (``detach.stop_now`` does both)."""
         if self.perf_fd >= 0:
             try:
                 bpf.perf_disable(self.perf_fd)

@@ -251,6 +251,11 @@ class LogLevel(IntFlag):
     STATS = 4      # only the summary ("processed N insns ...")
 
 
+class StatsType(IntEnum):
+    """BPF_ENABLE_STATS types (``enum bpf_stats_type``)."""
+    RUN_TIME = 0   # run_cnt / run_time_ns in bpf_prog_info, 5.8
+
+
 class TestRunFlag(IntFlag):
     __test__ = False          # not a pytest class
     RUN_ON_CPU = 1 << 0               # run raw_tp programs on test.cpu
@@ -513,6 +518,11 @@ class GetIdAttr(ctypes.Structure):
 class InfoAttr(ctypes.Structure):
     """BPF_OBJ_GET_INFO_BY_FD (``attr.info``)."""
     _fields_ = [("bpf_fd", c_uint32), ("info_len", c_uint32), ("info", c_uint64)]
+
+
+class EnableStatsAttr(ctypes.Structure):
+    """BPF_ENABLE_STATS (``attr.enable_stats``)."""
+    _fields_ = [("type", c_uint32)]
 
 
 class RawTracepointAttr(ctypes.Structure):
@@ -1013,6 +1023,13 @@ def prog_test_run(prog_fd: int, ctx_in: bytes = b"", data_in: bytes = b"",
         attr.cpu = cpu
     _bpf(BpfCmd.PROG_TEST_RUN, attr)
     return RunResult(attr.retval, attr.duration)
+
+
+def enable_stats(stats: int = StatsType.RUN_TIME) -> int:
+    """Count every program's runs (bpf_prog_info run_cnt) while the returned
+    fd is open; the kernel stops counting when the last such fd closes (5.8).
+    The sysctl kernel.bpf_stats_enabled does the same system-wide."""
+    return _bpf(BpfCmd.ENABLE_STATS, EnableStatsAttr(type=stats))
 
 
 def raw_tracepoint_open(name: str | None, prog_fd: int) -> int:

@@ -43,9 +43,12 @@ def _uses(node: A.Node, name: str) -> bool:
 
 
 def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
-           limits: Limits) -> tuple[list[Group], dict[int, str]]:
+           limits: Limits, names: dict[int, str] | None = None
+           ) -> tuple[list[Group], dict[int, str]]:
+    """Probe specs to groups of targets; ``names`` (probe id -> name, grown
+    and returned) holds ids already given out, by a loaded script."""
     groups: list[Group] = []
-    names: dict[int, str] = {}
+    names = dict(names or {})
     total = 0
     errors: list[Diagnostic] = []
     for pi, probe in enumerate(program.probes):
@@ -140,28 +143,47 @@ def _prog_name(group: Group, index: int) -> str:
 
 def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
                 params: list[str] | None = None, constants: dict[str, int] | None = None,
-                limits: Limits | None = None) -> CompiledScript:
+                limits: Limits | None = None,
+                base: CompiledScript | None = None) -> CompiledScript:
+    """``base``: a script already loaded (the interactive session's), which
+    this program's probes join: they use its maps as loaded (lang/incremental.py),
+    their event ids, counters and probe ids follow its, and the result's
+    ``events``, ``counters`` and ``probe_names`` include the base's."""
     params = list(params or [])
     constants = dict(constants or {})
     limits = apply_config(limits or Limits(), program.config)
-    groups, names = expand(program, kernel, resolvers, limits)
+    groups, names = expand(program, kernel, resolvers, limits,
+                           base.probe_names if base is not None else None)
     checker = Checker(kernel, limits, params, constants)
+    if base is not None:
+        from .incremental import seed_maps
+        seed_maps(checker, base)
     typings = checker.check(groups)
     res = Resources(limits, kernel)
     res.maps = {name: map_spec(info, limits) for name, info in sorted(checker.maps.items())}
+    first = 0
+    if base is not None:
+        from .incremental import keep_loaded_maps
+        keep_loaded_maps(res.maps, base, program)
+        res.events, res.counters = list(base.events), list(base.counters)
+        first = len(base.probes)
     probes = []
     for i, (group, typing) in enumerate(zip(groups, typings)):
-        lowerer = Lowerer(group, typing, res, _prog_name(group, i), i, params, constants)
+        lowerer = Lowerer(group, typing, res, _prog_name(group, first + i), i, params, constants)
         fn = lowerer.lower_probe()
         ir_dump = fn.dump()
         prog = emit(fn)
         special = group.targets[0].name if group.targets[0].provider == "special" else ""
         probes.append(CompiledProbe(i, prog.name, group.targets, group.context.kind,
                                     prog.insns, prog.locs, prog.stack_size, ir_dump, special,
-                                    prog.funcs))
+                                    prog.funcs, group.probe_index))
     maps = list(res.maps.values()) + res.internal_maps(len(probes), kernel.ncpus)
     source = program.loc.source if program.loc is not None else None
-    return CompiledScript(probes, maps, res.events, res.counters, limits, names, source)
+    origins = dict(base.map_origins) if base is not None else {}
+    for name, info in checker.maps.items():
+        origins.setdefault(name, (info.key_loc or info.first_loc, info.value_loc))
+    return CompiledScript(probes, maps, res.events, res.counters, limits, names, source,
+                          origins)
 
 
 def compile_text(text: str, name: str, kernel: KernelInfo, resolvers: Resolvers,

@@ -124,6 +124,8 @@ class CompiledProbe:
     #: (name, first instruction, parameters) per subprogram; more than one
     #: means the program needs BTF func_info to load
     funcs: list = field(default_factory=list)
+    #: index of the script's probe (``Program.probes``) this program serves
+    source: int = 0
 
     @property
     def nslots(self) -> int:
@@ -141,6 +143,10 @@ class CompiledScript:
     probe_names: dict[int, str] = field(default_factory=dict)
     #: source of the script, for listings and error messages
     source: object = None
+    #: user map name -> (where it was first used with its keys, where a value
+    #: was first stored) as Locs, so a later compile against this script
+    #: (``compile_ast(base=)``) can point there
+    map_origins: dict = field(default_factory=dict)
 
     def map(self, name: str) -> MapSpec:
         for m in self.maps:
