@@ -357,19 +357,21 @@ class Session:
     def _start_symbols(self) -> None:
         """User stacks and usym() need the mappings of the processes they
         come from, which may exit before maps print: follow them from now
-        (before anything is attached or the -c child runs)."""
+        (before anything is attached or the -c child runs). Idempotent."""
         from .lang.builtins.stacks import USYM_PIDS_MAP
         if any(m.name.startswith("stack_u") or m.name == USYM_PIDS_MAP
                for m in self.script.maps):
-            self._symbolizer(user=True)
-            if self.options.pid is not None:
-                self.symbols.watch(self.options.pid)
+            symbols = self._symbolizer()
+            if not symbols.tracking:
+                from .backend.maps import online_cpus
+                symbols.track_processes(online_cpus())
+                if self.options.pid is not None:
+                    symbols.watch(self.options.pid)
 
-    def _symbolizer(self, user: bool = False):
+    def _symbolizer(self):
         if self.symbols is None:
-            from .backend.maps import online_cpus
             from .symbols.resolver import Symbolizer
-            self.symbols = Symbolizer(self.maps, user, online_cpus() if user else None)
+            self.symbols = Symbolizer(self.maps)
             self.stack.callback(self.symbols.close)
         return self.symbols
 

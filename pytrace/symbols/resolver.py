@@ -23,24 +23,28 @@ from ..lang.types import Formatted, Stack, StackKind, StackMode
 
 
 class Symbolizer:
-    def __init__(self, maps: dict, user: bool, cpus: list[int] | None = None):
-        """``maps``: the session's maps by name; ``user``: the script prints
-        user stacks or symbols, so process mappings are tracked."""
+    def __init__(self, maps: dict):
+        """``maps``: the session's maps by name (read when printing)."""
         from .kallsyms import KernelSymbols
         from .usersyms import UserSymbols
         self.maps = maps
         self.kernel = KernelSymbols()
         self.user = UserSymbols()
         self.tracker = None
+        self.tracking = False
         self._frames: dict[tuple[str, int], tuple[int, ...]] = {}
         self._user_cache: dict[tuple[int, int], tuple | None] = {}
-        if user and cpus:
-            from ..diagnostics import PytraceError
-            from .mmaptrack import MmapTracker
-            try:
-                self.tracker = MmapTracker(self.user, cpus)
-            except (OSError, PytraceError):
-                self.tracker = None          # symbols then come from /proc only
+
+    def track_processes(self, cpus: list[int]) -> None:
+        """Follow the mappings processes make from now on (perf mmap
+        records), for user stacks and symbols of processes that exit."""
+        from ..diagnostics import PytraceError
+        from .mmaptrack import MmapTracker
+        self.tracking = True
+        try:
+            self.tracker = MmapTracker(self.user, cpus)
+        except (OSError, PytraceError):
+            self.tracker = None          # symbols then come from /proc only
 
     # -- the poll loop ---------------------------------------------------------
     def fileno(self) -> int:

@@ -181,7 +181,7 @@ def symbolizer(kernel_syms, prog, monkeypatch):
         "stack_k2": FakeMap({(1).to_bytes(4, "little"): _frames(0xffffffff81001008, depth=2)}),
         "usym_pids": FakeMap({(0x50001014).to_bytes(8, "little"): (77).to_bytes(4, "little")}),
     }
-    s = Symbolizer(maps, user=False)
+    s = Symbolizer(maps)
     s.kernel = ks
     s.user = _syms_with_maps(monkeypatch, {77: [Mapping(0x50000000, 0x50002000, 0, prog)]})
     return s
