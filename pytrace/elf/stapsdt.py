@@ -124,13 +124,10 @@ def _int(text: str) -> int:
 def parse_args(text: str, arch: str) -> list[ArgSpec]:
     """All arguments of a note's argument string, for ``arch`` (arch.py's
     machine names). Raises ArgSpecError for an operand we cannot read."""
-    out = []
-    for token in _tokens(text):
-        out.append(parse_arg(token, arch))
-    return out
+    return [parse_arg(token, arch) for token in split_operands(text)]
 
 
-def _tokens(text: str) -> list[str]:
+def split_operands(text: str) -> list[str]:
     """Split on spaces outside brackets (arm64 writes ``8@[sp, 16]``)."""
     out, depth, cur = [], 0, []
     for ch in text.strip():

@@ -44,6 +44,8 @@ class UprobeData:
     retprobe: bool = False
     #: a USDT semaphore's file offset (the kernel counts users there)
     ref_ctr_offset: int = 0
+    #: a USDT site's argument operands as the note spells them (for -lv)
+    usdt_args: str = ""
 
     def resolve_symbol(self, name: str) -> tuple[int, int, bool] | None:
         """(link-time address, size, position-independent) of symbol

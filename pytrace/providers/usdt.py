@@ -61,7 +61,8 @@ class Usdt(Provider):
                 if offset is None:
                     continue
                 sem = elf.vaddr_to_offset(p.semaphore) if p.semaphore else 0
-                data = UprobeData(path, offset, p.pc, p.full_name, ref_ctr_offset=sem or 0)
+                data = UprobeData(path, offset, p.pc, p.full_name, ref_ctr_offset=sem or 0,
+                                  usdt_args=p.args)
                 targets.append(Target(self.name, f"usdt:{path}:{p.provider}:{p.name}", ctx,
                                       data))
         if not targets:
@@ -82,6 +83,19 @@ class Usdt(Provider):
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
         return attach_uprobe(target, prog_fd, runtime)
+
+    def describe(self, target: Target) -> list[str]:
+        """-lv: each argument's C type and where the site keeps it."""
+        from ..elf.stapsdt import split_operands
+        out = []
+        for i, token in enumerate(split_operands(target.data.usdt_args)):
+            size, _, operand = token.partition("@")
+            n = int(size) if size.lstrip("-").isdigit() else 0
+            ctype = f"{'' if n < 0 else 'u'}int{abs(n) * 8}_t" if n else "?"
+            out.append(f"    {ctype} arg{i}  /* {operand} */")
+        if target.data.ref_ctr_offset:
+            out.append("    /* guarded by a semaphore */")
+        return out
 
     def listing(self, pattern: str, kernel) -> list[str]:
         import fnmatch

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from conftest import PY, WORKLOADS, finish, needs_root, pytrace, start, wait_attached, workload
+from conftest import PY, finish, needs_root, pytrace, start, wait_attached, workload
 from cprogs import cprog  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.kernel, needs_root, pytest.mark.usefixtures("no_leaked_programs")]

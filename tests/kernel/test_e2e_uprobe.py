@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import (PY, WORKLOADS, finish, needs_root, normalise_map_text, pytrace, start,
-                      wait_attached, workload)
+                      wait_attached)
 from cprogs import cprog  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.kernel, needs_root, pytest.mark.usefixtures("no_leaked_programs")]

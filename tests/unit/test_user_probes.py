@@ -158,6 +158,16 @@ def test_usdt_listing(prog):
                                                              f"usdt:{prog}:other:stop"]
 
 
+def test_usdt_describe(prog):
+    usdt = by_name()["usdt"]
+    (start,) = targets(compile_script(f"usdt:{prog}:app:start {{ }}"))
+    assert usdt.describe(start) == ["    int32_t arg0  /* %edi */",
+                                    "    uint64_t arg1  /* -16(%rbp) */",
+                                    "    uint32_t arg2  /* $3 */",
+                                    "    int64_t arg3  /* counter(%rip) */",
+                                    "    /* guarded by a semaphore */"]
+
+
 def test_usdt_errors(prog, tmp_path):
     text = f"usdt:{prog}:app:nothing {{ }}"
     assert compile_error(text) == (
