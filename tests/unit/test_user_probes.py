@@ -136,7 +136,8 @@ def test_usdt_targets_semaphores_and_operands(prog):
     start, stop1, stop2 = targets(script)
     assert start.name == f"usdt:{prog}:app:start"
     assert start.data == UprobeData(prog, 0x1014, 0x1014, "app:start",
-                                    ref_ctr_offset=DATA_OFFSET + 2)
+                                    ref_ctr_offset=DATA_OFFSET + 2,
+                                    usdt_args="-4@%edi 8@-16(%rbp) 4@$3 -8@counter(%rip)")
     assert start.context.argn == (
         Operand(4, True, X86_DI, type=INT64),
         Operand(8, False, X86_BP, memory=True, disp=-16),
