@@ -181,7 +181,7 @@ def bench_symbolize(tmp: str, runs: int, pytrace: list[str]) -> list[str]:
             "A generated program (1,000 call paths a<i> → b<j> → c<k> → leaf) exits, then "
             "pytrace detaches, reads the map and prints it; seconds from the program's last "
             "instruction to pytrace's exit. Raw frames need no symbols: the difference is "
-            "the cost of symbolizing ~5,000 frames from two ELF files (the program and "
+            "the cost of symbolizing 6,000 frames from two ELF files (the program and "
             "libc) of a process that no longer exists.", "",
             "| `ustack` mode | end → exit, ms | symbolization, ms |", "|---|--:|--:|",
             f"| raw | {raw * 1e3:.0f} | — |",
