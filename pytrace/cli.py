@@ -265,7 +265,8 @@ def _run(a: Args, out) -> int:
                       a.dry_run, a.verbose, masked_features(a.masked), limits_from_env())
     session_ref: list[Session] = []
     printer = make_printer(a.fmt, out, sys.stderr,
-                           Resolvers(special=lambda how, v: session_ref[0].resolve(how, v)))
+                           Resolvers(special=lambda how, v: session_ref[0].resolve(how, v),
+                                     stack=lambda t, v: session_ref[0].resolve_stack(t, v)))
     session = Session(options, printer, dump_out=out)
     session_ref.append(session)
     try:

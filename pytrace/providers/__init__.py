@@ -47,10 +47,14 @@ class Provider:
 
 
 def _providers() -> tuple[Provider, ...]:
+    from .sampling import Hardware, Profile, Software
     from .special import Special
     from .timer import Interval
     from .tracepoint import Tracepoint
-    return (Special(), Tracepoint(), Interval())
+    from .uprobe import Uprobe, Uretprobe
+    from .usdt import Usdt
+    return (Special(), Tracepoint(), Interval(), Uprobe(), Uretprobe(), Usdt(), Profile(),
+            Software(), Hardware())
 
 
 _cached: tuple[Provider, ...] | None = None

@@ -53,7 +53,8 @@ def test_unknown_probe_type():
         "-e:1:1: error: unknown probe type 'foo'\n"
         "foo:bar { }\n"
         "~~~~~~~\n"
-        "hint: probe types: BEGIN, END, interval (i), tracepoint (t)")
+        "hint: probe types: BEGIN, END, hardware (h), interval (i), profile (p), "
+        "software (s), tracepoint (t), uprobe (u), uretprobe (ur), usdt (U)")
 
 
 def test_unknown_bare_probe_name():
