@@ -270,7 +270,8 @@ def _run(a: Args, out) -> int:
                       force=a.force)
     session_ref: list[Session] = []
     printer = make_printer(a.fmt, out, sys.stderr,
-                           Resolvers(special=lambda how, v: session_ref[0].resolve(how, v)))
+                           Resolvers(special=lambda how, v: session_ref[0].resolve(how, v),
+                                     stack=lambda t, v: session_ref[0].resolve_stack(t, v)))
     session = Session(options, printer, dump_out=out)
     session_ref.append(session)
     try:

@@ -85,6 +85,12 @@ def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
         return btf_cache[0]
 
     cpus = possible_cpus()
+
+    def kernel_symbol(name: str) -> int | None:      # kaddr("name")
+        from .symbols.kallsyms import symbol_address
+        return symbol_address(name)
+
     return KernelInfo(arch.current(), features, max(cpus) + 1 if cpus else 1,
                       tps.matching, tps.info, btf, kernel_version(),
-                      extra={"ifindex": host_ifindex})     # redirect("eth1")
+                      extra={"kernel_symbol": kernel_symbol,
+                             "ifindex": host_ifindex})     # redirect("eth1")

@@ -95,7 +95,8 @@ class LiveSession(Session):
         from .output import Resolvers, make_printer
         ref: list[LiveSession] = []
         printer = make_printer(fmt, out, err,
-                               Resolvers(special=lambda how, v: ref[0].resolve(how, v)))
+                               Resolvers(special=lambda how, v: ref[0].resolve(how, v),
+                                         stack=lambda t, v: ref[0].resolve_stack(t, v)))
         ref.append(cls(options, printer))
         return ref[0]
 
@@ -225,6 +226,7 @@ class LiveSession(Session):
             self.maps[name] = m
         self.script = CompiledScript(old.probes + unit.probes, maps, unit.events, unit.counters,
                                      old.limits, unit.probe_names, None, unit.map_origins)
+        self._start_symbols()          # user stacks: follow processes from now (idempotent)
 
     def _sweep_new(self, unit: CompiledScript) -> None:
         from .providers import by_name

@@ -52,7 +52,8 @@ class Resolvers:
 
     special(how, value) -> text for ksym/usym/probe/errno values;
     stack(stack_type, value) -> text for a stack (bpftrace's text starts
-    with a newline and has one tab-indented frame per line).
+    with a newline and has one frame per line, indented by 8 spaces; map
+    keys print it with 4).
     """
     special: Callable[[Formatted, int], str] | None = None
     stack: Callable[[Stack, int], str] | None = None
@@ -137,6 +138,9 @@ def key_text(type: Type | None, key, res: Resolvers = _NO_RESOLVERS, *, json: bo
 
 
 def _key_part(type: Type, value, res: Resolvers, json: bool) -> str:
+    if isinstance(type, Stack) and res.stack is not None:
+        # bpftrace indents a stack's frames by 8 spaces, but by 4 in a map key
+        return res.stack(type, value).replace("\n        ", "\n    ")
     if not json or isinstance(type, Str):
         return text_value(type, value, res)
     if isinstance(type, Tuple):

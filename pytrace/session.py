@@ -100,6 +100,8 @@ class Session:
         self.exit_code = 0
         self.stop_reason: str | None = None
         self._segments: dict[int, list] = {}
+        #: symbols.resolver.Symbolizer, made when something prints a symbol or stack
+        self.symbols = None
         self._signal = False
         self._ignoring = False
 
@@ -250,6 +252,7 @@ class Session:
                                      "verified; nothing attached (--dry-run)")
             return 0
         self.start_events()
+        self._start_symbols()
         runtime = Runtime(self.kernel, self.options.pid,
                           self.child.pid if self.child is not None else None,
                           force=self.options.force)
@@ -327,6 +330,8 @@ class Session:
         waited = self.child or self.watched
         if waited is not None and waited.pidfd >= 0:
             ep.register(waited.pidfd, select.EPOLLIN)
+        if self.symbols is not None and self.symbols.fileno() >= 0:
+            ep.register(self.symbols.fileno(), select.EPOLLIN)
         deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
         while self.stop_reason is None:
             timeout = 1.0 if waited is not None and waited.pidfd < 0 else -1
@@ -354,6 +359,34 @@ class Session:
         if self.reader is not None:
             while self.reader.poll(0):
                 pass
+        if self.symbols is not None:
+            self.symbols.poll()
+
+    # -- symbols -----------------------------------------------------------------
+    def _start_symbols(self) -> None:
+        """User stacks and usym() need the mappings of the processes they
+        come from, which may exit before maps print: follow them from now
+        (before anything is attached or the -c child runs). Idempotent."""
+        from .lang.builtins.stacks import USYM_PIDS_MAP
+        if any(m.name.startswith("stack_u") or m.name == USYM_PIDS_MAP
+               for m in self.script.maps):
+            symbols = self._symbolizer()
+            if not symbols.tracking:
+                from .backend.maps import online_cpus
+                symbols.track_processes(online_cpus())
+                if self.options.pid is not None:
+                    symbols.watch(self.options.pid)
+
+    def _symbolizer(self):
+        if self.symbols is None:
+            from .symbols.resolver import Symbolizer
+            self.symbols = Symbolizer(self.maps)
+            self.stack.callback(self.symbols.close)
+        return self.symbols
+
+    def resolve_stack(self, stack_type, value: int) -> str:
+        """A stack as bpftrace prints it (output.Resolvers.stack)."""
+        return self._symbolizer().stack(stack_type, value)
 
     # -- events ------------------------------------------------------------------
     def _on_event(self, data: bytes) -> None:
@@ -409,6 +442,8 @@ class Session:
         from .lang.types import Formatted
         if how is Formatted.PROBE and self.script is not None:
             return self.script.probe_names.get(value)
+        if how in (Formatted.KSYM, Formatted.USYM):
+            return self._symbolizer().special(how, value)
         return None
 
     def dump_map(self, name: str):
@@ -476,7 +511,7 @@ def _attach_failure(name: str, err: Exception) -> RuntimeFailure:
     import errno
     code = getattr(err, "errno", None)
     why = getattr(err, "strerror", None) or str(err)
-    hint = getattr(err, "hint", None)           # a provider's own advice stays
+    hint = getattr(err, "hint", None)      # a provider's own advice (RuntimeFailure)
     if code == errno.EMFILE:
         hint = ("every probe needs open files; pytrace raised its limit as far as the hard "
                 "limit allows: raise that (ulimit -Hn) or attach to fewer probes")

@@ -48,10 +48,14 @@ class Provider:
 
 def _providers() -> tuple[Provider, ...]:
     from .net import Tc, Xdp
+    from .sampling import Hardware, Profile, Software
     from .special import Special
     from .timer import Interval
     from .tracepoint import Tracepoint
-    return (Special(), Tracepoint(), Interval(), Xdp(), Tc())
+    from .uprobe import Uprobe, Uretprobe
+    from .usdt import Usdt
+    return (Special(), Tracepoint(), Interval(), Uprobe(), Uretprobe(), Usdt(), Profile(),
+            Software(), Hardware(), Xdp(), Tc())
 
 
 _cached: tuple[Provider, ...] | None = None

@@ -53,7 +53,8 @@ def test_unknown_probe_type():
         "-e:1:1: error: unknown probe type 'foo'\n"
         "foo:bar { }\n"
         "~~~~~~~\n"
-        "hint: probe types: BEGIN, END, interval (i), tc, tracepoint (t), xdp")
+        "hint: probe types: BEGIN, END, hardware (h), interval (i), profile (p), "
+        "software (s), tc, tracepoint (t), uprobe (u), uretprobe (ur), usdt (U), xdp")
 
 
 def test_unknown_bare_probe_name():

@@ -7,7 +7,8 @@ from .. import ast as A
 from .. import ir
 from ..printf import ArgKind, FormatError, parse_format
 from ..program import EventKind
-from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, Int, Ptr, Special, Str, Tuple, Void)
+from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, Int, Ptr, Special, Stack, Str, Tuple,
+                     Void)
 from . import FnKind, Function
 
 VOID = Void()
@@ -51,7 +52,7 @@ def _check_printf(ck, e: A.Call):
     from ..semantics import describe, is_int
     for spec, a, t in zip(specs, args, types):
         wants_str = spec.arg_kind is ArgKind.STRING
-        if wants_str and not (isinstance(t, (Str, Special)) or
+        if wants_str and not (isinstance(t, (Str, Special, Stack)) or
                               (isinstance(t, Tuple))):
             ck.error(f"printf: {spec.text} needs a string, but this is {describe(t)}", a.loc,
                      "use %d for integers, or str(ptr) to read a string from a pointer"
