@@ -119,8 +119,6 @@ def test_listing_perf_events():
     assert r.out == "profile:hz:N\nprofile:s:N\nprofile:ms:N\nprofile:us:N\n", r
 
 
-@pytest.mark.xfail(reason="child.Watched.poll() asks kill(pid, 0), which succeeds for a "
-                   "zombie: -p PID of an exited but unreaped process never ends", strict=True)
 def test_pid_of_an_exited_unreaped_process_ends_tracing():
     traced = subprocess.Popen([PY, "-c", "import time; time.sleep(0.5)"])
     try:
