@@ -70,7 +70,8 @@ def generate(frames: int) -> float:
     data = frame()
     # struct xdp_md: data, data_end (= the frame's size), data_meta, ingress_ifindex, ...
     ctx = struct.pack("<6I", 0, len(data), 0, socket.if_nametoindex("va"), 0, 0)
-    dbuf, cbuf = ctypes.create_string_buffer(data, len(data)), ctypes.create_string_buffer(ctx, len(ctx))
+    dbuf = ctypes.create_string_buffer(data, len(data))
+    cbuf = ctypes.create_string_buffer(ctx, len(ctx))
     attr = bpf.TestRunAttr(prog_fd=fd, repeat=frames, data_in=ctypes.addressof(dbuf),
                            data_size_in=len(data), ctx_in=ctypes.addressof(cbuf),
                            ctx_size_in=len(ctx), flags=bpf.TestRunFlag.XDP_LIVE_FRAMES,

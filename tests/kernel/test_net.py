@@ -416,7 +416,8 @@ def test_vlan_tags_are_skipped(veth):
 def test_ipv6_and_icmp_on_lo(ns):
     sink = ns.sink("::1", "6000")
     p = ns.start("-e", "xdp:lo { @v6[ntop(ip6.saddr), ip6.nexthdr] = count(); "
-                 "@icmp[icmp.type, icmp.code] = count(); @tcp[tcp, udp, icmp, ip, ip6] = count(); }")
+                 "@icmp[icmp.type, icmp.code] = count(); "
+                 "@tcp[tcp, udp, icmp, ip, ip6] = count(); }")
     wait_attached(p)
     ns.netload("udp", "::1", "6000:4")
     ns.netload("ping", "127.0.0.1", "3")

@@ -341,3 +341,10 @@ def test_statements_after_exit_are_dropped():
     from pytrace.lang.dump import asm_lines
     # the printf's record is never reserved: only exit()'s
     assert "\n".join(asm_lines(probe)).count("ringbuf_reserve") == 1
+
+
+def test_ipv6_addresses_compare_all_16_bytes():
+    # fe80::1 and fe80::2 share a zero byte early on: a string compare would stop there
+    ir = ir_of("xdp:lo /ip6.saddr == ip6.daddr/ { @ = count(); }")
+    assert len(matching(r"^    if %\d+ != %\d+ goto", ir)) == 16
+    assert not matching(r"== 0 goto L\d+\.eq", ir)
