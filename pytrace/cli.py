@@ -35,6 +35,7 @@ options:
   -v                verifier statistics for each program
   --no-feature NAME pretend the kernel lacks a feature (ringbuf, test_run,
                     probe_read_user, percpu_lookup, link, ...); repeatable
+  --force           xdp probes replace a program already on the interface
   -l [PATTERN]      list probes matching PATTERN
   --info            print the kernel feature table
   -V, --version     print the version
@@ -68,6 +69,7 @@ class Args:
         self.version = False
         self.help = False
         self.interactive = False
+        self.force = False
 
 
 _WITH_VALUE = {"-e", "-c", "-p", "-f", "-o", "-B", "-d", "--no-feature"}
@@ -119,7 +121,7 @@ def parse_args(argv: list[str]) -> Args:
 
 _FLAGS = {"-q": "quiet", "-v": "verbose", "--dry-run": "dry_run", "--info": "info",
           "-V": "version", "--version": "version", "-h": "help", "--help": "help",
-          "-i": "interactive", "--interactive": "interactive"}
+          "-i": "interactive", "--interactive": "interactive", "--force": "force"}
 
 
 def _is_number(text: str) -> bool:
@@ -184,6 +186,8 @@ def masked_features(names: list[str]):
             raise UsageError(f"--no-feature: unknown feature '{n}' (known: "
                              f"{', '.join(sorted(known))})")
         out.add(known[n])
+        if n == "link":         # no BPF links at all: xdp/tc attach through netlink too
+            out |= {Feature.XDP_LINK, Feature.TCX}
     return frozenset(out)
 
 
@@ -262,7 +266,8 @@ def _run(a: Args, out) -> int:
     text, name = _read_program(a)
     command = _command(a)
     options = Options(text, name, a.params, command, a.pid, a.quiet, frozenset(a.dump),
-                      a.dry_run, a.verbose, masked_features(a.masked), limits_from_env())
+                      a.dry_run, a.verbose, masked_features(a.masked), limits_from_env(),
+                      force=a.force)
     session_ref: list[Session] = []
     printer = make_printer(a.fmt, out, sys.stderr,
                            Resolvers(special=lambda how, v: session_ref[0].resolve(how, v),

@@ -61,6 +61,15 @@ def kernel_version() -> tuple[int, int, int]:
     return tuple(nums)  # type: ignore[return-value]
 
 
+def host_ifindex(name: str) -> int | None:
+    """The index of network interface ``name`` in our namespace, or None."""
+    import socket
+    try:
+        return socket.if_nametoindex(name)
+    except OSError:
+        return None
+
+
 def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
     from .backend.maps import possible_cpus
     tps = _Tracepoints(max_strlen)
@@ -83,4 +92,5 @@ def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
 
     return KernelInfo(arch.current(), features, max(cpus) + 1 if cpus else 1,
                       tps.matching, tps.info, btf, kernel_version(),
-                      extra={"kernel_symbol": kernel_symbol})
+                      extra={"kernel_symbol": kernel_symbol,
+                             "ifindex": host_ifindex})     # redirect("eth1")

@@ -78,6 +78,8 @@ class LiveProbe:
                 kind = "perf event (ioctl)"
             elif a.link_fd >= 0:
                 kind = "BPF link"
+            elif not a.closed:          # held by kernel state, not an fd (xdp/tc netlink)
+                kind = "netlink"
             else:
                 kind = "detached"
             if kind not in kinds:
@@ -125,7 +127,8 @@ class LiveSession(Session):
         self.start_events()
         self.stack.callback(self._close_probes)
         self.runtime = Runtime(self.kernel, self.options.pid,
-                               self.child.pid if self.child is not None else None)
+                               self.child.pid if self.child is not None else None,
+                               force=self.options.force)
         try:
             self._stats_fd = bpf.enable_stats()
             self.stack.callback(os.close, self._stats_fd)

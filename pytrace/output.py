@@ -30,7 +30,7 @@ from pytrace.decode import (
 from pytrace.diagnostics import UsageError
 from pytrace.lang.printf import ArgKind, Conversion
 from pytrace.lang.types import (
-    Agg, AggKind, Array, Formatted, Int, Ptr, Special, Stack, Str, Struct, Tuple, Type,
+    Agg, AggKind, Array, Formatted, Int, LpmKey, Ptr, Special, Stack, Str, Struct, Tuple, Type,
 )
 
 TYPE_CHECKING = False
@@ -73,9 +73,13 @@ def text_value(type: Type, value, res: Resolvers = _NO_RESOLVERS) -> str:
     if isinstance(type, Ptr):
         return f"0x{value:x}"
     if isinstance(type, Special):
+        if type.how in _ADDRESSES:                  # ntop(), macaddr(): no outside knowledge
+            return _address_text(type.how, value)
         return res.special(type.how, value) if res.special else _unresolved(type.how, value)
     if isinstance(type, Stack):
         return res.stack(type, value) if res.stack else str(value)
+    if isinstance(type, LpmKey):                    # "22, 10.0.0.0/8"
+        return ", ".join(str(v) for v in value)
     if isinstance(type, Tuple):
         return "(" + ", ".join(text_value(t, v, res) for t, v in zip(type.elems, value)) + ")"
     if isinstance(type, Struct):
@@ -90,6 +94,14 @@ def text_value(type: Type, value, res: Resolvers = _NO_RESOLVERS) -> str:
     if value is None:
         return "null"
     return str(value)
+
+
+_ADDRESSES = (Formatted.INET4, Formatted.MAC)
+
+
+def _address_text(how: Formatted, value: int) -> str:
+    from .netaddr import inet4_text, mac_text
+    return inet4_text(value) if how is Formatted.INET4 else mac_text(value)
 
 
 def _unresolved(how: Formatted, value: int) -> str:

@@ -36,13 +36,18 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     #: stop after this many seconds (library use); None: run until told
     timeout: float | None = None
+    #: xdp probes replace a program already on the interface
+    force: bool = False
 
 
 class Runtime:
     """What providers need at attach time."""
 
-    def __init__(self, kernel: KernelInfo, pid: int | None = None, cpid: int | None = None):
+    def __init__(self, kernel: KernelInfo, pid: int | None = None, cpid: int | None = None,
+                 force: bool = False):
         self.kernel = kernel
+        #: --force: xdp probes replace a program already on their interface
+        self.force = force
         #: -p PID: per-process probes (uprobes, timers) attach to this process only
         self.pid = pid
         #: the -c child's pid
@@ -160,8 +165,11 @@ class Session:
     def _create_map(spec, owner: ExitStack):
         """The kernel map for ``spec``, closed by ``owner``."""
         from .backend.maps import Map
+        from .backend.sys import MapFlag
+        # an LPM trie must be created without preallocation
+        flags = MapFlag.NO_PREALLOC if spec.kind is MapKind.LPM_TRIE else 0
         m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,
-                       spec.max_entries, name=_bpf_name(spec.name))
+                       spec.max_entries, name=_bpf_name(spec.name), flags=flags)
         owner.callback(m.close)
         return m
 
@@ -246,7 +254,8 @@ class Session:
         self.start_events()
         self._start_symbols()
         runtime = Runtime(self.kernel, self.options.pid,
-                          self.child.pid if self.child is not None else None)
+                          self.child.pid if self.child is not None else None,
+                          force=self.options.force)
         self._sweep(runtime)
         with _Signals(self) as sig:
             self._run_special("BEGIN", runtime)
@@ -411,6 +420,9 @@ class Session:
         elif kind is EventKind.TIME:
             import time
             self.printer.time(time.strftime(spec.fmt))
+        elif kind is EventKind.LOAD_MAP:
+            from .mapedit import load_file
+            load_file(self, spec.map, spec.fmt)
 
     def _format(self, spec, data: bytes) -> str:
         from .decode import decode

@@ -137,7 +137,11 @@ class Lowerer:
         self.stack_used = 0
         self.vars: dict[str, ir.VReg | Mem] = {}
         self.loops: list[tuple[ir.Label, ir.Label]] = []
-        self.return_value = 0
+        #: what the program returns at its exit label (a constant, or a vreg
+        #: that actions such as ``drop;`` set)
+        self.return_value: ir.Value = group.context.default_return
+        #: per-program state of builtin modules (the net module's parsed headers)
+        self.ext: dict = {}
 
     # -- building blocks ---------------------------------------------------
     def emit(self, op: ir.Op) -> ir.Op:
@@ -355,7 +359,8 @@ class Lowerer:
         self._init_conditional_vars(probe.body)
         only = self.ctx_info.only_tgid
         if only is None and self.group.targets[0].provider != "special" and \
-                self.ctx_info.kind is not ProgKind.PERF_EVENT:
+                self.ctx_info.kind not in (ProgKind.PERF_EVENT, ProgKind.XDP,
+                                           ProgKind.SCHED_CLS):    # packets have no process
             only = self.constants.get("filter_pid")      # -p PID
         if only is not None:
             tgid = self.alu(AluOp.RSH, self.call(Helper.get_current_pid_tgid), 32)
@@ -898,6 +903,10 @@ class Lowerer:
                 return
             src = self.value(e)
             self.copy_converting(dest, src)
+            return
+        src = self.value(e)
+        if isinstance(src, Mem) and src.type == t:     # other memory values (lpm keys)
+            self.copy(dest, src, t.size)
             return
         raise NotImplementedError(f"cannot write {t}")
 

@@ -55,6 +55,9 @@ class ProbeContext:
     user_pointers: bool = False
     #: run only for this process (BEGIN/END through a uprobe on old kernels)
     only_tgid: int | None = None
+    #: what the program returns when the script decides nothing (XDP_PASS
+    #: for xdp probes; actions such as ``drop;`` return something else)
+    default_return: int = 0
 
 
 @record(frozen=True)

@@ -47,6 +47,7 @@ class Provider:
 
 
 def _providers() -> tuple[Provider, ...]:
+    from .net import Tc, Xdp
     from .sampling import Hardware, Profile, Software
     from .special import Special
     from .timer import Interval
@@ -54,7 +55,7 @@ def _providers() -> tuple[Provider, ...]:
     from .uprobe import Uprobe, Uretprobe
     from .usdt import Usdt
     return (Special(), Tracepoint(), Interval(), Uprobe(), Uretprobe(), Usdt(), Profile(),
-            Software(), Hardware())
+            Software(), Hardware(), Xdp(), Tc())
 
 
 _cached: tuple[Provider, ...] | None = None

@@ -54,7 +54,7 @@ def test_unknown_probe_type():
         "foo:bar { }\n"
         "~~~~~~~\n"
         "hint: probe types: BEGIN, END, hardware (h), interval (i), profile (p), "
-        "software (s), tracepoint (t), uprobe (u), uretprobe (ur), usdt (U)")
+        "software (s), tc, tracepoint (t), uprobe (u), uretprobe (ur), usdt (U), xdp")
 
 
 def test_unknown_bare_probe_name():

@@ -75,14 +75,14 @@ class Registry:
 
 
 def _build() -> Registry:
-    from . import aggregations, functions, stacks, variables
+    from . import aggregations, functions, lpm, net, stacks, variables
     fns: dict[str, Function] = {}
-    for module in (functions, aggregations, stacks):
+    for module in (functions, aggregations, stacks, net, lpm):
         for f in module.FUNCTIONS:
             for n in (f.name, *f.aliases):
                 assert n not in fns, n
                 fns[n] = f
-    vars_ = {v.name: v for v in variables.VARIABLES + stacks.VARIABLES}
+    vars_ = {v.name: v for v in variables.VARIABLES + stacks.VARIABLES + net.VARIABLES}
     return Registry(vars_, fns)
 
 

@@ -7,8 +7,8 @@ from .. import ast as A
 from .. import ir
 from ..printf import ArgKind, FormatError, parse_format
 from ..program import EventKind
-from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, Int, Ptr, Special, Stack, Str, Tuple,
-                     Void)
+from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, Inet6, Int, Ptr, Special, Stack, Str,
+                     Tuple, Void)
 from . import FnKind, Function
 
 VOID = Void()
@@ -357,11 +357,13 @@ def _str_equal(lw, left: A.Expr, right: A.Expr, limit: int | None):
         n = min(a.type.size, b.type.size)
         if limit is not None:
             n = min(n, limit)
+        # IPv6 addresses are 16 bytes, zeros included: no NUL ends them
+        binary = isinstance(a.type, Inet6) or isinstance(b.type, Inet6)
         for i in range(n):
             x = lw.load(a.at(i, UINT64), 1)
             y = lw.load(b.at(i, UINT64), 1)
             lw.branch(JmpOp.JNE, x, y, false)
-            if i + 1 < n:
+            if i + 1 < n and not binary:
                 lw.branch(JmpOp.JEQ, x, 0, equal)
     lw.place(equal)
     lw.emit(ir.Mov(result, 1))
