@@ -273,7 +273,7 @@ class Lowerer:
             self.call(Helper.probe_read_kernel if self._has_split_reads() else Helper.probe_read,
                       self.addr(dst), size, self.addr(src), result=False)
             return
-        for pos, chunk in _chunks(dst.off, size):
+        for pos, chunk in _chunks(dst.off, size, src.off):
             v = self.load(src.at(pos, UINT64), chunk)
             self.emit(ir.Store(dst.base, dst.off + pos, v, chunk))
 
@@ -1002,13 +1002,15 @@ class Lowerer:
             self.place(done)
 
 
-def _chunks(off: int, size: int):
-    """(position, width) pieces covering ``size`` bytes at ``off``, each
-    naturally aligned and as wide as possible."""
+def _chunks(off: int, size: int, other: int | None = None):
+    """(position, width) pieces covering ``size`` bytes at ``off`` (and, for a
+    copy, at ``other`` too), each naturally aligned at both places and as
+    wide as possible: the verifier refuses misaligned stack accesses."""
     pos = 0
+    other = off if other is None else other
     while pos < size:
         for chunk in (8, 4, 2, 1):
-            if size - pos >= chunk and (off + pos) % chunk == 0:
+            if size - pos >= chunk and (off + pos) % chunk == 0 and (other + pos) % chunk == 0:
                 yield pos, chunk
                 pos += chunk
                 break

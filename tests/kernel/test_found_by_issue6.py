@@ -1,6 +1,5 @@
-"""Bugs outside the network code that issue 6's work ran into: one fixed
-here (a regression test), one left to its owner (a strict xfail that flips
-when it is fixed)."""
+"""Bugs outside the network code that issue 6's work ran into, kept as
+regression tests."""
 import pytest
 
 from conftest import needs_root, pytrace
@@ -16,9 +15,6 @@ def test_statements_after_exit_load():
     assert (r.rc, r.out) == (0, ""), r
 
 
-@pytest.mark.xfail(strict=True, reason="lower.copy picks chunk sizes from the destination's "
-                   "alignment only; a string copied from the stack to a key offset of another "
-                   "alignment reads the stack unaligned ('misaligned stack access')")
 def test_string_copied_to_an_odd_tuple_offset():
     r = pytrace("--dry-run", "-e", 'BEGIN { $s = "abcdefghij"; @m["abcd", $s] = 1; }')
     assert r.rc == 0, r
