@@ -252,8 +252,13 @@ def _traced_loop(s: Setup, argv: list[str], cpu: int) -> tuple[int, str | None]:
         sink.seek(0)
         text = sink.read().decode(errors="replace")
     if rc != 0:
-        s.notes.append(f"{os.path.basename(argv[0])} `{argv[-1]}` exited {rc} after SIGINT: "
-                       f"{text.strip()[-200:]!r}")
+        tool = os.path.basename(argv[0])
+        if rc == -signal.SIGKILL:
+            s.notes.append(f"{tool} `{argv[-1]}` did not exit within 30 s of SIGINT and was "
+                           "killed (its loop is still counted)")
+        else:
+            last = text.strip().splitlines()[-1:] or [""]
+            s.notes.append(f"{tool} `{argv[-1]}` exited {rc} after SIGINT: {last[0]}")
         return took, None
     return took, text
 

@@ -122,6 +122,7 @@ def run(script: str, *, params: list[str] | None = None,
     printer = CollectingPrinter(result, on_printf)
     session = Session(options, printer)
     printer.resolvers.special = session.resolve
+    printer.resolvers.stack = session.resolve_stack
     try:
         result.exit_code = session.run()
     finally:

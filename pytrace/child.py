@@ -86,13 +86,17 @@ class Watched:
         self.pid = pid
 
     def poll(self) -> bool:
+        """Whether the process has exited. A zombie (exited, not yet reaped by
+        its parent) has exited: kill(pid, 0) would still succeed on it."""
+        if self.pidfd >= 0:
+            import select
+            return bool(select.select([self.pidfd], [], [], 0)[0])
         try:
-            os.kill(self.pid, 0)
-            return False
-        except ProcessLookupError:
+            with open(f"/proc/{self.pid}/stat") as f:
+                state = f.read().rpartition(")")[2].split()[0]
+            return state in ("Z", "X")
+        except (OSError, IndexError):
             return True
-        except PermissionError:
-            return False
 
     def close(self) -> None:
         if self.pidfd >= 0:

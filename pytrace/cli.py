@@ -38,6 +38,7 @@ options:
                     repeatable
   --no-fallback     never run a kprobe as fentry (or fentry as a kprobe) when the
                     kernel lacks the mechanism written
+  --force           xdp probes replace a program already on the interface
   -l [PATTERN]      list probes matching PATTERN
   --info            print the kernel feature table
   -V, --version     print the version
@@ -72,6 +73,7 @@ class Args:
         self.help = False
         self.interactive = False
         self.no_fallback = False
+        self.force = False
 
 
 _WITH_VALUE = {"-e", "-c", "-p", "-f", "-o", "-B", "-d", "--no-feature"}
@@ -123,7 +125,8 @@ def parse_args(argv: list[str]) -> Args:
 
 _FLAGS = {"-q": "quiet", "-v": "verbose", "--dry-run": "dry_run", "--info": "info",
           "-V": "version", "--version": "version", "-h": "help", "--help": "help",
-          "-i": "interactive", "--interactive": "interactive", "--no-fallback": "no_fallback"}
+          "-i": "interactive", "--interactive": "interactive", "--no-fallback": "no_fallback",
+          "--force": "force"}
 
 
 def _is_number(text: str) -> bool:
@@ -188,6 +191,8 @@ def masked_features(names: list[str]):
             raise UsageError(f"--no-feature: unknown feature '{n}' (known: "
                              f"{', '.join(sorted(known))})")
         out.add(known[n])
+        if n == "link":         # no BPF links at all: xdp/tc attach through netlink too
+            out |= {Feature.XDP_LINK, Feature.TCX}
     return frozenset(out)
 
 
@@ -267,10 +272,11 @@ def _run(a: Args, out) -> int:
     command = _command(a)
     options = Options(text, name, a.params, command, a.pid, a.quiet, frozenset(a.dump),
                       a.dry_run, a.verbose, masked_features(a.masked), limits_from_env(),
-                      no_fallback=a.no_fallback)
+                      no_fallback=a.no_fallback, force=a.force)
     session_ref: list[Session] = []
     printer = make_printer(a.fmt, out, sys.stderr,
-                           Resolvers(special=lambda how, v: session_ref[0].resolve(how, v)))
+                           Resolvers(special=lambda how, v: session_ref[0].resolve(how, v),
+                                     stack=lambda t, v: session_ref[0].resolve_stack(t, v)))
     session = Session(options, printer, dump_out=out)
     session_ref.append(session)
     try:

@@ -14,6 +14,8 @@ Ptr, Special,      int (unsigned 64-bit); output formats them (``0x..``,
 Stack              symbols, frames)
 Tuple, Struct,     tuple of element values (field names come from the
 Array              type)
+Inet6              str, the address as text (``fe80::1``)
+LpmKey             tuple: the exact parts (int), then "address/prefix"
 Agg                see ``fold_percpu``
 =================  =====================================================
 """
@@ -23,6 +25,7 @@ from .record import field, record
 
 from pytrace.lang.types import (
     Agg, AggKind, Array, Ptr, Special, Stack, Str, Struct, Tuple, Type, Void, Int,
+    Inet6, LpmKey,
 )
 
 _U64 = 8
@@ -45,6 +48,11 @@ def decode(type: Type, buf: bytes, offset: int = 0, *, trailer: str = STR_TRUNC_
     """The Python value of ``type`` stored at ``buf[offset:]``."""
     if isinstance(type, Int):
         return int.from_bytes(buf[offset:offset + type.size], "little", signed=type.signed)
+    if isinstance(type, (Inet6, LpmKey)):          # network addresses: text
+        from .netaddr import inet6_text, lpm_key_value
+        raw = bytes(buf[offset:offset + type.size])
+        return inet6_text(raw) if isinstance(type, Inet6) else lpm_key_value(
+            raw, type.exact, type.addr)
     if isinstance(type, Str):
         raw = bytes(buf[offset:offset + type.cap])
         end = raw.find(b"\0")

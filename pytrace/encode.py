@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .diagnostics import CompileError, UsageError
 from .lang.program import MapSpec
-from .lang.types import Agg, AggKind, Int, Ptr, Special, Str, Tuple, Type
+from .lang.types import Agg, AggKind, Inet6, Int, LpmKey, Ptr, Special, Str, Tuple, Type
 
 
 def encode(type: Type, value, what: str = "value") -> bytes:
@@ -26,6 +26,8 @@ def encode(type: Type, value, what: str = "value") -> bytes:
         if not low <= value <= high:
             raise UsageError(f"the {what} {value} does not fit {type}")
         return (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+    if isinstance(type, (Inet6, LpmKey)):               # network keys: addresses as text
+        return _network(type, value, what)
     if isinstance(type, Str):
         if not isinstance(value, str):
             raise UsageError(f"the {what} must be a string, not {_words(value)}")
@@ -43,6 +45,30 @@ def encode(type: Type, value, what: str = "value") -> bytes:
             out[off:off + len(part)] = part
         return bytes(out)
     raise UsageError(f"pytrace cannot write a {what} of type {type} from here")
+
+
+def _network(type: Type, value, what: str) -> bytes:
+    """An IPv6 address ("fe80::1") or an lpm() key: its exact integers, then
+    "address/prefix" (a tuple; the address alone when there are none)."""
+    from .netaddr import AddressError, lpm_key_bytes, parse_address
+    parts = value if isinstance(value, tuple) else (value,)
+    exact = type.exact if isinstance(type, LpmKey) else 0
+    if len(parts) != exact + 1 or not isinstance(parts[-1], str) or \
+            not all(isinstance(p, int) for p in parts[:-1]):
+        want = "integer, " * exact + '"address/prefix"'
+        raise UsageError(f"the {what} must be {'(' + want + ')' if exact else want}, "
+                         f"not {_words(value)}")
+    try:
+        addr, prefix = parse_address(parts[-1])
+    except AddressError as err:
+        raise UsageError(str(err)) from None
+    size = type.addr if isinstance(type, LpmKey) else 16
+    if len(addr) != size:
+        raise UsageError(f"the {what} needs an IPv{4 if size == 4 else 6} address, "
+                         f"not {parts[-1]}")
+    if isinstance(type, Inet6):
+        return addr
+    return lpm_key_bytes(list(parts[:-1]), addr, prefix)
 
 
 def encode_key(spec: MapSpec, key) -> bytes:
@@ -138,4 +164,7 @@ def _literal(e, usage: str):
         return -e.operand.value if e.op == "-" else e.operand.value
     if isinstance(e, A.TupleExpr):
         return tuple(_literal(x, usage) for x in e.elems)
+    if isinstance(e, A.Call) and e.name == "lpm" and e.args:     # as the script writes it
+        parts = tuple(_literal(x, usage) for x in e.args)
+        return parts if len(parts) > 1 else parts[0]
     raise UsageError(f"{usage}: '{e.loc.text()}' is not a number, string or tuple")

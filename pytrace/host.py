@@ -73,6 +73,15 @@ def _ftrace_functions(module: str | None) -> list[str] | None:
     return ftrace_functions(module)
 
 
+def host_ifindex(name: str) -> int | None:
+    """The index of network interface ``name`` in our namespace, or None."""
+    import socket
+    try:
+        return socket.if_nametoindex(name)
+    except OSError:
+        return None
+
+
 def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
     from .backend.maps import possible_cpus
     tps = _Tracepoints(max_strlen)
@@ -101,8 +110,15 @@ def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
         return modules[name]
 
     cpus = possible_cpus()
+
+    def kernel_symbol(name: str) -> int | None:      # kaddr("name")
+        from .symbols.kallsyms import symbol_address
+        return symbol_address(name)
+
     return KernelInfo(arch.current(), features, max(cpus) + 1 if cpus else 1,
                       tps.matching, tps.info, btf, kernel_version(),
-                      extra={"kernel_functions": _traceable_functions,
+                      extra={"kernel_symbol": kernel_symbol,
+                             "ifindex": host_ifindex,      # redirect("eth1")
+                             "kernel_functions": _traceable_functions,
                              "ftrace_functions": _ftrace_functions,
                              "module_btf": module_btf})

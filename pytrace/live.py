@@ -78,6 +78,8 @@ class LiveProbe:
                 kind = "perf event (ioctl)"
             elif a.link_fd >= 0:
                 kind = "BPF link"
+            elif not a.closed:          # held by kernel state, not an fd (xdp/tc netlink)
+                kind = "netlink"
             else:
                 kind = "detached"
             if kind not in kinds:
@@ -93,7 +95,8 @@ class LiveSession(Session):
         from .output import Resolvers, make_printer
         ref: list[LiveSession] = []
         printer = make_printer(fmt, out, err,
-                               Resolvers(special=lambda how, v: ref[0].resolve(how, v)))
+                               Resolvers(special=lambda how, v: ref[0].resolve(how, v),
+                                         stack=lambda t, v: ref[0].resolve_stack(t, v)))
         ref.append(cls(options, printer))
         return ref[0]
 
@@ -124,7 +127,8 @@ class LiveSession(Session):
         self.start_events()
         self.stack.callback(self._close_probes)
         self.runtime = Runtime(self.kernel, self.options.pid,
-                               self.child.pid if self.child is not None else None)
+                               self.child.pid if self.child is not None else None,
+                               force=self.options.force)
         try:
             self._stats_fd = bpf.enable_stats()
             self.stack.callback(os.close, self._stats_fd)
@@ -223,6 +227,7 @@ class LiveSession(Session):
             self.maps[name] = m
         self.script = CompiledScript(old.probes + unit.probes, maps, unit.events, unit.counters,
                                      old.limits, unit.probe_names, None, unit.map_origins)
+        self._start_symbols()          # user stacks: follow processes from now (idempotent)
 
     def _sweep_new(self, unit: CompiledScript) -> None:
         from .providers import by_name

@@ -30,7 +30,8 @@ from pytrace.decode import (
 from pytrace.diagnostics import UsageError
 from pytrace.lang.printf import ArgKind, Conversion
 from pytrace.lang.types import (
-    Agg, AggKind, Array, CEnum, Formatted, Int, Ptr, Special, Stack, Str, Struct, Tuple, Type,
+    Agg, AggKind, Array, CEnum, Formatted, Int, LpmKey, Ptr, Special, Stack, Str, Struct, Tuple,
+    Type,
 )
 
 TYPE_CHECKING = False
@@ -52,7 +53,8 @@ class Resolvers:
 
     special(how, value) -> text for ksym/usym/probe/errno values;
     stack(stack_type, value) -> text for a stack (bpftrace's text starts
-    with a newline and has one tab-indented frame per line).
+    with a newline and has one frame per line, indented by 8 spaces; map
+    keys print it with 4).
     """
     special: Callable[[Formatted, int], str] | None = None
     stack: Callable[[Stack, int], str] | None = None
@@ -76,9 +78,13 @@ def text_value(type: Type, value, res: Resolvers = _NO_RESOLVERS) -> str:
     if isinstance(type, Ptr):
         return f"0x{value:x}"
     if isinstance(type, Special):
+        if type.how in _ADDRESSES:                  # ntop(), macaddr(): no outside knowledge
+            return _address_text(type.how, value)
         return res.special(type.how, value) if res.special else _unresolved(type.how, value)
     if isinstance(type, Stack):
         return res.stack(type, value) if res.stack else str(value)
+    if isinstance(type, LpmKey):                    # "22, 10.0.0.0/8"
+        return ", ".join(str(v) for v in value)
     if isinstance(type, Tuple):
         return "(" + ", ".join(text_value(t, v, res) for t, v in zip(type.elems, value)) + ")"
     if isinstance(type, Struct):
@@ -93,6 +99,14 @@ def text_value(type: Type, value, res: Resolvers = _NO_RESOLVERS) -> str:
     if value is None:
         return "null"
     return str(value)
+
+
+_ADDRESSES = (Formatted.INET4, Formatted.MAC)
+
+
+def _address_text(how: Formatted, value: int) -> str:
+    from .netaddr import inet4_text, mac_text
+    return inet4_text(value) if how is Formatted.INET4 else mac_text(value)
 
 
 def _unresolved(how: Formatted, value: int) -> str:
@@ -131,6 +145,9 @@ def key_text(type: Type | None, key, res: Resolvers = _NO_RESOLVERS, *, json: bo
 
 
 def _key_part(type: Type, value, res: Resolvers, json: bool) -> str:
+    if isinstance(type, Stack) and res.stack is not None:
+        # bpftrace indents a stack's frames by 8 spaces, but by 4 in a map key
+        return res.stack(type, value).replace("\n        ", "\n    ")
     if not json or isinstance(type, Str):
         return text_value(type, value, res)
     if isinstance(type, Tuple):

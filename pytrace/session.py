@@ -38,13 +38,18 @@ class Options:
     timeout: float | None = None
     #: --no-fallback: a kprobe never runs as fentry, nor fentry as a kprobe
     no_fallback: bool = False
+    #: xdp probes replace a program already on the interface
+    force: bool = False
 
 
 class Runtime:
     """What providers need at attach time."""
 
-    def __init__(self, kernel: KernelInfo, pid: int | None = None, cpid: int | None = None):
+    def __init__(self, kernel: KernelInfo, pid: int | None = None, cpid: int | None = None,
+                 force: bool = False):
         self.kernel = kernel
+        #: --force: xdp probes replace a program already on their interface
+        self.force = force
         #: -p PID: per-process probes (uprobes, timers) attach to this process only
         self.pid = pid
         #: the -c child's pid
@@ -98,9 +103,10 @@ class Session:
         self.exit_code = 0
         self.stop_reason: str | None = None
         self._segments: dict[int, list] = {}
+        #: symbols.resolver.Symbolizer, made when something prints a symbol or stack
+        self.symbols = None
         self._signal = False
         self._ignoring = False
-        self._kallsyms = None
 
     # -- set-up ------------------------------------------------------------------
     def prepare(self) -> None:
@@ -177,8 +183,11 @@ class Session:
     def _create_map(spec, owner: ExitStack):
         """The kernel map for ``spec``, closed by ``owner``."""
         from .backend.maps import Map
+        from .backend.sys import MapFlag
+        # an LPM trie must be created without preallocation
+        flags = MapFlag.NO_PREALLOC if spec.kind is MapKind.LPM_TRIE else 0
         m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,
-                       spec.max_entries, name=_bpf_name(spec.name))
+                       spec.max_entries, name=_bpf_name(spec.name), flags=flags)
         owner.callback(m.close)
         return m
 
@@ -264,8 +273,10 @@ class Session:
                                      "verified; nothing attached (--dry-run)")
             return 0
         self.start_events()
+        self._start_symbols()
         runtime = Runtime(self.kernel, self.options.pid,
-                          self.child.pid if self.child is not None else None)
+                          self.child.pid if self.child is not None else None,
+                          force=self.options.force)
         self._sweep(runtime)
         with _Signals(self) as sig:
             self._run_special("BEGIN", runtime)
@@ -333,6 +344,8 @@ class Session:
         waited = self.child or self.watched
         if waited is not None and waited.pidfd >= 0:
             ep.register(waited.pidfd, select.EPOLLIN)
+        if self.symbols is not None and self.symbols.fileno() >= 0:
+            ep.register(self.symbols.fileno(), select.EPOLLIN)
         deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
         while self.stop_reason is None:
             timeout = 1.0 if waited is not None and waited.pidfd < 0 else -1
@@ -360,6 +373,34 @@ class Session:
         if self.reader is not None:
             while self.reader.poll(0):
                 pass
+        if self.symbols is not None:
+            self.symbols.poll()
+
+    # -- symbols -----------------------------------------------------------------
+    def _start_symbols(self) -> None:
+        """User stacks and usym() need the mappings of the processes they
+        come from, which may exit before maps print: follow them from now
+        (before anything is attached or the -c child runs). Idempotent."""
+        from .lang.builtins.stacks import USYM_PIDS_MAP
+        if any(m.name.startswith("stack_u") or m.name == USYM_PIDS_MAP
+               for m in self.script.maps):
+            symbols = self._symbolizer()
+            if not symbols.tracking:
+                from .backend.maps import online_cpus
+                symbols.track_processes(online_cpus())
+                if self.options.pid is not None:
+                    symbols.watch(self.options.pid)
+
+    def _symbolizer(self):
+        if self.symbols is None:
+            from .symbols.resolver import Symbolizer
+            self.symbols = Symbolizer(self.maps)
+            self.stack.callback(self.symbols.close)
+        return self.symbols
+
+    def resolve_stack(self, stack_type, value: int) -> str:
+        """A stack as bpftrace prints it (output.Resolvers.stack)."""
+        return self._symbolizer().stack(stack_type, value)
 
     # -- events ------------------------------------------------------------------
     def _on_event(self, data: bytes) -> None:
@@ -393,6 +434,9 @@ class Session:
         elif kind is EventKind.TIME:
             import time
             self.printer.time(time.strftime(spec.fmt))
+        elif kind is EventKind.LOAD_MAP:
+            from .mapedit import load_file
+            load_file(self, spec.map, spec.fmt)
 
     def _format(self, spec, data: bytes) -> str:
         from .decode import decode
@@ -412,12 +456,8 @@ class Session:
         from .lang.types import Formatted
         if how is Formatted.PROBE and self.script is not None:
             return self.script.probe_names.get(value)
-        if how is Formatted.KSYM:          # func in kernel-function probes
-            if self._kallsyms is None:
-                from .backend.kallsyms import Kallsyms
-                self._kallsyms = Kallsyms()
-            name = self._kallsyms.name(value)
-            return name if name is not None else f"0x{value:x}"
+        if how in (Formatted.KSYM, Formatted.USYM):
+            return self._symbolizer().special(how, value)
         return None
 
     def dump_map(self, name: str):
@@ -515,7 +555,7 @@ def _attach_failure(name: str, err: Exception) -> RuntimeFailure:
     import errno
     code = getattr(err, "errno", None)
     why = getattr(err, "strerror", None) or str(err)
-    hint = None
+    hint = getattr(err, "hint", None)      # a provider's own advice (RuntimeFailure)
     if code == errno.EMFILE:
         hint = ("every probe needs open files; pytrace raised its limit as far as the hard "
                 "limit allows: raise that (ulimit -Hn) or attach to fewer probes")

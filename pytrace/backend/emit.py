@@ -15,8 +15,8 @@ from ..record import field, fields, record
 from ..diagnostics import NOWHERE, CompileError, Diagnostic, Loc, Severity
 from ..lang import ir
 from .insn import (ARG_REGS, CALLEE_SAVED, FP, AluOp, AtomicOp, Insn, JmpOp, PseudoSrc,
-                   Reg, Size, call, exit_, ja, ld_map_fd, mov, mov_imm, slot_offsets, Class,
-                   Mode)
+                   Reg, Size, call, exit_, ja, ld_map_fd, mov, mov_imm, slot_offsets, to_be,
+                   Class, Mode)
 
 STACK_LIMIT = 512
 _COMMUTATIVE = {AluOp.ADD, AluOp.MUL, AluOp.OR, AluOp.AND, AluOp.XOR}
@@ -322,6 +322,11 @@ class _Emitter:
             self.materialize(self.reg(op.dst), op.src)
         elif isinstance(op, ir.Alu):
             self.alu(op)
+        elif isinstance(op, ir.ToBe):
+            rd, ra = self.reg(op.dst), self.reg(op.a)
+            if rd != ra:
+                self.put(mov(rd, ra))
+            self.put(to_be(rd, op.bits))
         elif isinstance(op, ir.Neg):
             rd, ra = self.reg(op.dst), self.reg(op.a)
             if rd != ra:
@@ -461,7 +466,32 @@ def emit(fn: ir.Function, max_rounds: int = 8) -> Program:
 CALLBACK_PARAMS = 4
 
 
+def _drop_unreachable(ops: list[ir.Op]) -> list[ir.Op]:
+    """Only the ops control can reach from the entry: statements after
+    ``exit()``, ``return`` or a packet verdict (``drop;``) are dead, and the
+    verifier refuses programs with unreachable instructions."""
+    blocks = _blocks(ops)
+    block_of_label = {ops[s].label: b for b, (s, _) in enumerate(blocks)
+                      if isinstance(ops[s], ir.Place)}
+    seen: set[int] = set()
+    todo = [0] if blocks else []
+    while todo:
+        b = todo.pop()
+        if b in seen:
+            continue
+        seen.add(b)
+        last = ops[blocks[b][1]]
+        if isinstance(last, (ir.Jump, ir.Branch)):
+            todo.append(block_of_label[last.target])
+        if not isinstance(last, (ir.Jump, ir.Return)) and b + 1 < len(blocks):
+            todo.append(b + 1)
+    if len(seen) == len(blocks):
+        return ops
+    return [op for b, (s, e) in enumerate(blocks) if b in seen for op in ops[s:e + 1]]
+
+
 def _emit_one(fn: ir.Function, max_rounds: int) -> Program:
+    fn.ops = _drop_unreachable(fn.ops)
     for _ in range(max_rounds):
         try:
             where = _allocate(fn.ops)

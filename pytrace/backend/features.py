@@ -240,8 +240,39 @@ def _probe_get_func_ip() -> bool:
     return True
 
 
-#: (feature, probe) in probing order. Add probes for XDP_LINK and TCX here;
-#: a feature without a probe is absent.
+def _probe_net_link(prog_type: int, ret: int, attach_type: int, flags: int = 0) -> bool:
+    """Attach a program that changes nothing to the loopback device through
+    a BPF link, and detach it. EBUSY/EEXIST (another XDP program holds lo)
+    still says the kernel has these links."""
+    import errno
+    import socket
+    from . import sys as bpf
+    from .insn import Reg, exit_, mov_imm
+    prog = _load(prog_type, [mov_imm(Reg.R0, ret), exit_()], expected_attach_type=attach_type)
+    link = -1
+    try:
+        link = bpf.link_create(prog, socket.if_nametoindex("lo"), attach_type, flags)
+    except bpf.BpfError as err:
+        if err.errno not in (errno.EBUSY, errno.EEXIST):
+            raise
+    finally:
+        _closing(link, prog)
+    return True
+
+
+def _probe_xdp_link() -> bool:
+    from . import sys as bpf
+    xdp_pass, skb_mode = 2, 1 << 1            # XDP_PASS; XDP_FLAGS_SKB_MODE (generic)
+    return _probe_net_link(bpf.ProgType.XDP, xdp_pass, bpf.AttachType.XDP, skb_mode)
+
+
+def _probe_tcx() -> bool:
+    from . import sys as bpf
+    tcx_next = -1                             # let the next program decide
+    return _probe_net_link(bpf.ProgType.SCHED_CLS, tcx_next, bpf.AttachType.TCX_INGRESS)
+
+
+#: (feature, probe) in probing order; a feature without a probe is absent.
 PROBES: tuple[tuple[Feature, Callable[[], bool]], ...] = (
     (Feature.RINGBUF, _probe_ringbuf),
     (Feature.PERF_BUFFER, _probe_perf_buffer),
@@ -258,6 +289,8 @@ PROBES: tuple[tuple[Feature, Callable[[], bool]], ...] = (
     (Feature.TP_BTF, _probe_tp_btf),
     (Feature.UPROBE, _probe_uprobe),
     (Feature.GET_FUNC_IP, _probe_get_func_ip),
+    (Feature.XDP_LINK, _probe_xdp_link),
+    (Feature.TCX, _probe_tcx),
 )
 
 

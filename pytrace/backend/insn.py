@@ -505,6 +505,12 @@ def ja(off: int) -> Insn:
     return Insn(Class.JMP | JmpOp.JA, 0, 0, off, 0)
 
 
+def to_be(dst: Reg, bits: int) -> Insn:
+    """``dst = be<bits> dst``: host to network byte order (a swap on
+    little-endian machines), the upper bits cleared (every kernel with BPF)."""
+    return Insn(Class.ALU | Src.X | AluOp.END, dst, 0, 0, bits)
+
+
 # -- programs ------------------------------------------------------------
 
 def encode(insns: list[Insn]) -> bytes:

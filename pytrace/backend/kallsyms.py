@@ -1,19 +1,16 @@
-"""Kernel symbols: which functions can be traced, and address -> name.
+"""Which kernel functions can be traced (addresses -> names are
+``pytrace.symbols.kallsyms``'s job).
 
 ``traceable_functions()`` answers "which kernel functions match
 ``vfs_*``" for kprobe/fentry wildcards. The best source is tracefs'
-``available_filter_functions`` (functions ftrace can hook: what fentry and
-ftrace-based kprobes attach to); some machines make it unreadable even
-for root (lockdown), so ``/proc/kallsyms`` text symbols stand in.
-
-``Kallsyms`` resolves addresses for ``func`` and ``ksym()``: the symbol
-containing an address (``/proc/kallsyms`` shows real addresses to root
-when ``kptr_restrict`` allows; zeros otherwise, and nothing resolves).
+``available_filter_functions`` (functions ftrace can hook: what fentry,
+kprobe_multi and ftrace-based kprobes attach to); some machines make it
+unreadable even for root (lockdown), so ``/proc/kallsyms`` text symbols
+stand in.
 """
 from __future__ import annotations
 
 import os
-from bisect import bisect_right
 
 KALLSYMS = "/proc/kallsyms"
 FILTER_FUNCTIONS = "available_filter_functions"
@@ -87,32 +84,3 @@ def modules() -> list[str]:
     """Modules with traceable functions."""
     traceable_functions()
     return sorted(m for m in (_functions or {}) if m is not None)
-
-
-class Kallsyms:
-    """Address -> name for kernel text, from /proc/kallsyms (read once)."""
-
-    def __init__(self, text: str | None = None):
-        addrs, names = [], []
-        for line in (text if text is not None else _read(KALLSYMS) or "").splitlines():
-            parts = line.split()
-            if len(parts) < 3 or parts[1] not in _TEXT:
-                continue
-            addr = int(parts[0], 16)
-            if addr and not parts[2].startswith("__pfx_"):
-                addrs.append(addr)
-                names.append(parts[2])
-        order = sorted(range(len(addrs)), key=addrs.__getitem__)
-        self._addrs = [addrs[i] for i in order]
-        self._names = [names[i] for i in order]
-
-    def name(self, addr: int) -> str | None:
-        """The function containing ``addr`` (the nearest symbol at or below it)."""
-        i = bisect_right(self._addrs, addr) - 1
-        return self._names[i] if i >= 0 else None
-
-    def address(self, name: str) -> int | None:
-        try:
-            return self._addrs[self._names.index(name)]
-        except ValueError:
-            return None

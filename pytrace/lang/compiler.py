@@ -16,7 +16,7 @@ from .lower import Lowerer, Resources
 from .probes import Resolvers, Target
 from .program import CompiledProbe, CompiledScript, Limits, MapKind, MapSpec
 from .semantics import Checker, Group, MapInfo
-from .types import Agg, AggKind, Int
+from .types import Agg, AggKind, Int, LpmKey, Tuple
 
 #: probe names get their own ``probe`` ids above the tracepoint id range
 PROBE_ID_BASE = 1 << 20
@@ -139,6 +139,9 @@ def _unknown_provider(spec: A.ProbeSpec, resolvers: Resolvers) -> Diagnostic:
 def map_spec(info: MapInfo, limits: Limits) -> MapSpec:
     value = info.value
     key = info.key if info.keyed else None
+    if isinstance(key, LpmKey) or (isinstance(key, Tuple) and
+                                   any(isinstance(t, LpmKey) for t in key.elems)):
+        return _lpm_spec(info, key, limits)
     key_size = key.size if key is not None else 8
     if isinstance(value, Agg):
         if value.kind in (AggKind.HIST, AggKind.LHIST):
@@ -148,6 +151,25 @@ def map_spec(info: MapInfo, limits: Limits) -> MapSpec:
     if value is None or not hasattr(value, "size") or value.size == 0:
         value = Int(64, True)
     return MapSpec(info.name, MapKind.HASH, key_size, max(value.size, 1),
+                   limits.max_map_keys, key, value)
+
+
+def _lpm_spec(info: MapInfo, key, limits: Limits) -> MapSpec:
+    """A map keyed by lpm(): a BPF LPM trie (no per-CPU variant, so no
+    aggregations; preallocation is not allowed, see session)."""
+    if isinstance(key, Tuple):
+        raise CompileError(Diagnostic(Severity.ERROR, f"lpm() must be {info.name}'s only key",
+                                      info.key_loc, "put the other parts inside lpm(…): "
+                                      "lpm(port, ip.saddr)"))
+    value = info.value
+    if isinstance(value, Agg):
+        raise CompileError(Diagnostic(
+            Severity.ERROR, f"{info.name} is keyed by lpm() and cannot hold "
+            f"{value.kind.value}() values", info.value_loc,
+            "a longest-prefix-match map holds plain values: @rules[lpm(…)] = 1"))
+    if value is None or not hasattr(value, "size") or value.size == 0:
+        value = Int(64, True)
+    return MapSpec(info.name, MapKind.LPM_TRIE, key.size, max(value.size, 1),
                    limits.max_map_keys, key, value)
 
 

@@ -167,6 +167,25 @@ class Neg(Op):
 
 
 @record(eq=False)
+class ToBe(Op):
+    """``dst = a`` converted between host and network byte order, keeping
+    the low ``bits`` (16, 32 or 64) — packet headers are big-endian."""
+    dst: VReg
+    a: VReg
+    bits: int
+    loc: Loc = NOWHERE
+
+    def uses(self):
+        return (self.a,)
+
+    def defs(self):
+        return (self.dst,)
+
+    def __str__(self):
+        return f"{self.dst!r} = be{self.bits} {self.a!r}"
+
+
+@record(eq=False)
 class Load(Op):
     """``dst = *(u<size*8> *)(base + off)``; zero-extended."""
     dst: VReg

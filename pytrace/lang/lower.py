@@ -151,7 +151,11 @@ class Lowerer:
         self.stack_used = 0
         self.vars: dict[str, ir.VReg | Mem] = {}
         self.loops: list[tuple[ir.Label, ir.Label]] = []
-        self.return_value = 0
+        #: what the program returns at its exit label (a constant, or a vreg
+        #: that actions such as ``drop;`` set)
+        self.return_value: ir.Value = group.context.default_return
+        #: per-program state of builtin modules (the net module's parsed headers)
+        self.ext: dict = {}
 
     # -- building blocks ---------------------------------------------------
     def emit(self, op: ir.Op) -> ir.Op:
@@ -283,7 +287,7 @@ class Lowerer:
             self.call(Helper.probe_read_kernel if self._has_split_reads() else Helper.probe_read,
                       self.addr(dst), size, self.addr(src), result=False)
             return
-        for pos, chunk in _chunks(dst.off, size):
+        for pos, chunk in _chunks(dst.off, size, src.off):
             v = self.load(src.at(pos, UINT64), chunk)
             self.emit(ir.Store(dst.base, dst.off + pos, v, chunk))
 
@@ -369,7 +373,8 @@ class Lowerer:
         self._init_conditional_vars(probe.body)
         only = self.ctx_info.only_tgid
         if only is None and self.group.targets[0].provider != "special" and \
-                self.ctx_info.kind is not ProgKind.PERF_EVENT:
+                self.ctx_info.kind not in (ProgKind.PERF_EVENT, ProgKind.XDP,
+                                           ProgKind.SCHED_CLS):    # packets have no process
             only = self.constants.get("filter_pid")      # -p PID
         if only is not None:
             tgid = self.alu(AluOp.RSH, self.call(Helper.get_current_pid_tgid), 32)
@@ -961,6 +966,10 @@ class Lowerer:
             src = self.value(e)
             self.copy_converting(dest, src)
             return
+        src = self.value(e)
+        if isinstance(src, Mem) and src.type == t:     # other memory values (lpm keys)
+            self.copy(dest, src, t.size)
+            return
         raise NotImplementedError(f"cannot write {t}")
 
     def copy_converting(self, dest: Mem, src: Mem) -> None:
@@ -1058,13 +1067,15 @@ class Lowerer:
             self.place(done)
 
 
-def _chunks(off: int, size: int):
-    """(position, width) pieces covering ``size`` bytes at ``off``, each
-    naturally aligned and as wide as possible."""
+def _chunks(off: int, size: int, other: int | None = None):
+    """(position, width) pieces covering ``size`` bytes at ``off`` (and, for a
+    copy, at ``other`` too), each naturally aligned at both places and as
+    wide as possible: the verifier refuses misaligned stack accesses."""
     pos = 0
+    other = off if other is None else other
     while pos < size:
         for chunk in (8, 4, 2, 1):
-            if size - pos >= chunk and (off + pos) % chunk == 0:
+            if size - pos >= chunk and (off + pos) % chunk == 0 and (other + pos) % chunk == 0:
                 yield pos, chunk
                 pos += chunk
                 break

@@ -39,6 +39,7 @@ class FuncIp(Enum):
     NONE = "none"            # not available here
     HELPER = "helper"        # bpf_get_func_ip(ctx), Linux 5.15
     IP_REG = "ip_reg"        # the pt_regs instruction pointer (function entry)
+    USER_IP_REG = "user_ip"  # the same in a uprobe: a user address (prints as usym)
 
 
 @record(frozen=True)
@@ -71,6 +72,9 @@ class ProbeContext:
     #: ("kprobe:f runs as fentry:f: this kernel has no kprobes"); printed
     #: once on stderr and quoted by errors about what the other one lacks
     note: str = ""
+    #: what the program returns when the script decides nothing (XDP_PASS
+    #: for xdp probes; actions such as ``drop;`` return something else)
+    default_return: int = 0
 
 
 @record(frozen=True)

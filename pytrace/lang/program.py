@@ -53,6 +53,7 @@ class EventKind(Enum):
     ZERO_MAP = "zero_map"
     PRINT_VALUE = "print_value"
     TIME = "time"
+    LOAD_MAP = "load_map"       # load(@map, file): ``map`` from the file named by ``fmt``
 
 
 @record(frozen=True)

@@ -16,8 +16,9 @@ from . import ast as A
 from .builtins import FnKind, registry
 from .probes import ProbeContext
 from .program import Limits
-from .types import (BOOL, INT64, UINT64, Agg, AggKind, Array, CEnum, Int, Ptr, Special, Stack,
-                    Str, Struct, StructRef, Tuple, Type, Void, common_int, struct_of)
+from .types import (BOOL, INT64, UINT64, Agg, AggKind, Array, CEnum, Inet6, Int, LpmKey, Ptr,
+                    Special, Stack, Str, Struct, StructRef, Tuple, Type, Void, common_int,
+                    struct_of)
 
 
 class Unknown(Type):
@@ -34,6 +35,10 @@ def describe(t: Type) -> str:
     """A type in words for messages."""
     if isinstance(t, (Int, Ptr, Special)) or (isinstance(t, Agg) and t.is_integer):
         return "an integer"
+    if isinstance(t, Inet6):
+        return "an IPv6 address"
+    if isinstance(t, LpmKey):
+        return "an lpm() key"
     if isinstance(t, Str):
         return "a string"
     if isinstance(t, Tuple):
@@ -133,6 +138,8 @@ class Checker:
         self._assigned_vars: set[str] = set()
         self._loop_depth = 0
         self._var_tables: dict[int, dict[str, Type]] = {}
+        #: per-run state of builtin modules (the net module's parent maps)
+        self.ext: dict = {}
 
     # -- driver ----------------------------------------------------------
     def check(self, groups: list[Group]) -> list[ProbeTyping]:

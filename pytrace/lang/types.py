@@ -295,6 +295,8 @@ class Formatted(Enum):
     USYM = "usym"
     PROBE = "probe"     # index into the script's probe names
     ERRNO = "errno"
+    INET4 = "inet4"     # an IPv4 address as it sits in memory (network order): ntop()
+    MAC = "mac"         # a 48-bit MAC address, first byte lowest: macaddr()
 
 
 @record(frozen=True)
@@ -311,6 +313,44 @@ class Special(Type):
 
     def __str__(self) -> str:
         return self.how.value
+
+
+@record(frozen=True)
+class Inet6(Str):
+    """An IPv6 address: 16 bytes in network byte order, printed as text
+    (``fe80::1``). The compiler handles it as a 16-byte string buffer
+    (copied whole, never NUL-terminated); userspace decodes it as an address.
+    8-aligned, so it is copied as two u64 (stack accesses must be aligned)."""
+    cap: int = 16
+
+    align = 8
+
+    def __str__(self) -> str:
+        return "inet6"
+
+
+@record(frozen=True)
+class LpmKey(Type):
+    """The key of a longest-prefix-match map (BPF LPM trie), made by
+    ``lpm(exact…, address)``: a u32 prefix length in bits, then ``exact``
+    integers matched exactly (8 bytes each, big-endian, so prefixes run
+    through them), then an address of ``addr`` bytes (4: IPv4, 16: IPv6)
+    matched by its first bits."""
+    exact: int = 0
+    addr: int = 4
+
+    align = 4
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return 4 + 8 * self.exact + self.addr
+
+    @property
+    def max_prefix(self) -> int:
+        return 8 * (self.size - 4)
+
+    def __str__(self) -> str:
+        return "lpm(" + "int, " * self.exact + ("ipv4" if self.addr == 4 else "ipv6") + ")"
 
 
 class AggKind(Enum):

@@ -58,11 +58,16 @@ class Provider:
 
 
 def _providers() -> tuple[Provider, ...]:
+    from .net import Tc, Xdp
+    from .sampling import Hardware, Profile, Software
     from .special import Special
     from .timer import Interval
     from .tracepoint import Tracepoint
+    from .uprobe import Uprobe, Uretprobe
+    from .usdt import Usdt
     from . import fentry, kprobe, rawtracepoint
-    return (Special(), Tracepoint(), Interval(), kprobe.Kprobe(), kprobe.Kretprobe(),
+    return (Special(), Tracepoint(), Interval(), Uprobe(), Uretprobe(), Usdt(), Profile(),
+            Software(), Hardware(), Xdp(), Tc(), kprobe.Kprobe(), kprobe.Kretprobe(),
             fentry.Fentry(), fentry.Fexit(), rawtracepoint.RawTracepoint())
 
 

@@ -3,8 +3,8 @@ uretprobes.
 
 One place decides, from the per-architecture tables in ``pytrace.arch``,
 where ``arg0``..``argN``, ``retval``, ``reg("name")``, ``func`` and typed
-``args.NAME`` are read: kprobe.py builds its contexts here, and so can
-the uprobe provider.
+``args.NAME`` are read: kfunc.py (kprobes) and uprobe.py build their
+contexts here.
 """
 from __future__ import annotations
 

@@ -54,7 +54,9 @@ def test_unknown_probe_type():
         "foo:bar { }\n"
         "~~~~~~~\n"
         "hint: probe types: BEGIN, END, fentry (kfunc, f), fexit (kretfunc, fr), "
-        "interval (i), kprobe (k), kretprobe (kr), rawtracepoint (rt), tracepoint (t)")
+        "hardware (h), interval (i), kprobe (k), kretprobe (kr), profile (p), "
+        "rawtracepoint (rt), software (s), tc, tracepoint (t), uprobe (u), uretprobe (ur), "
+        "usdt (U), xdp")
 
 
 def test_unknown_bare_probe_name():

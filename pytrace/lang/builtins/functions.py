@@ -7,8 +7,8 @@ from .. import ast as A
 from .. import ir
 from ..printf import ArgKind, FormatError, parse_format
 from ..program import EventKind
-from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, CEnum, Int, Ptr, Special, Str, Tuple,
-                     Void)
+from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, CEnum, Inet6, Int, Ptr, Special, Stack,
+                     Str, Tuple, Void)
 from . import FnKind, Function
 
 VOID = Void()
@@ -52,7 +52,7 @@ def _check_printf(ck, e: A.Call):
     from ..semantics import describe, is_int
     for spec, a, t in zip(specs, args, types):
         wants_str = spec.arg_kind is ArgKind.STRING
-        if wants_str and not (isinstance(t, (Str, Special, CEnum)) or
+        if wants_str and not (isinstance(t, (Str, Special, Stack, CEnum)) or
                               (isinstance(t, Tuple))):
             ck.error(f"printf: {spec.text} needs a string, but this is {describe(t)}", a.loc,
                      "use %d for integers, or str(ptr) to read a string from a pointer"
@@ -363,11 +363,13 @@ def _str_equal(lw, left: A.Expr, right: A.Expr, limit: int | None):
         n = min(a.type.size, b.type.size)
         if limit is not None:
             n = min(n, limit)
+        # IPv6 addresses are 16 bytes, zeros included: no NUL ends them
+        binary = isinstance(a.type, Inet6) or isinstance(b.type, Inet6)
         for i in range(n):
             x = lw.load(a.at(i, UINT64), 1)
             y = lw.load(b.at(i, UINT64), 1)
             lw.branch(JmpOp.JNE, x, y, false)
-            if i + 1 < n:
+            if i + 1 < n and not binary:
                 lw.branch(JmpOp.JEQ, x, 0, equal)
     lw.place(equal)
     lw.emit(ir.Mov(result, 1))

@@ -15,6 +15,7 @@ from ..types import UINT32, UINT64, Formatted, Special
 from . import FnKind, Function, Variable
 
 KSYM = Special(Formatted.KSYM)
+USYM = Special(Formatted.USYM)
 
 
 def _curtask_type(ck, e):
@@ -38,7 +39,7 @@ def _func_type(ck, e):
     if ctx is None or ctx.func is FuncIp.NONE:
         _unavailable(ck, e, "func", "func is the traced function in kprobes, kretprobes, "
                      "fentry/fexit and uprobes")
-    return KSYM
+    return USYM if ctx is not None and ctx.func is FuncIp.USER_IP_REG else KSYM
 
 
 def _lower_func(lw, e):

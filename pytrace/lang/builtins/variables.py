@@ -85,6 +85,9 @@ def _ctx_slot(ctx, name: str, full: str):
 def _ctx_slot_lower(name: str):
     def lower(lw, e):
         slot = _ctx_slot(lw.ctx_info, name, e.name)
+        custom = getattr(slot, "lower", None)      # lang.operands.Operand (USDT arguments)
+        if custom is not None:
+            return custom(lw)
         v = lw.vreg(e.name)
         lw.emit(ir.Load(v, lw.ctx, slot.offset, slot.type.size))
         return v

@@ -1,0 +1,174 @@
+"""Network probes: programs on an interface's packet path.
+
+``xdp:IFACE`` runs for every packet arriving on IFACE before the kernel's
+network stack sees it (driver mode where the driver supports XDP, generic
+mode otherwise; ``xdp:IFACE:generic`` / ``xdp:IFACE:driver`` force one).
+``tc:IFACE:ingress`` / ``tc:IFACE:egress`` run in the traffic-control layer
+for packets arriving on / leaving IFACE. IFACE may be a wildcard (``veth*``).
+Scripts read headers (``ip.saddr``, ``tcp.dport`` …) and may end a packet's
+journey (``drop;``); see ``lang.builtins.net``. Attaching and sweeping live
+in ``backend.netdev``.
+"""
+from __future__ import annotations
+
+from ..kernelinfo import Feature
+from ..lang.probes import ProbeContext, ProgKind, Target
+from ..record import record
+from . import Provider
+
+HEADERS_HINT = "read the packet with pkt, eth, ip, ip6, tcp, udp and icmp"
+
+
+@record(frozen=True)
+class NetTarget:
+    iface: str
+    ifindex: int
+    #: xdp: the XdpMode; tc: the TcDirection
+    where: object
+
+
+def interfaces(kernel) -> list[tuple[int, str]]:
+    """(ifindex, name) of this network namespace's interfaces, by index.
+    ``kernel.extra['interfaces']`` stands in for the real list in tests."""
+    fake = kernel.extra.get("interfaces")
+    if fake is not None:
+        return sorted(fake())
+    import socket
+    return sorted(socket.if_nameindex())
+
+
+def _matching(kernel, pattern: str) -> list[tuple[int, str]]:
+    import fnmatch
+    found = interfaces(kernel)
+    if any(c in pattern for c in "*?["):
+        return [(i, n) for i, n in found if fnmatch.fnmatchcase(n, pattern)]
+    return [(i, n) for i, n in found if n == pattern]
+
+
+def _no_interface(provider: Provider, spec, name: str, kernel):
+    import difflib
+    names = [n for _, n in interfaces(kernel)]
+    near = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if near:
+        hint = f"did you mean {near[0]}?"
+    else:
+        hint = "interfaces here: " + ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
+    what = "matches" if any(c in name for c in "*?[") else "named"
+    return provider.fail(f"no network interface {what} '{name}'", spec, hint)
+
+
+def _context(kind: ProgKind, probe: str) -> ProbeContext:
+    from ..lang.builtins.net import ACTIONS, DEFAULT_VERDICT
+    actions = frozenset(a for a, kinds in ACTIONS.items() if kind in kinds)
+    return ProbeContext(kind, args_missing=f"{probe} probes have no 'args': {HEADERS_HINT}",
+                        extra=actions, default_return=DEFAULT_VERDICT[kind],
+                        share_key=kind.value)
+
+
+class _NetProvider(Provider):
+    def describe(self, target: Target) -> list[str]:
+        from ..lang.builtins.packet import HEADERS
+        return [f"    {h.name}: {', '.join(f.name for f in h.fields)}" for h in HEADERS.values()]
+
+    def listing(self, pattern: str, kernel) -> list[str]:
+        import fnmatch
+        out = []
+        for _, name in interfaces(kernel):
+            for probe in self._spellings(name):
+                if not pattern or fnmatch.fnmatchcase(probe.split(":", 1)[1], pattern) or \
+                        fnmatch.fnmatchcase(name, pattern):
+                    out.append(probe)
+        return out
+
+    def _spellings(self, iface: str) -> list[str]:
+        raise NotImplementedError
+
+
+class Xdp(_NetProvider):
+    name = "xdp"
+    doc = ("packets arriving on a network interface, before the kernel's stack: "
+           "xdp:IFACE, xdp:IFACE:generic, xdp:IFACE:driver")
+
+    def expand(self, spec, kernel) -> list[Target]:
+        from ..backend.netdev import XdpMode
+        parts = spec.text.split(":")
+        modes = {m.value: m for m in XdpMode if m.value}
+        if len(parts) not in (2, 3) or not parts[1] or (len(parts) == 3 and
+                                                        parts[2] not in modes):
+            raise self.fail(f"'{spec.text}' is not an xdp probe", spec,
+                            "write xdp:IFACE (driver mode where the driver has it, else "
+                            "generic), xdp:IFACE:generic or xdp:IFACE:driver, e.g. xdp:eth0")
+        mode = modes[parts[2]] if len(parts) == 3 else XdpMode.AUTO
+        found = _matching(kernel, parts[1])
+        if not found:
+            raise _no_interface(self, spec, parts[1], kernel)
+        ctx = _context(ProgKind.XDP, "xdp")
+        suffix = f":{mode.value}" if mode.value else ""
+        return [Target("xdp", f"xdp:{name}{suffix}", ctx, NetTarget(name, index, mode))
+                for index, name in found]
+
+    def attach(self, target: Target, prog_fd: int, runtime) -> list:
+        from ..backend import netdev
+        t: NetTarget = target.data
+        return [netdev.attach_xdp(prog_fd, t.ifindex, t.iface, t.where,
+                                  use_link=runtime.kernel.has(Feature.XDP_LINK),
+                                  force=getattr(runtime, "force", False), what=target.name)]
+
+    def sweep(self, runtime) -> None:
+        _report(_sweep(xdp=True))
+
+    def _spellings(self, iface: str) -> list[str]:
+        return [f"xdp:{iface}"]
+
+
+class Tc(_NetProvider):
+    name = "tc"
+    doc = ("packets in traffic control, arriving on or leaving an interface: "
+           "tc:IFACE:ingress, tc:IFACE:egress")
+
+    def __init__(self):
+        self._clsacts = None            # netdev.ClsactUses, made on first netlink attach
+
+    def expand(self, spec, kernel) -> list[Target]:
+        from ..backend.netdev import TcDirection
+        parts = spec.text.split(":")
+        sides = {d.value: d for d in TcDirection}
+        if len(parts) != 3 or not parts[1] or parts[2] not in sides:
+            raise self.fail(f"'{spec.text}' is not a tc probe", spec,
+                            "write tc:IFACE:ingress or tc:IFACE:egress, e.g. tc:eth0:egress")
+        found = _matching(kernel, parts[1])
+        if not found:
+            raise _no_interface(self, spec, parts[1], kernel)
+        ctx = _context(ProgKind.SCHED_CLS, "tc")
+        return [Target("tc", f"tc:{name}:{parts[2]}", ctx, NetTarget(name, index, sides[parts[2]]))
+                for index, name in found]
+
+    def attach(self, target: Target, prog_fd: int, runtime) -> list:
+        from ..backend import netdev
+        t: NetTarget = target.data
+        return [netdev.attach_tc(prog_fd, t.ifindex, t.iface, t.where,
+                                 use_link=runtime.kernel.has(Feature.TCX), what=target.name,
+                                 clsacts=self._clsact_uses())]
+
+    def _clsact_uses(self):
+        if self._clsacts is None:
+            from ..backend.netdev import ClsactUses
+            self._clsacts = ClsactUses()
+        return self._clsacts
+
+    def sweep(self, runtime) -> None:
+        _report(_sweep(tc=True))
+
+    def _spellings(self, iface: str) -> list[str]:
+        return [f"tc:{iface}:ingress", f"tc:{iface}:egress"]
+
+
+def _sweep(xdp: bool = False, tc: bool = False) -> list[str]:
+    from ..backend import netsweep
+    return netsweep.sweep(xdp, tc)
+
+
+def _report(lines: list[str]) -> None:
+    import sys
+    for line in lines:
+        sys.stderr.write(f"pytrace: {line}\n")
