@@ -34,7 +34,10 @@ options:
   --dry-run         compile and load into the verifier, do not attach
   -v                verifier statistics for each program
   --no-feature NAME pretend the kernel lacks a feature (ringbuf, test_run,
-                    probe_read_user, percpu_lookup, link, ...); repeatable
+                    probe_read_user, percpu_lookup, link, kprobe, fentry, ...);
+                    repeatable
+  --no-fallback     never run a kprobe as fentry (or fentry as a kprobe) when the
+                    kernel lacks the mechanism written
   --force           xdp probes replace a program already on the interface
   -l [PATTERN]      list probes matching PATTERN
   --info            print the kernel feature table
@@ -69,6 +72,7 @@ class Args:
         self.version = False
         self.help = False
         self.interactive = False
+        self.no_fallback = False
         self.force = False
 
 
@@ -121,7 +125,8 @@ def parse_args(argv: list[str]) -> Args:
 
 _FLAGS = {"-q": "quiet", "-v": "verbose", "--dry-run": "dry_run", "--info": "info",
           "-V": "version", "--version": "version", "-h": "help", "--help": "help",
-          "-i": "interactive", "--interactive": "interactive", "--force": "force"}
+          "-i": "interactive", "--interactive": "interactive", "--no-fallback": "no_fallback",
+          "--force": "force"}
 
 
 def _is_number(text: str) -> bool:
@@ -267,7 +272,7 @@ def _run(a: Args, out) -> int:
     command = _command(a)
     options = Options(text, name, a.params, command, a.pid, a.quiet, frozenset(a.dump),
                       a.dry_run, a.verbose, masked_features(a.masked), limits_from_env(),
-                      force=a.force)
+                      no_fallback=a.no_fallback, force=a.force)
     session_ref: list[Session] = []
     printer = make_printer(a.fmt, out, sys.stderr,
                            Resolvers(special=lambda how, v: session_ref[0].resolve(how, v),

@@ -134,6 +134,13 @@ class CompileError(PytraceError):
         return "\n".join(d.render() for d in self.diagnostics)
 
 
+class FeatureError(CompileError):
+    """A probe the running kernel cannot attach by any mechanism pytrace
+    knows (no kprobes and no fentry, …): located like a compile error, but
+    exit status 1, the status of a missing kernel feature."""
+    exit_code = 1
+
+
 def error(message: str, loc: Loc = NOWHERE, hint: str | None = None) -> CompileError:
     return CompileError(Diagnostic(Severity.ERROR, message, loc, hint))
 

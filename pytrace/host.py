@@ -61,6 +61,18 @@ def kernel_version() -> tuple[int, int, int]:
     return tuple(nums)  # type: ignore[return-value]
 
 
+def _traceable_functions(module: str | None) -> list[str]:
+    """Kernel functions kprobes can attach to (wildcards, -l), read when asked."""
+    from .backend.kallsyms import traceable_functions
+    return traceable_functions(module)
+
+
+def _ftrace_functions(module: str | None) -> list[str] | None:
+    """ftrace's own list (None: unreadable); kprobe_multi needs its functions in it."""
+    from .backend.kallsyms import ftrace_functions
+    return ftrace_functions(module)
+
+
 def host_ifindex(name: str) -> int | None:
     """The index of network interface ``name`` in our namespace, or None."""
     import socket
@@ -84,6 +96,19 @@ def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
             btf_cache.append(obj)
         return btf_cache[0]
 
+    modules: dict = {}
+
+    def module_btf(name: str):
+        """A module's split BTF (/sys/kernel/btf/MODULE) on top of vmlinux's."""
+        if name not in modules:
+            obj, base = None, btf()
+            path = os.path.join("/sys/kernel/btf", name)
+            if base is not None and "/" not in name and os.path.exists(path):
+                from .backend.btf import Btf
+                obj = Btf.load(path, base=base)
+            modules[name] = obj
+        return modules[name]
+
     cpus = possible_cpus()
 
     def kernel_symbol(name: str) -> int | None:      # kaddr("name")
@@ -93,4 +118,7 @@ def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
     return KernelInfo(arch.current(), features, max(cpus) + 1 if cpus else 1,
                       tps.matching, tps.info, btf, kernel_version(),
                       extra={"kernel_symbol": kernel_symbol,
-                             "ifindex": host_ifindex})     # redirect("eth1")
+                             "ifindex": host_ifindex,      # redirect("eth1")
+                             "kernel_functions": _traceable_functions,
+                             "ftrace_functions": _ftrace_functions,
+                             "module_btf": module_btf})

@@ -9,8 +9,12 @@ def print_listing(out, pattern: str, verbose: bool, masked) -> int:
     from .backend import features
     from .backend.sys import check_privileges
     from .providers import by_name, providers
+    if pattern.startswith(("struct ", "union ", "enum ")):
+        return _print_types(out, pattern, verbose)
     check_privileges()
     kernel = host.build(features.probe_features(masked))
+    # describe probes as written, even where the kernel could not attach them
+    kernel.extra["describe_only"] = True
     provider_name, _, rest = pattern.partition(":")
     registry = by_name()
     if pattern and provider_name in registry:
@@ -37,3 +41,17 @@ def _describe(out, provider, name: str, kernel) -> None:
     if targets:
         for line in provider.describe(targets[0]):
             out.write(line + "\n")
+
+
+def _print_types(out, pattern: str, verbose: bool) -> int:
+    """``-l 'struct task_*'``: kernel type names; ``-lv``: their definitions
+    (from BTF; reading it needs no privileges)."""
+    from .backend import btf_c
+    from .backend.btf import Btf
+    btf = Btf.load()
+    for tid in btf_c.find_type(btf, pattern):
+        if verbose:
+            out.write(btf_c.definition(btf, tid) + "\n")
+        else:
+            out.write(f"{pattern.split()[0]} {btf.name_of(tid)}\n")
+    return 0

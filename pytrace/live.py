@@ -29,7 +29,7 @@ from .lang.probes import ProgKind
 from .lang.program import CompiledScript, MapKind, MapSpec
 from .detach import BackgroundCloser, stop_now
 from .record import field, record
-from .session import STOP_EXIT, STOP_SIGNAL, Options, Runtime, Session, _attach_failure
+from .session import STOP_EXIT, STOP_SIGNAL, Options, Runtime, Session, attach_program
 
 #: how many of pytrace's own counters (one per map that can fill up, plus
 #: lost events) all inputs of a session can have together
@@ -165,6 +165,7 @@ class LiveSession(Session):
         unit = compile_ast(program, self.kernel, resolvers(), params=self.options.params,
                            constants=self._constants_now, limits=self.options.limits,
                            base=self.script)
+        self._fallback_notes(unit)          # kprobe running as fentry, …
         if len(unit.counters) > COUNTER_SLOTS:
             raise RuntimeFailure(f"this session has used all {COUNTER_SLOTS} of pytrace's "
                                  "counters (one per map that can fill up)",
@@ -238,7 +239,6 @@ class LiveSession(Session):
     def _attach_unit(self, built: list[LiveProbe]) -> None:
         """BEGIN runs first (as in a script), then every other probe attaches;
         an attach failure takes the whole input's probes back."""
-        from .providers import by_name
         from .providers.special import Special
         special = Special()
         for lp in built:
@@ -252,19 +252,15 @@ class LiveSession(Session):
                 lp.state = AT_END
         if self.stop_reason is not None:    # exit() in BEGIN: the session ends
             return
-        registry = by_name()
         for lp in built:
             if lp.special:
                 continue
+
+            def keep(a, lp=lp) -> None:
+                lp.stack.callback(a.close)
+                lp.attachments.append(a)
             for prog, fd in zip(lp.programs, lp.prog_fds):
-                for target in prog.targets:
-                    try:
-                        got = registry[target.provider].attach(target, fd, self.runtime)
-                    except (OSError, RuntimeFailure) as err:
-                        raise _attach_failure(target.name, err) from None
-                    for a in got:
-                        lp.stack.callback(a.close)
-                        lp.attachments.append(a)
+                attach_program(prog.targets, fd, self.runtime, keep)    # kprobe_multi too
 
     # -- removing probes -----------------------------------------------------------
     def probe(self, number: int) -> LiveProbe:

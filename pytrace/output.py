@@ -30,7 +30,8 @@ from pytrace.decode import (
 from pytrace.diagnostics import UsageError
 from pytrace.lang.printf import ArgKind, Conversion
 from pytrace.lang.types import (
-    Agg, AggKind, Array, Formatted, Int, LpmKey, Ptr, Special, Stack, Str, Struct, Tuple, Type,
+    Agg, AggKind, Array, CEnum, Formatted, Int, LpmKey, Ptr, Special, Stack, Str, Struct, Tuple,
+    Type,
 )
 
 TYPE_CHECKING = False
@@ -67,7 +68,11 @@ _NO_RESOLVERS = Resolvers()
 def text_value(type: Type, value, res: Resolvers = _NO_RESOLVERS) -> str:
     """A value as bpftrace's text output prints it inside a map line or for
     ``print()``: ints in decimal, strings raw, pointers ``0x..``, tuples
-    ``(1, abc)``, structs ``{ .a = 1, .b = x }``, arrays ``[1,2]``."""
+    ``(1, abc)``, structs ``{ .a = 1, .b = x }``, arrays ``[1,2]``, C enums
+    by enumerator name (the number when none has the value)."""
+    if isinstance(type, CEnum):
+        label = type.label(value)
+        return label if label is not None else str(value)
     if isinstance(type, (Int, Str)):
         return str(value)
     if isinstance(type, Ptr):
@@ -113,6 +118,8 @@ def printf_arg(conv: Conversion, type: Type, value, res: Resolvers = _NO_RESOLVE
     """A decoded printf argument as ``format_printf`` takes it: integer
     conversions get the number (a ksym's address for ``%x``), ``%s`` gets
     text (symbols resolved, tuples and structs as ``print`` shows them)."""
+    if conv.arg_kind is ArgKind.STRING and isinstance(type, CEnum):
+        return text_value(type, value, res)
     if conv.arg_kind is ArgKind.INTEGER or isinstance(type, (Int, Str)):
         return value
     return text_value(type, value, res)
@@ -166,6 +173,8 @@ def json_int(n: int) -> str:
 
 
 def json_value(type: Type, value, res: Resolvers = _NO_RESOLVERS) -> str:
+    if isinstance(type, CEnum) and type.label(value) is not None:
+        return json_string(type.label(value))
     if isinstance(type, (Int, Ptr)):
         return json_int(value)
     if isinstance(type, Str):

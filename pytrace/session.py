@@ -36,6 +36,8 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     #: stop after this many seconds (library use); None: run until told
     timeout: float | None = None
+    #: --no-fallback: a kprobe never runs as fentry, nor fentry as a kprobe
+    no_fallback: bool = False
     #: xdp probes replace a program already on the interface
     force: bool = False
 
@@ -64,6 +66,7 @@ def _prog_type(kind: ProgKind) -> int:
     return {ProgKind.TRACEPOINT: ProgType.TRACEPOINT,
             ProgKind.RAW_TRACEPOINT: ProgType.RAW_TRACEPOINT,
             ProgKind.KPROBE: ProgType.KPROBE,
+            ProgKind.KPROBE_MULTI: ProgType.KPROBE,
             ProgKind.PERF_EVENT: ProgType.PERF_EVENT,
             ProgKind.TRACING: ProgType.TRACING,
             ProgKind.XDP: ProgType.XDP,
@@ -114,6 +117,9 @@ class Session:
         check_privileges()
         feats = features.probe_features(self.options.masked)
         self.kernel = host.build(feats, self.options.limits.max_strlen)
+        # for providers choosing between mechanisms (kprobe/fentry) and saying why
+        self.kernel.extra["masked"] = self.options.masked
+        self.kernel.extra["fallback"] = not self.options.no_fallback
         if self.options.command:
             from .child import Child
             self.child = Child(self.options.command)
@@ -132,11 +138,23 @@ class Session:
             self._dump_ast(program)
         self.script = compile_ast(program, self.kernel, resolvers(), params=self.options.params,
                                   constants=self._constants(), limits=self.options.limits)
+        self._fallback_notes()
         if "ir" in self.options.dump:
             self._dump_ir()
         if "asm" in self.options.dump:
             self._dump_asm()
         return self.script
+
+    def _fallback_notes(self, script=None) -> None:
+        """One line on stderr for each probe that runs through another
+        mechanism than the one written (kprobe as fentry, …)."""
+        seen = set()
+        for p in (script or self.script).probes:
+            for t in p.targets:
+                note = t.context.note
+                if note and note not in seen:
+                    seen.add(note)
+                    self.printer.message(f"note: {note}")
 
     def _constants(self) -> dict[str, int]:
         """Values compiled into programs: the start time, cpid, the -p filter."""
@@ -179,14 +197,17 @@ class Session:
         from .backend import sys as bpf
         from .backend.emit import relocate
         from .backend.insn import encode
+        from .providers import by_name
         insns = relocate(probe.insns, fds)
-        extra = {}
+        # fentry/fexit/tp_btf programs name their attach point when loaded
+        target = probe.targets[0]
+        extra = dict(by_name()[target.provider].load_options(target))
         if len(probe.funcs) > 1:
             from .backend.prog_btf import program_btf
             blob, func_info = program_btf(probe.funcs)
             btf_fd = bpf.btf_load(blob)
             owner.callback(os.close, btf_fd)
-            extra = {"btf_fd": btf_fd, "func_info": func_info}
+            extra.update(btf_fd=btf_fd, func_info=func_info)
         try:
             if self.options.verbose:
                 res = bpf.prog_load_logged(_prog_type(probe.kind), encode(insns),
@@ -289,25 +310,18 @@ class Session:
         self._drain()
 
     def _attach_all(self, runtime: Runtime) -> int:
-        from .providers import by_name
-        registry = by_name()
         self._attachments = ExitStack()
         self._live: list = []
         self.stack.enter_context(self._attachments)
+
+        def keep(a) -> None:
+            self._attachments.callback(a.close)
+            self._live.append(a)
         count = 0
         for probe in self.script.probes:
-            for target in probe.targets:
-                count += 1
-                if probe.special:
-                    continue
-                provider = registry[target.provider]
-                try:
-                    got = provider.attach(target, self.prog_fds[probe.index], runtime)
-                except (OSError, RuntimeFailure) as err:
-                    raise _attach_failure(target.name, err) from None
-                for a in got:
-                    self._attachments.callback(a.close)
-                    self._live.append(a)
+            count += len(probe.targets)
+            if not probe.special:
+                attach_program(probe.targets, self.prog_fds[probe.index], runtime, keep)
         return count
 
     def _detach(self) -> None:
@@ -505,6 +519,36 @@ class Session:
         from .lang.dump import asm_lines
         for p in self.script.probes:
             self._dump("\n".join(asm_lines(p)))
+
+
+def attach_program(targets: list, prog_fd: int, runtime: Runtime, keep) -> None:
+    """Attach one loaded program to its targets, handing each Attachment to
+    ``keep`` as soon as it exists, so a failure midway leaves none unowned.
+    A provider may take all of its targets at once (``attach_group``: one
+    kprobe_multi link for a wildcard); else they attach one at a time."""
+    from .providers import by_name
+    registry = by_name()
+    by_provider: dict[str, list] = {}
+    for target in targets:
+        by_provider.setdefault(target.provider, []).append(target)
+    for name, group in by_provider.items():
+        provider = registry[name]
+        try:
+            got = provider.attach_group(group, prog_fd, runtime)
+        except (OSError, RuntimeFailure) as err:
+            what = group[0].name + (f" and {len(group) - 1} more" if len(group) > 1 else "")
+            raise _attach_failure(what, err) from None
+        if got is not None:
+            for a in got:
+                keep(a)
+            continue
+        for target in group:
+            try:
+                got = provider.attach(target, prog_fd, runtime)
+            except (OSError, RuntimeFailure) as err:
+                raise _attach_failure(target.name, err) from None
+            for a in got:
+                keep(a)
 
 
 def _attach_failure(name: str, err: Exception) -> RuntimeFailure:

@@ -458,6 +458,21 @@ class Btf:
             i += 1
         return found
 
+    def names(self, prefix: str, kind: BtfKind | None = None) -> list[str]:
+        """Sorted unique names starting with ``prefix`` (of ``kind``), in this
+        BTF and its bases: ``names("btf_trace_", BtfKind.TYPEDEF)``."""
+        found = set(self.base.names(prefix, kind)) if self.base else set()
+        key, idx = prefix.encode(), self._by_name
+        i = bisect_left(idx, key, key=self._name_key)
+        while i < len(idx):
+            name = self._name_key(idx[i])
+            if not name.startswith(key):
+                break
+            if kind is None or self.kind(idx[i]) is kind:
+                found.add(name.decode("utf-8", "replace"))
+            i += 1
+        return sorted(found)
+
     def find(self, name: str, kind: BtfKind | None = None) -> int | None:
         """The id of the type ``name`` of ``kind`` (any kind when None: the lowest
         id, a full definition preferred to a FWD), or None."""
@@ -515,6 +530,10 @@ class Btf:
     def type_name(self, tid: int) -> str:
         """The C spelling: ``struct task_struct *``, ``const char *``, ``int (*)(void *)``."""
         return self._declare(tid, "")
+
+    def declaration(self, tid: int, name: str) -> str:
+        """``name`` declared with type ``tid``: ``char comm[16]``, ``void (*func)(int)``."""
+        return self._declare(tid, name)
 
     def _qualifies_pointer(self, tid: int) -> bool:
         """Whether a qualifier on ``tid`` is written after a ``*`` (``char *const``):

@@ -32,63 +32,13 @@ struct is converted at most once. Cycles can only pass through structs
 """
 from __future__ import annotations
 
-from ..record import field, record, replace
-from collections.abc import Callable
+from ..record import replace
 
-from ..lang.types import (UINT8, AddrSpace, Array, Field, Int, Ptr, Str, Struct, Type,
-                          Void)
+# StructRef and CEnum live with the other language types; imported here too
+# for the converter's users
+from ..lang.types import (UINT8, AddrSpace, Array, CEnum, Field, Int, Ptr, Str, Struct,
+                          StructRef, Type, Void)
 from .btf import Btf, BtfError, BtfKind, BtfMember, IntEncoding
-
-# ---- shims: proposed for pytrace.lang.types (see the module docstring there) ----
-
-
-@record(frozen=True)
-class StructRef(Type):
-    """A struct or union whose fields are converted on first use."""
-    name: str = ""
-    union: bool = False
-    nbytes: int = 0
-    type_id: int = 0
-    space: AddrSpace = AddrSpace.KERNEL
-    loader: Callable[[int], Struct] | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def size(self) -> int:  # type: ignore[override]
-        return self.nbytes
-
-    @property
-    def align(self) -> int:  # type: ignore[override]
-        return self.resolve().align
-
-    def resolve(self) -> Struct:
-        if self.loader is None:
-            raise BtfError(f"{self} has no definition to load")
-        return self.loader(self.type_id)
-
-    def field(self, name: str) -> Field | None:
-        return self.resolve().field(name)
-
-    def __str__(self) -> str:
-        return f"{'union' if self.union else 'struct'} {self.name or '(anon)'}"
-
-
-@record(frozen=True)
-class CEnum(Int):
-    """A C enum: an integer of ``bits``/``signed`` that knows its enumerators."""
-    name: str = ""
-    #: (enumerator, value) in declaration order
-    values: tuple[tuple[str, int], ...] = ()
-
-    def label(self, value: int) -> str | None:
-        """The first enumerator whose value is ``value``, else None."""
-        for n, v in self.values:
-            if v == value:
-                return n
-        return None
-
-    def __str__(self) -> str:
-        return f"enum {self.name or '(anon)'}"
-
 
 #: how C programmers spell base types -> how GCC's BTF names them
 _GCC_SPELLING = {
@@ -175,9 +125,49 @@ class TypeConverter:
         sig = self.btf.func_proto(name)
         if sig is None:
             return None
-        fields = tuple(Field(p.name or f"arg{i}", self._inner(p.type), 8 * i)
-                       for i, p in enumerate(sig.params))
+        return self.params_struct(name, sig.params)
+
+    def params_struct(self, name: str, params, skip: int = 0) -> Struct:
+        """Parameters (``BtfParam``s, the first ``skip`` left out) as a struct of
+        8-byte slots, each field declared as the kernel spells its type."""
+        fields = tuple(Field(p.name or f"arg{i}", self._inner(p.type), 8 * i,
+                             decl=self.btf.type_name(p.type))
+                       for i, p in enumerate(params[skip:]))
         return Struct(name, fields, 8 * len(fields))
+
+    def tracepoint_args(self, name: str) -> Struct | None:
+        """The arguments of raw tracepoint ``name`` (from its ``btf_trace_NAME``
+        typedef, a pointer to a function whose first parameter is the
+        tracepoint's private data), or None when BTF does not know it."""
+        # __bpf_trace_NAME, the kernel's glue function, has the same
+        # parameters with their names (the typedef's prototype has none)
+        fid = self.btf.find("__bpf_trace_" + name, BtfKind.FUNC)
+        if fid is not None:
+            proto = self.btf.type(self.btf.type(fid).type)
+            if proto.kind is BtfKind.FUNC_PROTO and proto.params:
+                return self.params_struct(f"rawtracepoint {name}", proto.params, skip=1)
+        tid = self.btf.find("btf_trace_" + name, BtfKind.TYPEDEF)
+        if tid is None:
+            return None
+        ptr = self.btf.type(self.btf.resolve(tid))
+        proto = self.btf.type(self.btf.resolve(ptr.type)) if ptr.kind is BtfKind.PTR else None
+        if proto is None or proto.kind is not BtfKind.FUNC_PROTO:
+            return None
+        return self.params_struct(f"rawtracepoint {name}", proto.params, skip=1)
+
+    def c_type(self, tid: int) -> Type:
+        """The language type of a type met inside a declaration (a struct
+        stays a lazy ``StructRef``)."""
+        return self._inner(tid)
+
+    @property
+    def has_user_tags(self) -> bool:
+        """Whether this BTF marks user pointers (``__user`` as a type tag:
+        clang-built kernels with pahole 1.23+); GCC-built BTF does not."""
+        got = getattr(self, "_has_user_tags", None)
+        if got is None:
+            got = self._has_user_tags = self.btf.find("user", BtfKind.TYPE_TAG) is not None
+        return got
 
     # ---- conversion ------------------------------------------------------------
 
@@ -205,6 +195,10 @@ class TypeConverter:
             return Int(8 * t.size, bool(t.encoding & IntEncoding.SIGNED))
         if K is BtfKind.PTR:
             space = AddrSpace.USER if self._user_tagged(t.type) else AddrSpace.KERNEL
+            if space is AddrSpace.KERNEL and not self.has_user_tags and self._is_char(t.type):
+                # GCC-built BTF drops __user: a char * may be a user string
+                # (do_sys_openat2's filename); str() tries kernel, then user
+                space = AddrSpace.UNKNOWN
             target = btf.resolve(t.type)
             if btf.kind(target) in (BtfKind.FUNC_PROTO, BtfKind.FUNC):
                 return Ptr(Void(), space)

@@ -146,9 +146,86 @@ def _tracefs_file(name: str) -> bool:
     return any(os.path.exists(os.path.join(d, name)) for d in (TRACEFS, DEBUGFS_TRACING))
 
 
+#: functions the kernel-function probes attach to for a moment: present in
+#: every kernel config pytrace meets (bpf_fentry_test1 exists for exactly
+#: this: BPF_PROG_TEST_RUN's test target), the others as fallbacks
+PROBE_FUNCTIONS = ("bpf_fentry_test1", "do_nanosleep", "vfs_read", "ksys_read")
+
+
+def _btf_func(names=PROBE_FUNCTIONS) -> tuple[int, str]:
+    """(BTF id, name) of the first of ``names`` the kernel's BTF has."""
+    from .btf import Btf, BtfKind
+    btf = Btf.load()
+    for name in names:
+        tid = btf.find(name, BtfKind.FUNC)
+        if tid is not None:
+            return tid, name
+    raise LookupError("none of the probe functions is in BTF")
+
+
 def _probe_kprobe() -> bool:
-    from .attach import pmu_type
-    return pmu_type("kprobe") is not None or _tracefs_file("kprobe_events")
+    """Load a kprobe program and attach it (perf kprobe PMU, else a
+    kprobe_events entry) to a function, then let go."""
+    from . import kprobes
+    from . import sys as bpf
+    if not kprobes.has_pmu() and not kprobes.has_kprobe_events():
+        return False
+    prog = _load(bpf.ProgType.KPROBE, _ret0())
+    try:
+        for name in PROBE_FUNCTIONS:
+            try:
+                kprobes.attach_kprobe(prog, name, use_link=False).close()
+                return True
+            except (bpf.BpfError, OSError):
+                continue
+        return False
+    finally:
+        _closing(prog)
+
+
+def _probe_tracing(attach_type: int, target: tuple[int, str]) -> bool:
+    from . import sys as bpf
+    prog = _load(bpf.ProgType.TRACING, _ret0(), expected_attach_type=attach_type,
+                 attach_btf_id=target[0])
+    try:
+        _closing(bpf.raw_tracepoint_open(None, prog))
+    finally:
+        _closing(prog)
+    return True
+
+
+def _probe_fentry() -> bool:
+    """fentry must load AND attach: arm64 6.1 loads the program, then fails
+    the attach with ENOTSUPP (no ftrace direct calls)."""
+    from . import sys as bpf
+    return _probe_tracing(bpf.AttachType.TRACE_FENTRY, _btf_func())
+
+
+def _probe_tp_btf() -> bool:
+    from . import sys as bpf
+    from .btf import Btf, BtfKind
+    btf = Btf.load()
+    for name in ("sched_switch", "sys_enter", "sched_process_exit"):
+        tid = btf.find("btf_trace_" + name, BtfKind.TYPEDEF)
+        if tid is not None:
+            return _probe_tracing(bpf.AttachType.TRACE_RAW_TP, (tid, name))
+    return False
+
+
+def _probe_kprobe_multi() -> bool:
+    from . import sys as bpf
+    prog = _load(bpf.ProgType.KPROBE, _ret0(),
+                 expected_attach_type=bpf.AttachType.TRACE_KPROBE_MULTI)
+    try:
+        for name in PROBE_FUNCTIONS:
+            try:
+                _closing(bpf.link_create_kprobe_multi(prog, [name]))
+                return True
+            except bpf.BpfError:
+                continue
+        return False
+    finally:
+        _closing(prog)
 
 
 def _probe_uprobe() -> bool:
@@ -195,8 +272,7 @@ def _probe_tcx() -> bool:
     return _probe_net_link(bpf.ProgType.SCHED_CLS, tcx_next, bpf.AttachType.TCX_INGRESS)
 
 
-#: (feature, probe) in probing order. Add probes for FENTRY, TP_BTF,
-#: KPROBE_MULTI, XDP_LINK and TCX here; a feature without a probe is absent.
+#: (feature, probe) in probing order; a feature without a probe is absent.
 PROBES: tuple[tuple[Feature, Callable[[], bool]], ...] = (
     (Feature.RINGBUF, _probe_ringbuf),
     (Feature.PERF_BUFFER, _probe_perf_buffer),
@@ -208,6 +284,9 @@ PROBES: tuple[tuple[Feature, Callable[[], bool]], ...] = (
     (Feature.BTF, _probe_btf),
     (Feature.BOUNDED_LOOPS, _probe_bounded_loops),
     (Feature.KPROBE, _probe_kprobe),
+    (Feature.KPROBE_MULTI, _probe_kprobe_multi),
+    (Feature.FENTRY, _probe_fentry),
+    (Feature.TP_BTF, _probe_tp_btf),
     (Feature.UPROBE, _probe_uprobe),
     (Feature.GET_FUNC_IP, _probe_get_func_ip),
     (Feature.XDP_LINK, _probe_xdp_link),

@@ -555,6 +555,21 @@ class LinkCreateAttr(ctypes.Structure):
                 ("flags", c_uint32), ("_extra", _LinkExtra)]
 
 
+class KprobeMultiFlag(IntFlag):
+    """``link_create.kprobe_multi.flags``."""
+    RETURN = 1 << 0                   # kretprobes
+    UNIQUE_MATCH = 1 << 1             # 6.12
+
+
+class LinkCreateKprobeMultiAttr(ctypes.Structure):
+    """BPF_LINK_CREATE for BPF_TRACE_KPROBE_MULTI (5.18): the fixed part and
+    ``attr.link_create.kprobe_multi``; ``syms`` points at ``cnt`` C strings,
+    sorted (the kernel looks them up in order), ``cookies`` at ``cnt`` u64s."""
+    _fields_ = [("prog_fd", c_uint32), ("target_fd", c_uint32), ("attach_type", c_uint32),
+                ("flags", c_uint32), ("kprobe_flags", c_uint32), ("cnt", c_uint32),
+                ("syms", c_uint64), ("addrs", c_uint64), ("cookies", c_uint64)]
+
+
 class BpfProgInfo(ctypes.Structure):
     """struct bpf_prog_info (BPF_OBJ_GET_INFO_BY_FD on a program)."""
     _fields_ = [
@@ -600,6 +615,13 @@ class BpfMapInfo(ctypes.Structure):
     @property
     def name_str(self) -> str:
         return self.name.decode(errors="replace")
+
+
+class BpfBtfInfo(ctypes.Structure):
+    """struct bpf_btf_info (BPF_OBJ_GET_INFO_BY_FD on a BTF object); ``name``
+    is set by the caller to a buffer of ``name_len`` bytes (kernel BTF: 5.11)."""
+    _fields_ = [("btf", c_uint64), ("btf_size", c_uint32), ("id", c_uint32),
+                ("name", c_uint64), ("name_len", c_uint32), ("kernel_btf", c_uint32)]
 
 
 class _PeriodOrFreq(ctypes.Union):
@@ -1059,6 +1081,22 @@ def link_create(prog_fd: int, target_fd: int, attach_type: int, flags: int = 0, 
     return _bpf(BpfCmd.LINK_CREATE, attr)
 
 
+def link_create_kprobe_multi(prog_fd: int, symbols: list[str], cookies: list[int] | None = None,
+                             retprobe: bool = False) -> int:
+    """One link putting a BPF_TRACE_KPROBE_MULTI program on every function in
+    ``symbols`` (5.18), each with its cookie; returns the link fd."""
+    order = sorted(range(len(symbols)), key=lambda i: symbols[i].encode())
+    names = [ctypes.create_string_buffer(symbols[i].encode()) for i in order]
+    syms = (c_uint64 * len(names))(*(ctypes.addressof(n) for n in names))
+    attr = LinkCreateKprobeMultiAttr(prog_fd=prog_fd, attach_type=AttachType.TRACE_KPROBE_MULTI,
+                                     kprobe_flags=KprobeMultiFlag.RETURN if retprobe else 0,
+                                     cnt=len(names), syms=ctypes.addressof(syms))
+    if cookies is not None:
+        values = (c_uint64 * len(order))(*(cookies[i] for i in order))
+        attr.cookies = ctypes.addressof(values)
+    return _bpf(BpfCmd.LINK_CREATE, attr)
+
+
 def _get_info(fd: int, info: ctypes.Structure) -> None:
     attr = InfoAttr(bpf_fd=fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
     _bpf(BpfCmd.OBJ_GET_INFO_BY_FD, attr)
@@ -1094,6 +1132,24 @@ def prog_get_next_id(start_id: int = 0) -> int | None:
 
 def map_get_next_id(start_id: int = 0) -> int | None:
     return _next_id(BpfCmd.MAP_GET_NEXT_ID, start_id)
+
+
+def btf_get_next_id(start_id: int = 0) -> int | None:
+    """The id of the loaded BTF object after ``start_id`` (vmlinux, modules,
+    programs'); None after the last."""
+    return _next_id(BpfCmd.BTF_GET_NEXT_ID, start_id)
+
+
+def btf_get_fd_by_id(btf_id: int) -> int:
+    return _bpf(BpfCmd.BTF_GET_FD_BY_ID, GetIdAttr(start_id=btf_id))
+
+
+def btf_name(fd: int) -> tuple[str, bool]:
+    """(name, is kernel BTF) of a BTF object: "vmlinux", a module's name, or ""."""
+    buf = ctypes.create_string_buffer(64)
+    info = BpfBtfInfo(name=ctypes.addressof(buf), name_len=len(buf))
+    _get_info(fd, info)
+    return buf.value.decode(errors="replace"), bool(info.kernel_btf)
 
 
 def prog_get_fd_by_id(prog_id: int) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..record import replace
 
 from ..backend.emit import emit
-from ..diagnostics import CompileError, Diagnostic, Severity
+from ..diagnostics import CompileError, Diagnostic, FeatureError, Severity
 from ..kernelinfo import KernelInfo
 from . import ast as A
 from .lower import Lowerer, Resources
@@ -42,6 +42,17 @@ def _uses(node: A.Node, name: str) -> bool:
     return any(isinstance(n, A.Builtin) and n.name == name for n in A.walk(node))
 
 
+def _uses_context(node: A.Node) -> bool:
+    """Whether the body reads the probe's context: args, retval, argN, func, reg()."""
+    for n in A.walk(node):
+        if isinstance(n, A.Builtin) and (n.name in ("args", "retval", "func") or (
+                n.name.startswith("arg") and n.name[3:].isdigit())):
+            return True
+        if isinstance(n, A.Call) and n.name == "reg":
+            return True
+    return False
+
+
 def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
            limits: Limits, names: dict[int, str] | None = None
            ) -> tuple[list[Group], dict[int, str]]:
@@ -51,17 +62,21 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
     names = dict(names or {})
     total = 0
     errors: list[Diagnostic] = []
+    #: exit status 1 when every error is a missing kernel feature, else 2
+    feature_only = True
     for pi, probe in enumerate(program.probes):
         targets: list[Target] = []
         for spec in probe.specs:
             resolver = resolvers.get(spec.provider)
             if resolver is None:
                 errors.append(_unknown_provider(spec, resolvers))
+                feature_only = False
                 continue
             try:
                 targets += resolver.expand(spec, kernel)
             except CompileError as err:
                 errors += err.diagnostics
+                feature_only = feature_only and isinstance(err, FeatureError)
         total += len(targets)
         if total > limits.max_probes:
             raise CompileError(Diagnostic(
@@ -70,7 +85,10 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
                 "narrow the wildcard, or raise the limit with PYTRACE_MAX_PROBES"))
         body = A.Block((probe.body,) + ((A.ExprStmt(probe.predicate),)
                                          if probe.predicate is not None else ()))
-        uses_args = _uses(body, "args")
+        # programs shared between targets must agree on what the body reads
+        # from the context (args, and retval/argN/reg()/func whose places
+        # differ between entry and return probes)
+        uses_args = _uses_context(body)
         uses_probe = _uses(body, "probe")
         buckets: dict[object, list[Target]] = {}
         for t in targets:
@@ -86,7 +104,7 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
         for ts in buckets.values():
             groups.append(Group(probe, pi, ts[0].context, ts))
     if errors:
-        raise CompileError(errors)
+        raise (FeatureError if feature_only else CompileError)(errors)
     return groups, names
 
 
@@ -95,16 +113,19 @@ def _unknown_provider(spec: A.ProbeSpec, resolvers: Resolvers) -> Diagnostic:
     as scripts spell them: BEGIN, END, tracepoint (t), …"""
     import difflib
     spellings: dict[int, list[str]] = {}
+    main: dict[int, str] = {}
     for name, resolver in resolvers.by_name.items():
         spellings.setdefault(id(resolver), []).append(name)
+        main[id(resolver)] = getattr(resolver, "name", "")
     listed, candidates = [], []
-    for names in spellings.values():
+    for rid, names in spellings.items():
         if "special" in names:
             shown = [n for n in names if n.isupper()]
             listed += shown
             candidates += shown
             continue
-        names.sort(key=lambda n: (-len(n), n))
+        # the provider's own name first (fexit, not its longer alias kretfunc)
+        names.sort(key=lambda n: (n != main[rid], -len(n), n))
         full, short = names[0], names[1:]
         listed.append(full + (f" ({', '.join(short)})" if short else ""))
         candidates += names

@@ -21,7 +21,7 @@ from .probes import ProbeContext, ProgKind
 from .program import Counter, CounterSpec, EventKind, EventSpec, Limits, MapKind, MapSpec
 from .semantics import Group, ProbeTyping
 from .types import (INT64, UINT64, AddrSpace, Agg, AggKind, Array, Int, Ptr, Special, Str,
-                    Struct, Tuple, Type)
+                    Struct, StructRef, Tuple, Type, struct_of)
 
 #: buffers up to this size go on the stack (while the stack has room)
 STACK_BUFFER_MAX = 128
@@ -58,6 +58,20 @@ class ExtStr:
 class CtxStruct:
     """``args`` of a tracepoint: fields are read from the context."""
     type: Struct
+
+
+@record(frozen=True)
+class ExtMem:
+    """A struct or array in kernel (or user) memory, at ``ptr + off``, not
+    read yet: member access adds offsets and reads only the member, one
+    probe_read per pointer hop (``curtask->real_parent->pid``)."""
+    ptr: ir.VReg | int
+    off: int
+    type: Type
+    space: AddrSpace
+
+    def at(self, off: int, type: Type) -> "ExtMem":
+        return ExtMem(self.ptr, self.off + off, type, self.space)
 
 
 @record(frozen=True)
@@ -571,7 +585,7 @@ class Lowerer:
     # -- integer expressions -------------------------------------------------------
     def int_value(self, e: A.Expr) -> ir.Value:
         v = self.value(e)
-        assert not isinstance(v, (Mem, ExtStr, CtxStruct)), (e, v)
+        assert not isinstance(v, (Mem, ExtStr, CtxStruct, ExtMem)), (e, v)
         return v
 
     def value(self, e: A.Expr):
@@ -759,7 +773,38 @@ class Lowerer:
         if isinstance(base, Mem) and isinstance(base.type, Struct):
             f = base.type.field(e.name)
             return self.mem_field(base.at(f.offset, f.type))
-        raise NotImplementedError(f"field access on {self.type_of(e.operand)}")
+        # a kernel struct: through a pointer, or already in memory (a.b.c)
+        ext = base if isinstance(base, ExtMem) else self.ext_target(base, self.type_of(e.operand))
+        f = struct_of(ext.type).field(e.name)
+        return self.ext_value(ext.at(f.offset, f.type), f.bits)
+
+    # -- kernel memory (BTF structs) ---------------------------------------------
+    def ext_target(self, ptr: ir.Value, t: Type) -> ExtMem:
+        """What pointer ``ptr`` of type ``t`` points at, not read yet."""
+        if isinstance(t, Ptr):
+            return ExtMem(ptr, 0, t.target, t.space)
+        return ExtMem(ptr, 0, t, AddrSpace.KERNEL)
+
+    def ext_addr(self, m: ExtMem) -> ir.Value:
+        return self.alu(AluOp.ADD, m.ptr, m.off) if m.off else m.ptr
+
+    def ext_value(self, m: ExtMem, bits: tuple[int, int] | None = None):
+        """Read a member: integers and pointers now (one probe_read), char
+        arrays as strings to read where they go, structs and arrays later."""
+        t = m.type
+        if isinstance(t, Str):
+            return ExtStr(self.ext_addr(m), m.space, t.cap)
+        if isinstance(t, (Struct, StructRef, Array)):
+            return m
+        if bits is None:
+            return self.read_mem(self.ext_addr(m), t, m.space)
+        shift, width = bits
+        unit = self.read_mem(self.ext_addr(m), Int(t.size * 8, False), m.space)
+        if isinstance(t, Int) and t.signed:
+            up = 64 - shift - width
+            return self.alu(AluOp.ARSH, self.alu(AluOp.LSH, unit, up), 64 - width)
+        v = self.alu(AluOp.RSH, unit, shift)
+        return self.alu(AluOp.AND, v, (1 << width) - 1) if shift + width < t.size * 8 else v
 
     def ctx_load(self, offset: int, size: int, hint: str = "") -> ir.VReg:
         """Read ``size`` bytes of the context at ``offset``. Tracepoint
@@ -828,8 +873,15 @@ class Lowerer:
             return self.read_mem(self._scaled(ptr, idx, elem.size), elem, AddrSpace.KERNEL)
         if isinstance(base, ExtStr):
             return self.read_mem(self._scaled(base.ptr, idx, 1), elem, base.space)
+        if isinstance(base, ExtMem):       # an array member of a kernel struct
+            if isinstance(idx, int):
+                return self.ext_value(base.at(idx * elem.size, elem))
+            ptr = self._scaled(self.ext_addr(base), idx, elem.size)
+            return self.ext_value(ExtMem(ptr, 0, elem, base.space))
         ptr_t = self.type_of(e.operand)
         space = ptr_t.space if isinstance(ptr_t, Ptr) else AddrSpace.UNKNOWN
+        if isinstance(elem, (Struct, StructRef)):
+            return ExtMem(self._scaled(base, idx, elem.size), 0, elem, space)
         return self.read_mem(self._scaled(base, idx, elem.size), elem, space)
 
     def expr_Deref(self, e: A.Deref):
@@ -837,6 +889,8 @@ class Lowerer:
         t = self.type_of(e)
         ptr_t = self.type_of(e.operand)
         space = ptr_t.space if isinstance(ptr_t, Ptr) else AddrSpace.UNKNOWN
+        if isinstance(t, (Struct, StructRef, Array, Str)):
+            return self.ext_value(ExtMem(ptr, 0, t, space))
         return self.read_mem(ptr, t, space)
 
     def _scaled(self, ptr: ir.Value, idx: ir.Value, size: int) -> ir.Value:
@@ -854,7 +908,8 @@ class Lowerer:
         """Read an integer of type ``t`` from kernel or user memory (a failed
         read gives 0, as probe_read zero-fills)."""
         size = t.size if t.size in (1, 2, 4, 8) else 8
-        buf = self.buffer(8, "read")
+        # one 8-byte buffer serves every read: each is loaded at once
+        buf = self._read_buf = getattr(self, "_read_buf", None) or self.buffer(8, "read")
         if not self._has_split_reads():
             helper = Helper.probe_read
         elif space is AddrSpace.USER:
@@ -877,8 +932,15 @@ class Lowerer:
             name = e.what.name
             if e.what.pointers:
                 return 8
+            if name.startswith(("struct ", "union ", "enum ")):
+                from .kernel_types import lookup
+                return lookup(self.kernel, name).size
             return 1 if name == "bool" else int(name.lstrip("uint")) // 8
         return self.type_of(e.what).size
+
+    def expr_Offsetof(self, e: A.Offsetof) -> int:
+        from .kernel_types import lookup
+        return struct_of(lookup(self.kernel, e.type.name, e.type.pointers)).field(e.member).offset
 
     # -- writing values into memory --------------------------------------------------
     def into(self, e: A.Expr, dest: Mem, full: bool = False, zeroed: bool = False) -> None:
@@ -949,9 +1011,12 @@ class Lowerer:
             return
         if isinstance(e, A.Builtin) and e.name == "comm":
             n = min(16, cap)
+            # bpf_get_current_comm leaves the bytes after the NUL as they were
+            # on kernels before 6.? (strscpy without padding: 6.1 does): a key
+            # must be zeroed first, or one comm makes many keys
+            if full and not zeroed:
+                self.zero(dest, cap)
             self.call(Helper.get_current_comm, self.addr(dest), n, result=False)
-            if full and cap > n and not zeroed:
-                self.zero(dest.at(n, dest.type), cap - n)
             return
         v = self.value(e)
         if isinstance(v, ExtStr):

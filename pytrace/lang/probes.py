@@ -20,6 +20,7 @@ class ProgKind(Enum):
     TRACEPOINT = "tracepoint"
     RAW_TRACEPOINT = "raw_tracepoint"
     KPROBE = "kprobe"
+    KPROBE_MULTI = "kprobe_multi"  # a kprobe program for one multi-kprobe link (5.18)
     PERF_EVENT = "perf_event"
     TRACING = "tracing"          # fentry/fexit/tp_btf (BTF-typed context)
     XDP = "xdp"
@@ -31,6 +32,14 @@ class CtxSlot:
     """A value read straight from the context: ``*(size *)(ctx + offset)``."""
     offset: int
     type: Type
+
+
+class FuncIp(Enum):
+    """How ``func`` (the traced function's address) is found in a context."""
+    NONE = "none"            # not available here
+    HELPER = "helper"        # bpf_get_func_ip(ctx), Linux 5.15
+    IP_REG = "ip_reg"        # the pt_regs instruction pointer (function entry)
+    USER_IP_REG = "user_ip"  # the same in a uprobe: a user address (prints as usym)
 
 
 @record(frozen=True)
@@ -55,6 +64,14 @@ class ProbeContext:
     user_pointers: bool = False
     #: run only for this process (BEGIN/END through a uprobe on old kernels)
     only_tgid: int | None = None
+    #: ctx is a struct pt_regs (kprobe, uprobe): reg("name") reads it
+    pt_regs: bool = False
+    #: how ``func`` finds the function's address
+    func: FuncIp = FuncIp.NONE
+    #: why this probe runs through another mechanism than the one written
+    #: ("kprobe:f runs as fentry:f: this kernel has no kprobes"); printed
+    #: once on stderr and quoted by errors about what the other one lacks
+    note: str = ""
     #: what the program returns when the script decides nothing (XDP_PASS
     #: for xdp probes; actions such as ``drop;`` return something else)
     default_return: int = 0

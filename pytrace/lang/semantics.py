@@ -16,8 +16,9 @@ from . import ast as A
 from .builtins import FnKind, registry
 from .probes import ProbeContext
 from .program import Limits
-from .types import (BOOL, INT64, UINT64, Agg, AggKind, Array, Inet6, Int, LpmKey, Ptr, Special,
-                    Stack, Str, Struct, Tuple, Type, Void, common_int)
+from .types import (BOOL, INT64, UINT64, Agg, AggKind, Array, CEnum, Inet6, Int, LpmKey, Ptr,
+                    Special, Stack, Str, Struct, StructRef, Tuple, Type, Void, common_int,
+                    struct_of)
 
 
 class Unknown(Type):
@@ -44,7 +45,7 @@ def describe(t: Type) -> str:
         return "a tuple"
     if isinstance(t, Agg):
         return f"a {t.kind.value} histogram"
-    if isinstance(t, Struct):
+    if isinstance(t, (Struct, StructRef)):
         return f"a {t}"
     if isinstance(t, Stack):
         return "a stack"
@@ -59,6 +60,8 @@ def is_int(t: Type) -> bool:
 
 def storable(t: Type) -> Type:
     """The type a value takes when stored in a map: integers widen to 64 bits."""
+    if isinstance(t, CEnum):
+        return CEnum(64, t.signed, t.name, t.values)    # still prints by name
     if isinstance(t, Int):
         return Int(64, t.signed)
     if isinstance(t, Agg):
@@ -264,7 +267,7 @@ class Checker:
                 self.error(f"{getattr(value, 'name', 'this')}() returns no value to store",
                            value.loc)
             return
-        if isinstance(t, (Struct, Array)) and not isinstance(storable(t), Str):
+        if isinstance(t, (Struct, StructRef, Array)) and not isinstance(storable(t), Str):
             self.error(f"cannot store {describe(t)} in a map", value.loc,
                        "store one of its fields instead")
             return
@@ -274,6 +277,10 @@ class Checker:
         t = self.expr(s.value)
         if isinstance(t, Void):
             self.error("this returns no value to store", s.value.loc)
+            return
+        if isinstance(t, (Struct, StructRef)):     # a whole struct (kernel or args)
+            self.error(f"${s.target.name} cannot hold {describe(t)}", s.value.loc,
+                       "keep a pointer to it, or one of its fields")
             return
         if isinstance(t, Agg):
             if isinstance(s.value, A.Call):
@@ -392,7 +399,8 @@ class Checker:
         else:
             types = [self.expr(k) for k in ref.keys]
             for k, t in zip(ref.keys, types):
-                if isinstance(t, (Void, Struct)) or (isinstance(t, Agg) and not t.is_integer):
+                if isinstance(t, (Void, Struct, StructRef)) or (isinstance(t, Agg) and
+                                                             not t.is_integer):
                     self.error(f"{describe(t)} cannot be a map key", k.loc)
                     return None
             types = [storable(t) for t in types]
@@ -623,9 +631,7 @@ class Checker:
         t = self.expr(e.operand)
         name = e.type.name
         if name.startswith(("struct ", "union ", "enum ")):
-            self.error(f"casts to {name} need kernel type information (BTF), not "
-                       f"available yet", e.type.loc)
-            return INT64
+            return self._kernel_cast(e, t)
         if not is_int(t):
             self.error(f"cannot cast {describe(t)} to {e.type}", e.loc)
             return INT64
@@ -635,18 +641,44 @@ class Checker:
             return Ptr(base)
         return base
 
+    def _kernel_cast(self, e: A.Cast, t: Type) -> Type:
+        """``(struct sock *)arg0``: the type comes from the kernel's BTF."""
+        from .kernel_types import NO_BTF, converter, lookup
+        if not is_int(t):
+            self.error(f"cannot cast {describe(t)} to {e.type}", e.loc)
+            return INT64
+        if converter(self.kernel) is None:
+            self.error(f"cannot cast to {e.type}: {NO_BTF}", e.type.loc,
+                       "read the value as an integer, or use tracepoints whose fields "
+                       "are typed")
+            return INT64
+        target = lookup(self.kernel, e.type.name, e.type.pointers)
+        if target is None:
+            self.error(f"the kernel has no type '{e.type.name}'", e.type.loc,
+                       "list kernel types with: pytrace -lv 'struct NAME'")
+            return INT64
+        if not e.type.pointers and not isinstance(target, Int):
+            self.error(f"cannot cast an integer to {e.type}, only to a pointer to it",
+                       e.type.loc, f"write ({e.type} *)")
+            return INT64
+        return target
+
     def expr_FieldAccess(self, e: A.FieldAccess) -> Type:
         t = self.expr(e.operand)
         if isinstance(t, Unknown):
             return UNKNOWN              # the operand's error was reported already
-        if isinstance(t, Ptr) and isinstance(t.target, Struct):
+        # kernel structs (BTF) are reached through pointers, any number of
+        # hops: ``curtask->real_parent->comm``; '.' and '->' both work
+        if isinstance(t, Ptr) and isinstance(t.target, (Struct, StructRef)):
             t = t.target
-        if isinstance(t, Struct):
-            f = t.field(e.name)
+        s = struct_of(t)
+        if s is not None:
+            f = s.field(e.name)
             if f is None:
-                self.error(f"{t.name or 'this struct'} has no field '{e.name}'",
-                           e.loc, _field_hint(e.name, t))
-                return INT64
+                what = s.name if " " in s.name or "(" in s.name or not s.name else str(s)
+                self.error(f"{what or 'this struct'} has no field '{e.name}'",
+                           e.loc, _field_hint(e.name, s))
+                return UNKNOWN          # reported; uses of it stay quiet
             return f.type
         if isinstance(t, Tuple):
             self.error("tuple elements are read by position: t.0, t.1, …", e.loc)
@@ -682,7 +714,8 @@ class Checker:
         types = []
         for x in e.elems:
             t = self.expr(x)
-            if isinstance(t, (Void, Struct)) or (isinstance(t, Agg) and not t.is_integer):
+            if isinstance(t, (Void, Struct, StructRef)) or (isinstance(t, Agg) and
+                                                             not t.is_integer):
                 self.error(f"{describe(t)} cannot be part of a tuple", x.loc)
             types.append(storable(t))
         return Tuple(tuple(types))
@@ -701,14 +734,31 @@ class Checker:
     def expr_Sizeof(self, e: A.Sizeof) -> Type:
         if isinstance(e.what, A.TypeName):
             if e.what.name.startswith(("struct", "union", "enum")):
-                self.error(f"sizeof({e.what.name}) needs kernel type information (BTF), "
-                           f"not available yet", e.loc)
+                self.kernel_type(e.what, f"sizeof({e.what})")
         else:
             self.expr(e.what)
         return UINT64
 
+    def kernel_type(self, tn: A.TypeName, what: str) -> Type | None:
+        """The BTF type a ``TypeName`` names, or None after reporting why not."""
+        from .kernel_types import NO_BTF, converter, lookup
+        if converter(self.kernel) is None:
+            self.error(f"{what} needs kernel type information: {NO_BTF}", tn.loc)
+            return None
+        t = lookup(self.kernel, tn.name, tn.pointers)
+        if t is None:
+            self.error(f"the kernel has no type '{tn.name}'", tn.loc,
+                       "list kernel types with: pytrace -lv 'struct NAME'")
+        return t
+
     def expr_Offsetof(self, e: A.Offsetof) -> Type:
-        self.error("offsetof() needs kernel type information (BTF), not available yet", e.loc)
+        t = self.kernel_type(e.type, f"offsetof({e.type}, {e.member})")
+        if t is not None:
+            s = struct_of(t)
+            if s is None:
+                self.error(f"offsetof() needs a struct or union, not {e.type}", e.type.loc)
+            elif s.field(e.member) is None:
+                self.error(f"{s} has no field '{e.member}'", e.loc, _field_hint(e.member, s))
         return UINT64
 
 

@@ -165,6 +165,69 @@ class Struct(Type):
         return f"{'union' if self.union else 'struct'} {self.name}"
 
 
+@record(frozen=True)
+class StructRef(Type):
+    """A kernel struct or union known by name and size, its fields
+    converted on first use (``resolve()``): how types from BTF refer to
+    structs, so recursive ones (``list_head``) and huge graphs
+    (``task_struct``) cost nothing until a script reaches into them.
+    ``loader`` maps ``type_id`` to the full ``Struct`` (memoised by its
+    owner, the BTF type converter); without one the struct is opaque."""
+    name: str = ""
+    union: bool = False
+    nbytes: int = 0
+    type_id: int = 0
+    space: AddrSpace = AddrSpace.KERNEL
+    loader: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return self.nbytes
+
+    @property
+    def align(self) -> int:  # type: ignore[override]
+        return self.resolve().align
+
+    def resolve(self) -> Struct:
+        if self.loader is None:
+            return Struct(self.name, (), self.nbytes, self.union, self.space)
+        return self.loader(self.type_id)
+
+    def field(self, name: str) -> Field | None:
+        return self.resolve().field(name)
+
+    def __str__(self) -> str:
+        return f"{'union' if self.union else 'struct'} {self.name or '(anon)'}"
+
+
+@record(frozen=True)
+class CEnum(Int):
+    """A C enum: an integer of ``bits``/``signed`` that knows its enumerators,
+    so values print by name (``label(value)``)."""
+    name: str = ""
+    #: (enumerator, value) in declaration order
+    values: tuple[tuple[str, int], ...] = ()
+
+    def label(self, value: int) -> str | None:
+        """The first enumerator whose value is ``value``, else None."""
+        for n, v in self.values:
+            if v == value:
+                return n
+        return None
+
+    def __str__(self) -> str:
+        return f"enum {self.name or '(anon)'}"
+
+
+def struct_of(t: Type) -> Struct | None:
+    """The ``Struct`` behind ``t`` (a Struct or a StructRef), else None."""
+    if isinstance(t, Struct):
+        return t
+    if isinstance(t, StructRef):
+        return t.resolve()
+    return None
+
+
 def _aligned(n: int, a: int) -> int:
     return (n + a - 1) // a * a
 

@@ -25,6 +25,17 @@ class Provider:
         """Attach a loaded program; returns ``Attachment``s the session closes."""
         raise NotImplementedError
 
+    def attach_group(self, targets: list[Target], prog_fd: int, runtime) -> list | None:
+        """Attach one program to several of this provider's targets at once
+        (a kprobe_multi link); None: attach them one by one with attach()."""
+        return None
+
+    def load_options(self, target: Target) -> dict:
+        """Extra BPF_PROG_LOAD attributes for the program serving ``target``
+        (fentry/tp_btf name their attach point at load time:
+        ``expected_attach_type``, ``attach_btf_id``); most need none."""
+        return {}
+
     def sweep(self, runtime) -> None:
         """Remove what a killed pytrace of this probe type left behind
         (tracefs kprobe events, netlink-attached programs…). Called at start
@@ -54,8 +65,10 @@ def _providers() -> tuple[Provider, ...]:
     from .tracepoint import Tracepoint
     from .uprobe import Uprobe, Uretprobe
     from .usdt import Usdt
+    from . import fentry, kprobe, rawtracepoint
     return (Special(), Tracepoint(), Interval(), Uprobe(), Uretprobe(), Usdt(), Profile(),
-            Software(), Hardware(), Xdp(), Tc())
+            Software(), Hardware(), Xdp(), Tc(), kprobe.Kprobe(), kprobe.Kretprobe(),
+            fentry.Fentry(), fentry.Fexit(), rawtracepoint.RawTracepoint())
 
 
 _cached: tuple[Provider, ...] | None = None

@@ -16,10 +16,8 @@ the fd removes the uprobe, so nothing outlives pytrace.
 """
 from __future__ import annotations
 
-from ..kernelinfo import Feature
-from ..lang.probes import CtxSlot, ProbeContext, ProgKind, Target
-from ..lang.types import UINT64
-from ..record import record
+from ..lang.probes import FuncIp, ProbeContext, Target
+from ..record import record, replace
 from . import Provider
 
 _WILD = "*?["
@@ -75,19 +73,17 @@ def _open_elf(path: str):
 
 def pt_regs_context(kernel, *, retprobe: bool, user: bool = True, share: object = None,
                     arguments: bool = True) -> ProbeContext:
-    """The context of a program on ``struct pt_regs`` (uprobes; kprobes could
-    use it too): argN from the argument registers, retval from the return
-    register in return probes. Values are u64, as in bpftrace."""
-    a = kernel.arch
-    argn: tuple[CtxSlot, ...] = ()
-    if arguments and not retprobe:
-        argn = tuple(CtxSlot(a.regs[r], UINT64) for r in a.arg_regs)
-    retval = CtxSlot(a.regs[a.ret_reg], UINT64) if retprobe else None
+    """The context of a program on ``struct pt_regs`` (uprobes), from the one
+    place kprobes build theirs too (ptregs.py): argN from the argument
+    registers, retval from the return register in return probes (u64, as in
+    bpftrace), reg("name"), and func (the probed address, a user symbol)."""
+    from .ptregs import regs_context
     what = "uretprobe" if retprobe else "uprobe"
-    return ProbeContext(ProgKind.KPROBE, args_missing=f"{what}s have no 'args' (use arg0…argN"
-                        f"{' or retval' if retprobe else ''})",
-                        argn=argn, retval=retval, probe_by_cookie=kernel.has(Feature.LINK),
-                        share_key=share or (what,), user_pointers=user)
+    ctx = regs_context(kernel, retprobe=retprobe, share=share or (what,), user_pointers=user,
+                       func=FuncIp.NONE if retprobe else FuncIp.USER_IP_REG,
+                       args_missing=f"{what}s have no 'args' (use arg0…argN"
+                                    f"{' or retval' if retprobe else ''})")
+    return ctx if arguments else replace(ctx, argn=())
 
 
 class Uprobe(Provider):

@@ -53,8 +53,10 @@ def test_unknown_probe_type():
         "-e:1:1: error: unknown probe type 'foo'\n"
         "foo:bar { }\n"
         "~~~~~~~\n"
-        "hint: probe types: BEGIN, END, hardware (h), interval (i), profile (p), "
-        "software (s), tc, tracepoint (t), uprobe (u), uretprobe (ur), usdt (U), xdp")
+        "hint: probe types: BEGIN, END, fentry (kfunc, f), fexit (kretfunc, fr), "
+        "hardware (h), interval (i), kprobe (k), kretprobe (kr), profile (p), "
+        "rawtracepoint (rt), software (s), tc, tracepoint (t), uprobe (u), uretprobe (ur), "
+        "usdt (U), xdp")
 
 
 def test_unknown_bare_probe_name():
@@ -335,10 +337,11 @@ def test_adding_a_string_and_an_integer():
      "BEGIN { @x = 18446744073709551616; }\n"
      "             ~~~~~~~~~~~~~~~~~~~~"),
     ("BEGIN { @x = (struct task_struct *)0; }",
-     "-e:1:15: error: casts to struct task_struct need kernel type information (BTF), "
-     "not available yet\n"
+     "-e:1:15: error: cannot cast to struct task_struct *: this kernel has no BTF type "
+     "information (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)\n"
      "BEGIN { @x = (struct task_struct *)0; }\n"
-     "              ~~~~~~~~~~~~~~~~~~~~"),
+     "              ~~~~~~~~~~~~~~~~~~~~\n"
+     "hint: read the value as an integer, or use tracepoints whose fields are typed"),
     ('BEGIN { $t = (1, "a"); @x = $t.2; }',
      "-e:1:29: error: the tuple has 2 elements; .2 is past the end\n"
      'BEGIN { $t = (1, "a"); @x = $t.2; }\n'

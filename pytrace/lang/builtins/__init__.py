@@ -75,14 +75,15 @@ class Registry:
 
 
 def _build() -> Registry:
-    from . import aggregations, functions, lpm, net, stacks, variables
+    from . import aggregations, functions, kernel, lpm, net, stacks, variables
     fns: dict[str, Function] = {}
-    for module in (functions, aggregations, stacks, net, lpm):
+    for module in (functions, aggregations, stacks, net, lpm, kernel):
         for f in module.FUNCTIONS:
             for n in (f.name, *f.aliases):
                 assert n not in fns, n
                 fns[n] = f
-    vars_ = {v.name: v for v in variables.VARIABLES + stacks.VARIABLES + net.VARIABLES}
+    vars_ = {v.name: v for v in variables.VARIABLES + stacks.VARIABLES + net.VARIABLES +
+             kernel.VARIABLES}
     return Registry(vars_, fns)
 
 

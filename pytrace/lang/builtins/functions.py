@@ -7,8 +7,8 @@ from .. import ast as A
 from .. import ir
 from ..printf import ArgKind, FormatError, parse_format
 from ..program import EventKind
-from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, Inet6, Int, Ptr, Special, Stack, Str,
-                     Tuple, Void)
+from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, CEnum, Inet6, Int, Ptr, Special, Stack,
+                     Str, Tuple, Void)
 from . import FnKind, Function
 
 VOID = Void()
@@ -52,7 +52,7 @@ def _check_printf(ck, e: A.Call):
     from ..semantics import describe, is_int
     for spec, a, t in zip(specs, args, types):
         wants_str = spec.arg_kind is ArgKind.STRING
-        if wants_str and not (isinstance(t, (Str, Special, Stack)) or
+        if wants_str and not (isinstance(t, (Str, Special, Stack, CEnum)) or
                               (isinstance(t, Tuple))):
             ck.error(f"printf: {spec.text} needs a string, but this is {describe(t)}", a.loc,
                      "use %d for integers, or str(ptr) to read a string from a pointer"
@@ -326,11 +326,15 @@ def lower_str_equal(lw, left: A.Expr, right: A.Expr):
     return _str_equal(lw, left, right, None)
 
 
-def _as_mem(lw, e: A.Expr):
+def _as_mem(lw, e: A.Expr, cap: int | None = None):
+    """The string ``e`` in program memory; one read from outside memory
+    keeps at most ``cap`` bytes (a buffer that fits the stack)."""
     from ..lower import ExtStr, Mem
     v = lw.value(e)
     if isinstance(v, ExtStr):
         t = lw.type_of(e)
+        if cap is not None and cap < t.size:
+            t = Str(cap)
         buf = lw.buffer(t.size, "str")
         mem = Mem(buf.base, buf.off, t)
         lw.read_str(v, mem, full=False)
@@ -345,10 +349,12 @@ def _str_equal(lw, left: A.Expr, right: A.Expr, limit: int | None):
     false, equal = lw.label("ne"), lw.label("eq")
     lw.emit(ir.Mov(result, 0))
     if isinstance(right, A.StrLit):
-        mem = _as_mem(lw, left)
         data = right.value.encode("utf-8", "surrogateescape") + b"\0"
         if limit is not None:
             data = data[:limit]
+        # a string read for this comparison needs only the literal's bytes and
+        # one more: a longer string then differs where the literal has its NUL
+        mem = _as_mem(lw, left, cap=len(data) + 1)
         if len(data) > mem.type.size:
             return result          # cannot be equal: the buffer is too short
         _compare_bytes(lw, mem, data, false)
