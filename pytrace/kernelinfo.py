@@ -35,6 +35,7 @@ class Feature(Enum):
     PERF_BUFFER = "perf_buffer"          # perf event array output, 4.4
     XDP_LINK = "xdp_link"                # XDP through a BPF link, 5.9
     TCX = "tcx"                          # tc through a BPF link (tcx), 6.6
+    COMM_PAD = "comm_pad"                # bpf_get_current_comm zero-fills its buffer
 
 
 @record(frozen=True)

@@ -92,6 +92,28 @@ def _probe_test_run() -> bool:
         _closing(prog)
 
 
+def _probe_comm_pad() -> bool:
+    """Does bpf_get_current_comm zero the buffer after the name (strscpy_pad)?
+    Fill a buffer with 0xff, get our own comm into it, and read the byte one
+    past its NUL (run with BPF_PROG_TEST_RUN, so 'current' is this process)."""
+    from . import sys as bpf
+    from .insn import FP, AluOp, Helper, Reg, Size, call, exit_, mov, mov_imm
+    with open("/proc/self/comm") as f:
+        past_nul = len(f.read().rstrip("\n").encode()) + 1
+    if past_nul > 15:
+        return False                      # a name this long leaves no byte to look at
+    prog = _load(bpf.ProgType.RAW_TRACEPOINT, [
+        mov_imm(Reg.R1, -1),
+        Size.DW.store(FP, -16, Reg.R1), Size.DW.store(FP, -8, Reg.R1),
+        mov(Reg.R1, FP), AluOp.ADD.imm(Reg.R1, -16), mov_imm(Reg.R2, 16),
+        call(Helper.get_current_comm),
+        Size.B.load(Reg.R0, FP, -16 + past_nul), exit_()])
+    try:
+        return bpf.prog_test_run(prog).retval == 0
+    finally:
+        _closing(prog)
+
+
 def _probe_probe_read_user() -> bool:
     from . import sys as bpf
     from .insn import FP, AluOp, Helper, Reg, call, mov, mov_imm
@@ -291,6 +313,7 @@ PROBES: tuple[tuple[Feature, Callable[[], bool]], ...] = (
     (Feature.GET_FUNC_IP, _probe_get_func_ip),
     (Feature.XDP_LINK, _probe_xdp_link),
     (Feature.TCX, _probe_tcx),
+    (Feature.COMM_PAD, _probe_comm_pad),
 )
 
 
@@ -359,6 +382,8 @@ def probe_features(masked: frozenset[Feature] = frozenset(), use_cache: bool = T
 # -- --info ------------------------------------------------------------------------
 
 DESCRIPTIONS: dict[Feature, str] = {
+    Feature.COMM_PAD: "bpf_get_current_comm zero-fills after the name; comm keys need no "
+                      "zeroing first (newer kernels; 6.1 does not)",
     Feature.RINGBUF: "BPF ring buffer for printf/events output (Linux 5.8)",
     Feature.PERF_BUFFER: "perf event array output, the fallback (Linux 4.4)",
     Feature.TEST_RUN: "BEGIN/END run in the kernel via BPF_PROG_TEST_RUN (Linux 5.10)",

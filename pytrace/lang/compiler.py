@@ -12,7 +12,8 @@ from ..backend.emit import emit
 from ..diagnostics import CompileError, Diagnostic, FeatureError, Severity
 from ..kernelinfo import KernelInfo
 from . import ast as A
-from .lower import Lowerer, Resources
+from .lower import Lowerer
+from .resources import Resources
 from .probes import Resolvers, Target
 from .program import CompiledProbe, CompiledScript, Limits, MapKind, MapSpec
 from .semantics import Checker, Group, MapInfo

@@ -221,7 +221,6 @@ class Parser:
     def accepts(self, stack: list, terminal: str) -> bool:
         """Whether ``terminal`` would be shifted after the pending reductions."""
         stack = list(stack)
-        values = [None] * len(stack)
         while True:
             action = self.t.actions[stack[-1]].get(terminal)
             if action is None:

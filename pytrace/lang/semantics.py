@@ -14,9 +14,10 @@ from ..diagnostics import CompileError, Diagnostic, Loc, Severity
 from ..kernelinfo import KernelInfo
 from . import ast as A
 from .builtins import FnKind, registry
+from .params import param_value
 from .probes import ProbeContext
 from .program import Limits
-from .types import (BOOL, INT64, UINT64, Agg, AggKind, Array, CEnum, Inet6, Int, LpmKey, Ptr,
+from .types import (BOOL, INT64, UINT64, Agg, Array, CEnum, Inet6, Int, LpmKey, Ptr,
                     Special, Stack, Str, Struct, StructRef, Tuple, Type, Void, common_int,
                     struct_of)
 
@@ -489,13 +490,7 @@ class Checker:
         return None
 
     def param(self, n: int) -> int | str:
-        if not 1 <= n <= len(self.params):
-            return 0
-        raw = self.params[n - 1]
-        try:
-            return int(raw, 0)
-        except ValueError:
-            return raw
+        return param_value(self.params, n)
 
     def expr_IntLit(self, e: A.IntLit) -> Type:
         if e.value >= 1 << 64:

@@ -1,5 +1,5 @@
 """The kernel-function tests on other kernels: one QEMU guest per kernel
-(``../shared/vm/vmrun.sh``), each running tests/kernel/test_kfunc.py with
+(``../shared/vm/vmrun.sh``), each running tests/kernel/test_e2e_kfunc.py with
 pytest inside, the repository shared at /host.
 
     python3 -m pytest tests/vm --vm                 # every leg (~10-20 min)
@@ -34,7 +34,7 @@ VMDEPS = REPO / ".vmdeps"
 #: pure-Python packages the guest needs, copied from this interpreter
 GUEST_MODULES = ("lark", "pytest", "_pytest", "pluggy", "iniconfig", "packaging", "pygments",
                  "py")
-TESTS = "tests/kernel/test_kfunc.py"
+TESTS = "tests/kernel/test_e2e_kfunc.py"
 
 
 @dataclass(frozen=True)

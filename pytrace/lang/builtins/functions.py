@@ -5,6 +5,7 @@ from ...backend.insn import AluOp, Helper, JmpOp
 from ...diagnostics import Loc
 from .. import ast as A
 from .. import ir
+from ..params import const_value, param_text
 from ..printf import ArgKind, FormatError, parse_format
 from ..program import EventKind
 from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, CEnum, Inet6, Int, Ptr, Special, Stack,
@@ -92,7 +93,6 @@ def _check_print(ck, e: A.Call):
         return VOID
     first = e.args[0]
     if isinstance(first, A.MapRef) and not first.keys:
-        info = ck.maps.get(first.name)
         ck._map(first)       # records the use; the map must be assigned somewhere
         for extra in e.args[1:]:
             if ck.const_int(extra) is None:
@@ -123,8 +123,7 @@ def _lower_print(lw, e: A.Call):
 
 
 def lw_const(lw, e) -> int:
-    from ..lower import _const
-    return _const(e, lw.params) or 0
+    return const_value(e, lw.params) or 0
 
 
 def _check_time(ck, e: A.Call):
@@ -253,7 +252,7 @@ def _check_str(ck, e: A.Call):
         return Str(ck.limits.max_strlen)
     if isinstance(e.args[0], A.Positional):          # str($1): the text as given
         ck.expr(e.args[0])
-        return Str(len(_param_text(ck.params, e.args[0].index).encode()) + 1)
+        return Str(len(param_text(ck.params, e.args[0].index).encode()) + 1)
     t = ck.expr(e.args[0])
     cap = ck.limits.max_strlen
     if len(e.args) == 2:
@@ -271,14 +270,10 @@ def _check_str(ck, e: A.Call):
     return Str(cap)
 
 
-def _param_text(params: list[str], n: int) -> str:
-    return params[n - 1] if 1 <= n <= len(params) else ""
-
-
 def _lower_str(lw, e: A.Call):
-    from ..lower import ExtStr, Mem
+    from ..values import ExtStr, Mem
     if isinstance(e.args[0], A.Positional):
-        return lw._str_const(_param_text(lw.params, e.args[0].index), e)
+        return lw._str_const(param_text(lw.params, e.args[0].index), e)
     t = lw.type_of(e)
     arg_t = lw.type_of(e.args[0])
     v = lw.value(e.args[0])
@@ -329,7 +324,7 @@ def lower_str_equal(lw, left: A.Expr, right: A.Expr):
 def _as_mem(lw, e: A.Expr, cap: int | None = None):
     """The string ``e`` in program memory; one read from outside memory
     keeps at most ``cap`` bytes (a buffer that fits the stack)."""
-    from ..lower import ExtStr, Mem
+    from ..values import ExtStr, Mem
     v = lw.value(e)
     if isinstance(v, ExtStr):
         t = lw.type_of(e)

@@ -74,7 +74,7 @@ def _check_lpm(ck, e: A.Call):
 
 
 def _lower_lpm(lw, e: A.Call):
-    from ..lower import Mem
+    from ..values import Mem
     t: LpmKey = lw.type_of(e)
     buf = lw.buffer(t.size, "lpm")
     key = Mem(buf.base, buf.off, t)

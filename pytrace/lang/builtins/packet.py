@@ -197,7 +197,7 @@ class PacketView:
     # -- what builtins read ----------------------------------------------------
     def header(self, name: str):
         """The header's fields in the view (a Mem of their compact struct)."""
-        from ..lower import Mem
+        from ..values import Mem
         return Mem(self.slot, self.base[name], self.layout[name])
 
     def present(self, name: str) -> ir.VReg:

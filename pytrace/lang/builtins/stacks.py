@@ -156,7 +156,7 @@ def _lower_ksym(lw, e: A.Call):
 def note_user_address(lw, addr) -> None:
     """File ``addr``'s process in ``usym_pids`` so it prints as a symbol of
     that process (what every USYM value needs)."""
-    from ..lower import BPF_ANY
+    from ..lower_memory import BPF_ANY
     if USYM_PIDS_MAP not in lw.res.maps:
         lw.res.maps[USYM_PIDS_MAP] = MapSpec(USYM_PIDS_MAP, MapKind.HASH, 8, 4,
                                              max(lw.limits.max_map_keys, 4096), user=False)

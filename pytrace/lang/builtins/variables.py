@@ -4,7 +4,7 @@ from __future__ import annotations
 from ...backend.insn import AluOp, Helper
 from ...kernelinfo import Feature
 from .. import ir
-from ..types import INT64, UINT32, UINT64, Formatted, Special, Str, Void
+from ..types import INT64, UINT32, UINT64, Formatted, Special, Str
 from . import Variable
 
 
@@ -23,7 +23,7 @@ def _high32(lw, v):
 
 
 def _comm(lw, e):
-    from ..lower import Mem
+    from ..values import Mem
     buf = lw.buffer(16, "comm")
     mem = Mem(buf.base, buf.off, Str(16))
     lw.call(Helper.get_current_comm, lw.addr(mem), 16, result=False)
@@ -55,7 +55,7 @@ def _args_type(ck, e):
 
 
 def _args(lw, e):
-    from ..lower import CtxStruct
+    from ..values import CtxStruct
     return CtxStruct(lw.ctx_info.args)
 
 
