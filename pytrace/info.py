@@ -7,7 +7,7 @@ import os
 def print_info(out, masked) -> int:
     from . import arch, host
     from .backend import features
-    from .backend.sys import check_privileges
+    from .backend.privileges import check_privileges
     check_privileges()
     found = features.probe_features(masked)
     a = arch.current()

@@ -7,7 +7,7 @@ import fnmatch
 def print_listing(out, pattern: str, verbose: bool, masked) -> int:
     from . import host
     from .backend import features
-    from .backend.sys import check_privileges
+    from .backend.privileges import check_privileges
     from .providers import by_name, providers
     if pattern.startswith(("struct ", "union ", "enum ")):
         return _print_types(out, pattern, verbose)

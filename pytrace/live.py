@@ -118,8 +118,9 @@ class LiveSession(Session):
         """Privileges, kernel facts, the -c child (held), the shared maps and
         the event reader."""
         from .backend import sys as bpf
+        from .backend import privileges
         self.prepare()
-        bpf.raise_rlimit_memlock()
+        privileges.raise_rlimit_memlock()
         self._constants_now = self._constants()
         self.script = CompiledScript([], self._session_maps(), [], [], self.options.limits, {})
         for spec in self.script.maps:
@@ -152,7 +153,7 @@ class LiveSession(Session):
         (CompileError with located messages, RuntimeFailure): after a compile
         or load error nothing of ``text`` stays; after an attach failure none
         of its probes does (its new maps do, as its BEGIN left them)."""
-        from .backend import sys as bpf
+        from .backend import privileges
         from .lang.compiler import compile_ast
         from .lang.parser import parse
         from .providers import resolvers
@@ -171,7 +172,7 @@ class LiveSession(Session):
                                  "counters (one per map that can fill up)",
                                  hint="end the session and start a new one")
         targets = sum(len(p.targets) for p in unit.probes)
-        bpf.raise_rlimit_nofile(2 * targets + self._open_estimate() + 64)
+        privileges.raise_rlimit_nofile(2 * targets + self._open_estimate() + 64)
         pending = ExitStack()           # new shared maps: the session's once all went well
         private = ExitStack()           # this input's scratch map: the programs hold it
         built: list[LiveProbe] = []

@@ -113,7 +113,7 @@ class Session:
         """Check privileges, learn the kernel, start a held -c child."""
         from . import host
         from .backend import features
-        from .backend.sys import check_privileges
+        from .backend.privileges import check_privileges
         check_privileges()
         feats = features.probe_features(self.options.masked)
         self.kernel = host.build(feats, self.options.limits.max_strlen)
@@ -167,12 +167,12 @@ class Session:
         return constants
 
     def load(self) -> None:
-        from .backend import sys as bpf
-        bpf.raise_rlimit_memlock()
+        from .backend import privileges
+        privileges.raise_rlimit_memlock()
         script = self.script
         # a perf event and a link per attach point, plus maps and programs
         targets = sum(len(p.targets) for p in script.probes)
-        bpf.raise_rlimit_nofile(2 * targets + len(script.maps) + len(script.probes) + 64)
+        privileges.raise_rlimit_nofile(2 * targets + len(script.maps) + len(script.probes) + 64)
         for spec in script.maps:
             self.maps[spec.name] = self._create_map(spec, self.stack)
         fds = {name: m.fd for name, m in self.maps.items()}

@@ -18,7 +18,10 @@ from typing import Iterable
 
 from ..diagnostics import RuntimeFailure
 from . import sys as bpf
-from .sys import AttachType, PerfAttrFlag, PerfSwConfig, PerfType
+from . import perf
+from . import privileges
+from .sys import AttachType
+from .perf import PerfAttrFlag, PerfSwConfig, PerfType
 
 TRACEFS = "/sys/kernel/tracing"
 DEBUGFS_TRACING = "/sys/kernel/debug/tracing"
@@ -53,7 +56,7 @@ def tracefs_dir() -> str:
         if _is_tracefs(path):
             _tracefs = path
             return path
-    if not bpf.effective_capabilities() >> bpf.Capability.SYS_ADMIN & 1:
+    if not privileges.effective_capabilities() >> privileges.Capability.SYS_ADMIN & 1:
         raise RuntimeFailure(f"tracefs is not mounted at {TRACEFS}",
                              hint=f"run pytrace as root, or {_MOUNT_HINT}")
     err = _mount_tracefs()
@@ -105,14 +108,14 @@ def open_perf_event(type_: int, config: int, cpu: int, pid: int = -1, *,
                     flags: int = 0) -> int:
     """A perf event that starts disabled (``attach_perf_event`` enables it).
     ``freq`` asks for that many samples a second instead of every ``period``."""
-    attr = bpf.PerfEventAttr(type=type_, config=config, config1=config1, config2=config2,
+    attr = perf.PerfEventAttr(type=type_, config=config, config1=config1, config2=config2,
                              flags=flags | PerfAttrFlag.DISABLED, wakeup_events=1)
     if freq:
         attr.sample_freq = freq
         attr.flags |= PerfAttrFlag.FREQ
     else:
         attr.sample_period = period or 1
-    return bpf.perf_event_open(attr, pid, cpu)
+    return perf.perf_event_open(attr, pid, cpu)
 
 
 def open_tracepoint(tp_id: int, cpu: int = 0, pid: int = -1) -> int:
@@ -196,7 +199,7 @@ class Attachment:
         stop those, close the link (``detach.stop_now`` does both)."""
         if self.perf_fd >= 0:
             try:
-                bpf.perf_disable(self.perf_fd)
+                perf.perf_disable(self.perf_fd)
                 return
             except bpf.BpfError:
                 pass
@@ -209,7 +212,7 @@ class Attachment:
         if self.perf_fd >= 0:
             fd, self.perf_fd = self.perf_fd, -1
             try:
-                bpf.perf_disable(fd)
+                perf.perf_disable(fd)
             except bpf.BpfError:
                 pass
             os.close(fd)
@@ -236,8 +239,8 @@ def attach_perf_event(perf_fd: int, prog_fd: int, use_link: bool, what: str = ""
             att.link_fd = bpf.link_create(prog_fd, perf_fd, AttachType.PERF_EVENT,
                                           bpf_cookie=cookie)
         else:
-            bpf.perf_set_bpf(perf_fd, prog_fd)
-        bpf.perf_enable(perf_fd)
+            perf.perf_set_bpf(perf_fd, prog_fd)
+        perf.perf_enable(perf_fd)
     except BaseException:
         att.close()
         raise

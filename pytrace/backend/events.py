@@ -36,7 +36,10 @@ import struct
 from typing import Callable
 
 from . import sys as bpf
-from .sys import PerfRecordType, RingbufHeader
+
+from . import perf
+from .sys import RingbufHeader
+from .perf import PerfRecordType
 
 Callback = Callable[[bytes], object]
 
@@ -154,9 +157,9 @@ class RingBufferReader(_Reader):
 _PERF_HEADER = struct.Struct("<IHH")      # struct perf_event_header
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
-_HEAD = bpf.PerfEventMmapPage.data_head.offset // 8
-_TAIL = bpf.PerfEventMmapPage.data_tail.offset // 8
-_DATA_OFFSET = bpf.PerfEventMmapPage.data_offset.offset // 8
+_HEAD = perf.PerfEventMmapPage.data_head.offset // 8
+_TAIL = perf.PerfEventMmapPage.data_tail.offset // 8
+_DATA_OFFSET = perf.PerfEventMmapPage.data_offset.offset // 8
 _SAMPLE = int(PerfRecordType.SAMPLE)
 _LOST = int(PerfRecordType.LOST)
 
@@ -216,12 +219,12 @@ class PerfBufferReader(_Reader):
             raise
 
     def _open_cpu(self, cpu: int, pages: int) -> None:
-        attr = bpf.PerfEventAttr(type=bpf.PerfType.SOFTWARE,
-                                 config=bpf.PerfSwConfig.BPF_OUTPUT,
-                                 sample_type=bpf.PerfSampleType.RAW,
+        attr = perf.PerfEventAttr(type=perf.PerfType.SOFTWARE,
+                                 config=perf.PerfSwConfig.BPF_OUTPUT,
+                                 sample_type=perf.PerfSampleType.RAW,
                                  sample_period=1, wakeup_events=1)
         try:
-            fd = bpf.perf_event_open(attr, -1, cpu)
+            fd = perf.perf_event_open(attr, -1, cpu)
         except bpf.BpfError as e:
             if e.errno == errno.ENODEV:   # the CPU is offline
                 return
@@ -233,7 +236,7 @@ class PerfBufferReader(_Reader):
             raise
         self._rings.append(ring)
         bpf.map_update(self.map_fd, _U32.pack(cpu), _U32.pack(fd))
-        bpf.perf_enable(fd)
+        perf.perf_enable(fd)
         assert self._epoll is not None
         self._epoll.register(fd, select.EPOLLIN)
 

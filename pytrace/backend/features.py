@@ -61,12 +61,13 @@ def _probe_ringbuf() -> bool:
 
 def _probe_perf_buffer() -> bool:
     from . import sys as bpf
+    from . import perf
     fd = bpf.map_create(bpf.MapType.PERF_EVENT_ARRAY, 4, 4, 1, name="pytrace_probe")
     try:
-        attr = bpf.PerfEventAttr(type=bpf.PerfType.SOFTWARE,
-                                 config=bpf.PerfSwConfig.BPF_OUTPUT,
-                                 sample_type=bpf.PerfSampleType.RAW, sample_period=1)
-        _closing(bpf.perf_event_open(attr, -1, 0))
+        attr = perf.PerfEventAttr(type=perf.PerfType.SOFTWARE,
+                                 config=perf.PerfSwConfig.BPF_OUTPUT,
+                                 sample_type=perf.PerfSampleType.RAW, sample_period=1)
+        _closing(perf.perf_event_open(attr, -1, 0))
     finally:
         _closing(fd)
     return True
@@ -368,7 +369,7 @@ def probe_features(masked: frozenset[Feature] = frozenset(), use_cache: bool = T
     answers = read_cache(path, boot) if use_cache else {}
     missing = [(f, p) for f, p in PROBES if f.value not in answers]
     if missing:
-        from .sys import has_bpf_privileges
+        from .privileges import has_bpf_privileges
         for feature, probe in missing:
             answers[feature.value] = run_probe(probe)
         # unprivileged answers say nothing about the kernel: do not keep them

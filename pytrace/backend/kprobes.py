@@ -20,6 +20,7 @@ from ..diagnostics import RuntimeFailure
 from . import attach
 from . import sys as bpf
 
+from . import perf
 KPROBE_EVENTS = "kprobe_events"
 GROUP_PREFIX = "pytrace_"
 #: the kernel's limit on event names (MAX_EVENT_NAME_LEN)
@@ -126,8 +127,8 @@ def attach_kprobe(prog_fd: int, function: str, module: str | None = None, offset
             att.link_fd = bpf.link_create(prog_fd, att.perf_fd, bpf.AttachType.PERF_EVENT,
                                           bpf_cookie=cookie)
         else:
-            bpf.perf_set_bpf(att.perf_fd, prog_fd)
-        bpf.perf_enable(att.perf_fd)
+            perf.perf_set_bpf(att.perf_fd, prog_fd)
+        perf.perf_enable(att.perf_fd)
     except BaseException:
         att.close()
         raise

@@ -31,7 +31,7 @@ class PerfEventKind:
 
 
 def _software() -> tuple[PerfEventKind, ...]:
-    from ..backend.sys import PerfSwConfig as C
+    from ..backend.perf import PerfSwConfig as C
     return (
         PerfEventKind("alignment-faults", "", C.ALIGNMENT_FAULTS, 1),
         PerfEventKind("bpf-output", "", C.BPF_OUTPUT, 1),
@@ -48,7 +48,7 @@ def _software() -> tuple[PerfEventKind, ...]:
 
 
 def _hardware() -> tuple[PerfEventKind, ...]:
-    from ..backend.sys import PerfHwConfig as C
+    from ..backend.perf import PerfHwConfig as C
     return (
         PerfEventKind("backend-stalls", "", C.STALLED_CYCLES_BACKEND, 1000000),
         PerfEventKind("branch-instructions", "branches", C.BRANCH_INSTRUCTIONS, 100000),
@@ -82,11 +82,12 @@ class _PerCpu(Provider):
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
         from ..backend import attach, sys as bpf
+        from ..backend import perf
         data: SampleData = target.data
         out = []
         try:
             for cpu, pid in _where(runtime):
-                flags = bpf.PerfAttrFlag.INHERIT if pid != -1 else 0
+                flags = perf.PerfAttrFlag.INHERIT if pid != -1 else 0
                 try:
                     fd = attach.open_perf_event(data.type, data.config, cpu, pid,
                                                 period=data.period, freq=data.freq, flags=flags)
@@ -128,7 +129,7 @@ class Profile(_PerCpu):
     doc = "sample every CPU: profile:hz:N, profile:s:N, profile:ms:N, profile:us:N"
 
     def expand(self, spec, kernel) -> list[Target]:
-        from ..backend.sys import PerfSwConfig, PerfType
+        from ..backend.perf import PerfSwConfig, PerfType
         parts = spec.text.split(":")[1:]
         period = parse_period(parts)
         unit = parts[0] if len(parts) == 2 else parts[0].lstrip("0123456789") if parts else ""
@@ -204,7 +205,7 @@ class Software(_Counter):
         return _software()
 
     def _perf_type(self) -> int:
-        from ..backend.sys import PerfType
+        from ..backend.perf import PerfType
         return PerfType.SOFTWARE
 
     def _example(self) -> str:
@@ -220,7 +221,7 @@ class Hardware(_Counter):
         return _hardware()
 
     def _perf_type(self) -> int:
-        from ..backend.sys import PerfType
+        from ..backend.perf import PerfType
         return PerfType.HARDWARE
 
     def _example(self) -> str:

@@ -18,7 +18,7 @@ import struct
 from .procmaps import Mapping
 from .usersyms import UserSymbols
 
-#: PERF_RECORD_MMAP2 (not in every sys.PerfRecordType listing)
+#: PERF_RECORD_MMAP2 (not in every perf.PerfRecordType listing)
 RECORD_MMAP2 = 10
 #: perf_event_header.misc: a COMM record caused by exec
 MISC_COMM_EXEC = 1 << 13
@@ -36,22 +36,23 @@ class MmapTracker:
 
     def __init__(self, symbols: UserSymbols, cpus: list[int], pages: int = 32):
         from ..backend import sys as bpf
+        from ..backend import perf
         from ..backend.events import _PerfRing
         self.symbols = symbols
         self.lost = 0
         self._rings: list = []
         self._epoll: select.epoll | None = select.epoll()
-        flags = (bpf.PerfAttrFlag.MMAP | bpf.PerfAttrFlag.MMAP2 | bpf.PerfAttrFlag.COMM |
-                 bpf.PerfAttrFlag.COMM_EXEC | bpf.PerfAttrFlag.TASK |
-                 bpf.PerfAttrFlag.WATERMARK)
+        flags = (perf.PerfAttrFlag.MMAP | perf.PerfAttrFlag.MMAP2 | perf.PerfAttrFlag.COMM |
+                 perf.PerfAttrFlag.COMM_EXEC | perf.PerfAttrFlag.TASK |
+                 perf.PerfAttrFlag.WATERMARK)
         size = pages * os.sysconf("SC_PAGE_SIZE")
         try:
             for cpu in cpus:
-                attr = bpf.PerfEventAttr(type=bpf.PerfType.SOFTWARE,
-                                         config=bpf.PerfSwConfig.DUMMY, flags=flags,
+                attr = perf.PerfEventAttr(type=perf.PerfType.SOFTWARE,
+                                         config=perf.PerfSwConfig.DUMMY, flags=flags,
                                          sample_period=1, wakeup_watermark=size // 2)
                 try:
-                    fd = bpf.perf_event_open(attr, -1, cpu)
+                    fd = perf.perf_event_open(attr, -1, cpu)
                 except bpf.BpfError as err:
                     if err.errno == errno.ENODEV:          # offline CPU
                         continue
@@ -98,7 +99,7 @@ class MmapTracker:
         return n
 
     def _record(self, rtype: int, misc: int, rec: bytes) -> None:
-        from ..backend.sys import PerfRecordType
+        from ..backend.perf import PerfRecordType
         syms = self.symbols
         if rtype == RECORD_MMAP2:
             (pid, _tid, addr, length, pgoff, major, minor, ino, _gen, prot,

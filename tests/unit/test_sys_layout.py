@@ -10,6 +10,8 @@ import pytest
 from pytrace.backend import sys as bpf
 
 
+
+from pytrace.backend import perf
 def off(cls, field):
     return getattr(cls, field).offset
 
@@ -26,9 +28,9 @@ def off(cls, field):
     (bpf.LinkCreateAttr, 32),      # with the perf_event/tracing/tcx union members
     (bpf.BpfProgInfo, 232),
     (bpf.BpfMapInfo, 104),
-    (bpf.PerfEventAttr, 136),      # PERF_ATTR_SIZE_VER8
-    (bpf.PerfEventMmapPage, 1088),
-    (bpf.PerfEventHeader, 8),
+    (perf.PerfEventAttr, 136),      # PERF_ATTR_SIZE_VER8
+    (perf.PerfEventMmapPage, 1088),
+    (perf.PerfEventHeader, 8),
 ])
 def test_struct_sizes(cls, size):
     assert ctypes.sizeof(cls) == size
@@ -100,44 +102,44 @@ def test_struct_sizes(cls, size):
     (bpf.BpfMapInfo, "netns_dev", 48),
     (bpf.BpfMapInfo, "btf_vmlinux_id", 76),
     (bpf.BpfMapInfo, "map_extra", 80),
-    (bpf.PerfEventAttr, "config", 8),
-    (bpf.PerfEventAttr, "sample_period", 16),
-    (bpf.PerfEventAttr, "sample_freq", 16),
-    (bpf.PerfEventAttr, "sample_type", 24),
-    (bpf.PerfEventAttr, "read_format", 32),
-    (bpf.PerfEventAttr, "flags", 40),
-    (bpf.PerfEventAttr, "wakeup_events", 48),
-    (bpf.PerfEventAttr, "wakeup_watermark", 48),
-    (bpf.PerfEventAttr, "bp_type", 52),
-    (bpf.PerfEventAttr, "config1", 56),
-    (bpf.PerfEventAttr, "kprobe_func", 56),
-    (bpf.PerfEventAttr, "uprobe_path", 56),
-    (bpf.PerfEventAttr, "config2", 64),
-    (bpf.PerfEventAttr, "probe_offset", 64),
-    (bpf.PerfEventAttr, "branch_sample_type", 72),
-    (bpf.PerfEventAttr, "sample_regs_user", 80),
-    (bpf.PerfEventAttr, "sample_stack_user", 88),
-    (bpf.PerfEventAttr, "clockid", 92),
-    (bpf.PerfEventAttr, "sample_regs_intr", 96),
-    (bpf.PerfEventAttr, "aux_watermark", 104),
-    (bpf.PerfEventAttr, "sample_max_stack", 108),
-    (bpf.PerfEventAttr, "aux_sample_size", 112),
-    (bpf.PerfEventAttr, "aux_action", 116),
-    (bpf.PerfEventAttr, "sig_data", 120),
-    (bpf.PerfEventAttr, "config3", 128),
-    (bpf.PerfEventMmapPage, "time_enabled", 24),
-    (bpf.PerfEventMmapPage, "capabilities", 40),
-    (bpf.PerfEventMmapPage, "pmc_width", 48),
-    (bpf.PerfEventMmapPage, "time_offset", 56),
-    (bpf.PerfEventMmapPage, "size", 72),
-    (bpf.PerfEventMmapPage, "time_cycles", 80),
-    (bpf.PerfEventMmapPage, "data_head", 1024),
-    (bpf.PerfEventMmapPage, "data_tail", 1032),
-    (bpf.PerfEventMmapPage, "data_offset", 1040),
-    (bpf.PerfEventMmapPage, "data_size", 1048),
-    (bpf.PerfEventMmapPage, "aux_size", 1080),
-    (bpf.PerfEventHeader, "misc", 4),
-    (bpf.PerfEventHeader, "size", 6),
+    (perf.PerfEventAttr, "config", 8),
+    (perf.PerfEventAttr, "sample_period", 16),
+    (perf.PerfEventAttr, "sample_freq", 16),
+    (perf.PerfEventAttr, "sample_type", 24),
+    (perf.PerfEventAttr, "read_format", 32),
+    (perf.PerfEventAttr, "flags", 40),
+    (perf.PerfEventAttr, "wakeup_events", 48),
+    (perf.PerfEventAttr, "wakeup_watermark", 48),
+    (perf.PerfEventAttr, "bp_type", 52),
+    (perf.PerfEventAttr, "config1", 56),
+    (perf.PerfEventAttr, "kprobe_func", 56),
+    (perf.PerfEventAttr, "uprobe_path", 56),
+    (perf.PerfEventAttr, "config2", 64),
+    (perf.PerfEventAttr, "probe_offset", 64),
+    (perf.PerfEventAttr, "branch_sample_type", 72),
+    (perf.PerfEventAttr, "sample_regs_user", 80),
+    (perf.PerfEventAttr, "sample_stack_user", 88),
+    (perf.PerfEventAttr, "clockid", 92),
+    (perf.PerfEventAttr, "sample_regs_intr", 96),
+    (perf.PerfEventAttr, "aux_watermark", 104),
+    (perf.PerfEventAttr, "sample_max_stack", 108),
+    (perf.PerfEventAttr, "aux_sample_size", 112),
+    (perf.PerfEventAttr, "aux_action", 116),
+    (perf.PerfEventAttr, "sig_data", 120),
+    (perf.PerfEventAttr, "config3", 128),
+    (perf.PerfEventMmapPage, "time_enabled", 24),
+    (perf.PerfEventMmapPage, "capabilities", 40),
+    (perf.PerfEventMmapPage, "pmc_width", 48),
+    (perf.PerfEventMmapPage, "time_offset", 56),
+    (perf.PerfEventMmapPage, "size", 72),
+    (perf.PerfEventMmapPage, "time_cycles", 80),
+    (perf.PerfEventMmapPage, "data_head", 1024),
+    (perf.PerfEventMmapPage, "data_tail", 1032),
+    (perf.PerfEventMmapPage, "data_offset", 1040),
+    (perf.PerfEventMmapPage, "data_size", 1048),
+    (perf.PerfEventMmapPage, "aux_size", 1080),
+    (perf.PerfEventHeader, "misc", 4),
+    (perf.PerfEventHeader, "size", 6),
 ])
 def test_field_offsets(cls, field, offset):
     assert off(cls, field) == offset
@@ -150,12 +152,12 @@ def test_link_create_union_members():
 
 
 def test_perf_ioctl_numbers():
-    assert bpf.PerfIoctl.ENABLE == 0x2400
-    assert bpf.PerfIoctl.DISABLE == 0x2401
-    assert bpf.PerfIoctl.RESET == 0x2403
-    assert bpf.PerfIoctl.PERIOD == 0x40082404
-    assert bpf.PerfIoctl.SET_OUTPUT == 0x2405
-    assert bpf.PerfIoctl.SET_BPF == 0x40042408
+    assert perf.PerfIoctl.ENABLE == 0x2400
+    assert perf.PerfIoctl.DISABLE == 0x2401
+    assert perf.PerfIoctl.RESET == 0x2403
+    assert perf.PerfIoctl.PERIOD == 0x40082404
+    assert perf.PerfIoctl.SET_OUTPUT == 0x2405
+    assert perf.PerfIoctl.SET_BPF == 0x40042408
 
 
 def test_enum_values_pinned():
@@ -164,13 +166,13 @@ def test_enum_values_pinned():
     assert bpf.ProgType.TRACING == 26 and bpf.ProgType.RAW_TRACEPOINT == 17
     assert bpf.AttachType.PERF_EVENT == 41 and bpf.AttachType.TCX_EGRESS == 47
     assert bpf.AttachType.TRACE_FENTRY == 24 and bpf.AttachType.XDP == 37
-    assert bpf.PerfSwConfig.BPF_OUTPUT == 10 and bpf.PerfSampleType.RAW == 1 << 10
-    assert bpf.PerfAttrFlag.FREQ == 1 << 10 and bpf.PerfAttrFlag.SAMPLE_ID_ALL == 1 << 18
+    assert perf.PerfSwConfig.BPF_OUTPUT == 10 and perf.PerfSampleType.RAW == 1 << 10
+    assert perf.PerfAttrFlag.FREQ == 1 << 10 and perf.PerfAttrFlag.SAMPLE_ID_ALL == 1 << 18
 
 
 def test_perf_event_attr_fills_size_and_aliases_unions():
-    attr = bpf.PerfEventAttr(type=bpf.PerfType.SOFTWARE, sample_freq=99,
-                             flags=bpf.PerfAttrFlag.DISABLED | bpf.PerfAttrFlag.FREQ)
+    attr = perf.PerfEventAttr(type=perf.PerfType.SOFTWARE, sample_freq=99,
+                             flags=perf.PerfAttrFlag.DISABLED | perf.PerfAttrFlag.FREQ)
     assert attr.size == 136
     assert attr.sample_period == 99
     attr.uprobe_path = 0x1234
