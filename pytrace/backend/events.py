@@ -164,8 +164,24 @@ _SAMPLE = int(PerfRecordType.SAMPLE)
 _LOST = int(PerfRecordType.LOST)
 
 
-class _PerfRing:
+class PerfRing:
     """One CPU's perf ring: the control page and 2^n data pages."""
+
+    @classmethod
+    def open(cls, attr, cpu: int, pages: int) -> "PerfRing | None":
+        """Open a perf event on ``cpu`` with ``attr`` and map its ring; None
+        when the CPU is offline."""
+        try:
+            fd = perf.perf_event_open(attr, -1, cpu)
+        except bpf.BpfError as e:
+            if e.errno == errno.ENODEV:   # the CPU is offline
+                return None
+            raise
+        try:
+            return cls(cpu, fd, pages)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def __init__(self, cpu: int, fd: int, pages: int):
         self.cpu = cpu
@@ -209,7 +225,7 @@ class PerfBufferReader(_Reader):
         self.callback = callback
         self.lost = 0
         self.map_fd = map_fd
-        self._rings: list[_PerfRing] = []
+        self._rings: list[PerfRing] = []
         self._epoll: select.epoll | None = select.epoll()
         try:
             for cpu in cpus:
@@ -223,17 +239,10 @@ class PerfBufferReader(_Reader):
                                  config=perf.PerfSwConfig.BPF_OUTPUT,
                                  sample_type=perf.PerfSampleType.RAW,
                                  sample_period=1, wakeup_events=1)
-        try:
-            fd = perf.perf_event_open(attr, -1, cpu)
-        except bpf.BpfError as e:
-            if e.errno == errno.ENODEV:   # the CPU is offline
-                return
-            raise
-        try:
-            ring = _PerfRing(cpu, fd, pages)
-        except BaseException:
-            os.close(fd)
-            raise
+        ring = PerfRing.open(attr, cpu, pages)
+        if ring is None:
+            return
+        fd = ring.fd
         self._rings.append(ring)
         bpf.map_update(self.map_fd, _U32.pack(cpu), _U32.pack(fd))
         perf.perf_enable(fd)
@@ -255,7 +264,7 @@ class PerfBufferReader(_Reader):
             n += self._drain(ring, head, tail)
         return n
 
-    def _drain(self, ring: _PerfRing, head: int, tail: int) -> int:
+    def _drain(self, ring: PerfRing, head: int, tail: int) -> int:
         mm, base, mask, words = ring.mm, ring.base, ring.size - 1, ring.words
         callback = self.callback
         n = 0

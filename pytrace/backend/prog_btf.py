@@ -9,27 +9,16 @@ subprogram. Layout: include/uapi/linux/btf.h.
 from __future__ import annotations
 
 import struct
-from enum import IntEnum
 
-BTF_MAGIC = 0xEB9F
+from .btf import BtfKind as Kind, FuncLinkage
+
+from .btf import MAGIC as BTF_MAGIC  # noqa: E402  (one definition)
 BTF_VERSION = 1
 _HEADER = struct.Struct("<HBBIIIII")     # magic, version, flags, hdr_len, 4 x u32
 _TYPE = struct.Struct("<III")            # name_off, info, size_or_type
 _PARAM = struct.Struct("<II")            # name_off, type
 _FUNC_INFO = struct.Struct("<II")        # insn_off, type_id
 INT_SIGNED = 1 << 24                     # BTF_INT_SIGNED in the INT's extra word
-
-
-class Kind(IntEnum):
-    INT = 1
-    PTR = 2
-    FUNC = 12
-    FUNC_PROTO = 13
-
-
-class FuncLinkage(IntEnum):
-    STATIC = 0
-    GLOBAL = 1
 
 
 class _Strings:

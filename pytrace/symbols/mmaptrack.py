@@ -10,7 +10,6 @@ while tracing runs (and before maps print) into a ``UserSymbols``.
 """
 from __future__ import annotations
 
-import errno
 import os
 import select
 import struct
@@ -35,9 +34,8 @@ class MmapTracker:
     """Dummy perf events on every online CPU feeding ``symbols``."""
 
     def __init__(self, symbols: UserSymbols, cpus: list[int], pages: int = 32):
-        from ..backend import sys as bpf
         from ..backend import perf
-        from ..backend.events import _PerfRing
+        from ..backend.events import PerfRing
         self.symbols = symbols
         self.lost = 0
         self._rings: list = []
@@ -51,19 +49,11 @@ class MmapTracker:
                 attr = perf.PerfEventAttr(type=perf.PerfType.SOFTWARE,
                                          config=perf.PerfSwConfig.DUMMY, flags=flags,
                                          sample_period=1, wakeup_watermark=size // 2)
-                try:
-                    fd = perf.perf_event_open(attr, -1, cpu)
-                except bpf.BpfError as err:
-                    if err.errno == errno.ENODEV:          # offline CPU
-                        continue
-                    raise
-                try:
-                    ring = _PerfRing(cpu, fd, pages)
-                except BaseException:
-                    os.close(fd)
-                    raise
+                ring = PerfRing.open(attr, cpu, pages)
+                if ring is None:
+                    continue
                 self._rings.append(ring)
-                self._epoll.register(fd, select.EPOLLIN)
+                self._epoll.register(ring.fd, select.EPOLLIN)
         except BaseException:
             self.close()
             raise
