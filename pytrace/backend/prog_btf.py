@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import struct
 
-from .btf import BtfKind as Kind, FuncLinkage
+from .btf import MAGIC as BTF_MAGIC
+from .btf import BtfKind as Kind
+from .btf import FuncLinkage
 
-from .btf import MAGIC as BTF_MAGIC  # noqa: E402  (one definition)
 BTF_VERSION = 1
 _HEADER = struct.Struct("<HBBIIIII")     # magic, version, flags, hdr_len, 4 x u32
 _TYPE = struct.Struct("<III")            # name_off, info, size_or_type
