@@ -20,7 +20,7 @@ Run as root. Medians over --runs repetitions (default 7; --quick: 3) of:
 bpftrace columns are left out when bpftrace is not installed. Results also
 go to bench/results/latest.md. Background tracers are stopped on every way
 out, Ctrl-C included. Helpers: procs.py (processes, peak RSS, BPF program
-look-ups), rusage_run.c and getppid_loop.c (compiled with gcc when there is
+look-ups), rusage_run.c and timed_loop.c (compiled with gcc when there is
 one; Python stand-ins otherwise).
 """
 from __future__ import annotations
@@ -414,13 +414,16 @@ def find_pytrace() -> tuple[str, str, str | None]:
     return script, python, other
 
 
-def compile_helper(tmp: str, name: str) -> str | None:
-    """bench/NAME.c built into tmp; None without a working C compiler."""
+def compile_helper(tmp: str, name: str, source: str | None = None,
+                   flags: tuple[str, ...] = ()) -> str | None:
+    """bench/SOURCE.c (default NAME.c) built into tmp as NAME; None without a
+    working C compiler."""
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
         return None
     exe = os.path.join(tmp, name)
-    res = subprocess.run([cc, "-O2", "-o", exe, os.path.join(HERE, name + ".c")],
+    res = subprocess.run([cc, "-O2", *flags, "-o", exe,
+                          os.path.join(HERE, (source or name) + ".c")],
                          capture_output=True, text=True)
     if res.returncode != 0:
         progress(f"cannot compile bench/{name}.c: {res.stderr.strip()}")
@@ -429,9 +432,9 @@ def compile_helper(tmp: str, name: str) -> str | None:
 
 
 def build_workload(tmp: str) -> tuple[list[str], str]:
-    exe = compile_helper(tmp, "getppid_loop")
+    exe = compile_helper(tmp, "getppid_loop", "timed_loop")
     if exe:
-        return [exe], "bench/getppid_loop.c"
+        return [exe], "bench/timed_loop.c"
     # a file rather than -c: bpftrace 0.17 splits -c COMMAND at every space
     script = os.path.join(tmp, "getppid_loop.py")
     with open(script, "w") as f:

@@ -4,7 +4,7 @@
 
 Run as root, with gcc. Three measurements:
 
-- added cost per uprobe hit and per uretprobe hit: bench/uprobe_loop.c
+- added cost per uprobe hit and per uretprobe hit: bench/timed_loop.c (-DCALL_TARGET_FN)
   calls target_fn() N times (default 200,000), pinned to one CPU, untraced
   and with each tracer counting the calls (``{ @ = count(); }``) or doing
   nothing (``{ }``); added = (traced - untraced CPU time) / N, each traced
@@ -102,7 +102,7 @@ def bench_hits(exe: str, calls: int, runs: int, tools: dict, bpftool: str) -> li
                     (took - (before + after) / 2) / calls)
     base = median(bases) / calls
     out = ["### Added cost per uprobe / uretprobe hit", "",
-           f"bench/uprobe_loop.c calls target_fn() {calls:,} times on CPU {cpu}; untraced, "
+           f"bench/timed_loop.c (-DCALL_TARGET_FN) calls target_fn() {calls:,} times on CPU {cpu}; untraced, "
            f"one iteration takes {base:.1f} ns of CPU time. ns added per call (breakpoint trap, "
            "uprobe dispatch and the BPF program), medians of "
            f"{runs} traced loops each between two untraced ones.", "",
@@ -283,7 +283,8 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="pytrace-ubench-") as tmp:
             os.environ["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pyc")
-            loop = cc(tmp, "uprobe_loop", os.path.join(HERE, "uprobe_loop.c"), ["-O2"])
+            loop = cc(tmp, "uprobe_loop", os.path.join(HERE, "timed_loop.c"),
+                      ["-O2", "-DCALL_TARGET_FN"])
             sections = [bench_hits(loop, args.calls, args.runs, tools, bpftool),
                         bench_symbolize(tmp, args.runs, env_pytrace),
                         bench_elf(args.runs, python)]
