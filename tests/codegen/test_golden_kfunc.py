@@ -44,18 +44,9 @@ def compile_case(case: Case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_golden_listing(case, update_golden):
+def test_golden_listing(case, golden):
     text = listing(case, compile_case(case))
-    path = os.path.join(GOLDEN_DIR, case.name + ".txt")
-    if update_golden:
-        os.makedirs(GOLDEN_DIR, exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-        return
-    if not os.path.exists(path):
-        pytest.fail(f"no golden listing {path}: run pytest tests/codegen --update-golden")
-    with open(path) as f:
-        assert text == f.read()
+    golden(os.path.join(GOLDEN_DIR, case.name + ".txt"), text)
 
 
 def test_every_golden_file_has_a_case():

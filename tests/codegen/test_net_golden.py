@@ -25,17 +25,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_net_golden_listing(case, update_golden):
+def test_net_golden_listing(case, golden):
     text = listing(case, compile_net(case.script))
-    path = os.path.join(GOLDEN_DIR, case.name + ".txt")
-    if update_golden:
-        with open(path, "w") as f:
-            f.write(text)
-        return
-    if not os.path.exists(path):
-        pytest.fail(f"no golden listing {path}: run pytest tests/codegen --update-golden")
-    with open(path) as f:
-        assert text == f.read()
+    golden(os.path.join(GOLDEN_DIR, case.name + ".txt"), text)
 
 
 def test_every_net_golden_file_has_a_case():
