@@ -153,12 +153,9 @@ def find_library(name: str, pid: int | None = None, machine: int | None = None,
 
 
 def find_program(name: str, path_env: str | None = None) -> str | None:
-    """An executable file on $PATH."""
-    for d in (path_env if path_env is not None else os.environ.get("PATH", "")).split(":"):
-        path = os.path.join(d or ".", name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
+    """An executable file on $PATH (or on ``path_env``)."""
+    import shutil
+    return shutil.which(name, path=path_env)
 
 
 def resolve_binary(name: str, pid: int | None = None) -> str | None:

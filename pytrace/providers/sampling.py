@@ -132,16 +132,14 @@ class Profile(_PerCpu):
         from ..backend.perf import PerfSwConfig, PerfType
         parts = spec.text.split(":")[1:]
         period = parse_period(parts)
-        unit = parts[0] if len(parts) == 2 else parts[0].lstrip("0123456789") if parts else ""
-        if period is None or unit == "ns":
+        if period is None or period.unit == "ns":
             raise self.fail(f"'{spec.text}' is not a profile probe", spec,
                             "write profile:hz:N, profile:s:N, profile:ms:N or profile:us:N "
                             "(or profile:99hz, profile:10ms)")
-        if unit == "hz":
-            count = int((parts[1] if len(parts) == 2 else parts[0][:-2]).replace("_", ""))
-            data = SampleData(PerfType.SOFTWARE, PerfSwConfig.CPU_CLOCK, freq=count)
+        if period.unit == "hz":
+            data = SampleData(PerfType.SOFTWARE, PerfSwConfig.CPU_CLOCK, freq=period.count)
         else:
-            data = SampleData(PerfType.SOFTWARE, PerfSwConfig.CPU_CLOCK, period=period)
+            data = SampleData(PerfType.SOFTWARE, PerfSwConfig.CPU_CLOCK, period=period.ns)
         name = spec.text if spec.provider == self.name else "profile:" + ":".join(parts)
         return [Target(self.name, name, _context("profile"), data)]
 

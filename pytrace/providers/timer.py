@@ -7,13 +7,21 @@ cpu-clock perf event.
 from __future__ import annotations
 
 from ..lang.probes import ProbeContext, ProgKind, Target
+from ..record import record
 from . import Provider
 
 UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
-def parse_period(parts: list[str]) -> int | None:
-    """["s", "1"] or ["1s"] or ["hz", "99"] -> period in nanoseconds."""
+@record(frozen=True)
+class Period:
+    unit: str          # "s", "ms", "us", "ns" or "hz"
+    count: int         # as written
+    ns: int            # the period in nanoseconds
+
+
+def parse_period(parts: list[str]) -> Period | None:
+    """["s", "1"] or ["1s"] or ["hz", "99"] -> Period."""
     if len(parts) == 2:
         unit, count = parts
     elif len(parts) == 1:
@@ -27,9 +35,9 @@ def parse_period(parts: list[str]) -> int | None:
         return None
     n = int(count)
     if unit == "hz":
-        return max(1_000_000_000 // n, 1)
+        return Period(unit, n, max(1_000_000_000 // n, 1))
     if unit in UNITS_NS:
-        return n * UNITS_NS[unit]
+        return Period(unit, n, n * UNITS_NS[unit])
     return None
 
 
@@ -47,7 +55,7 @@ class Interval(Provider):
                             "or interval:1s / interval:500ms")
         ctx = ProbeContext(ProgKind.PERF_EVENT, args_missing="interval probes have no 'args'")
         return [Target("interval", spec.text if spec.provider == "interval"
-                       else "interval:" + ":".join(parts), ctx, period)]
+                       else "interval:" + ":".join(parts), ctx, period.ns)]
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
         from ..backend import attach
