@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..record import field, record
 from enum import Enum
+from collections.abc import Mapping
 from typing import Protocol
 
 from .types import Struct, Type
@@ -100,7 +101,7 @@ class ProbeResolver(Protocol):
 @record
 class Resolvers:
     """Provider name (and aliases) -> resolver, handed to the compiler."""
-    by_name: dict[str, ProbeResolver] = field(default_factory=dict)
+    by_name: Mapping[str, ProbeResolver] = field(default_factory=dict)
 
     def get(self, name: str) -> ProbeResolver | None:
         return self.by_name.get(name)

@@ -7,14 +7,14 @@ loaded program to a target (run time) and lists what it can attach to
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..diagnostics import CompileError, Diagnostic, Severity
 from ..lang.probes import Resolvers, Target
 
 
 class Provider:
-    #: the spelling in scripts, then its aliases
-    name: str = ""
-    aliases: tuple[str, ...] = ()
+    """The name and aliases come from the provider's line in ``REGISTRY``."""
     #: one line for ``pytrace -l`` and error hints
     doc: str = ""
 
@@ -52,45 +52,89 @@ class Provider:
             return []
         return [f"    {f.decl or f.type} {f.name}" for f in args.fields]
 
+    @property
+    def name(self) -> str:
+        return self._registered()[0]
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return self._registered()[1:]
+
+    def _registered(self) -> tuple[str, ...]:
+        cls = type(self)
+        return _SPELLINGS[(cls.__module__.rpartition(".")[2], cls.__name__)]
+
     @staticmethod
     def fail(message: str, spec, hint: str | None = None) -> CompileError:
         return CompileError(Diagnostic(Severity.ERROR, message, spec.loc, hint))
 
 
-def _providers() -> tuple[Provider, ...]:
-    from .net import Tc, Xdp
-    from .sampling import Hardware, Profile, Software
-    from .special import Special
-    from .timer import Interval
-    from .tracepoint import Tracepoint
-    from .uprobe import Uprobe, Uretprobe
-    from .usdt import Usdt
-    from . import fentry, kprobe, rawtracepoint
-    return (Special(), Tracepoint(), Interval(), Uprobe(), Uretprobe(), Usdt(), Profile(),
-            Software(), Hardware(), Xdp(), Tc(), kprobe.Kprobe(), kprobe.Kretprobe(),
-            fentry.Fentry(), fentry.Fexit(), rawtracepoint.RawTracepoint())
+#: One line per probe type: its module, its class, and its spellings in
+#: scripts (its name first). A module is imported only when a script (or a
+#: listing) names one of its spellings, so start-up pays for what it uses.
+REGISTRY: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("special", "Special", ("special", "BEGIN", "END", "begin", "end")),
+    ("tracepoint", "Tracepoint", ("tracepoint", "t")),
+    ("timer", "Interval", ("interval", "i")),
+    ("uprobe", "Uprobe", ("uprobe", "u")),
+    ("uprobe", "Uretprobe", ("uretprobe", "ur")),
+    ("usdt", "Usdt", ("usdt", "U")),
+    ("sampling", "Profile", ("profile", "p")),
+    ("sampling", "Software", ("software", "s")),
+    ("sampling", "Hardware", ("hardware", "h")),
+    ("net", "Xdp", ("xdp",)),
+    ("net", "Tc", ("tc",)),
+    ("kprobe", "Kprobe", ("kprobe", "k")),
+    ("kprobe", "Kretprobe", ("kretprobe", "kr")),
+    ("fentry", "Fentry", ("fentry", "kfunc", "f")),
+    ("fentry", "Fexit", ("fexit", "kretfunc", "fr")),
+    ("rawtracepoint", "RawTracepoint", ("rawtracepoint", "rt")),
+)
+_SPELLINGS = {(module, cls): spellings for module, cls, spellings in REGISTRY}
 
 
-_cached: tuple[Provider, ...] | None = None
+class _Registry(Mapping):
+    """spelling -> Provider, importing the provider's module on first use."""
+
+    def __init__(self):
+        self._line = {s: i for i, (_, _, spellings) in enumerate(REGISTRY) for s in spellings}
+        self._loaded: dict[int, Provider] = {}
+
+    def __getitem__(self, spelling: str) -> Provider:
+        i = self._line[spelling]
+        provider = self._loaded.get(i)
+        if provider is None:
+            import importlib
+            module, cls, _ = REGISTRY[i]
+            mod = importlib.import_module(f"{__name__}.{module}")
+            provider = self._loaded[i] = getattr(mod, cls)()
+        return provider
+
+    def __iter__(self):
+        return iter(self._line)
+
+    def __len__(self) -> int:
+        return len(self._line)
+
+
+_registry: _Registry | None = None
+
+
+def by_name() -> _Registry:
+    global _registry
+    if _registry is None:
+        _registry = _Registry()
+    return _registry
 
 
 def providers() -> tuple[Provider, ...]:
-    global _cached
-    if _cached is None:
-        _cached = _providers()
-    return _cached
-
-
-def by_name() -> dict[str, Provider]:
-    out = {}
-    for p in providers():
-        for n in (p.name, *p.aliases):
-            out[n] = p
-    return out
+    """Every provider (imports them all: for listings and completion)."""
+    registry = by_name()
+    return tuple(registry[spellings[0]] for _, _, spellings in REGISTRY)
 
 
 def resolvers() -> Resolvers:
-    return Resolvers(dict(by_name()))
+    return Resolvers(by_name())
 
 
 def split_spec(text: str) -> list[str]:

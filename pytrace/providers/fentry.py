@@ -13,16 +13,12 @@ from .kfunc import KernelFunctionProvider, Mechanism
 
 
 class Fentry(KernelFunctionProvider):
-    name = "fentry"
-    aliases = ("kfunc", "f")
     doc = "kernel function entry with typed args (BTF): fentry:FUNCTION"
     mechanism = Mechanism.FENTRY
     ret = False
 
 
 class Fexit(KernelFunctionProvider):
-    name = "fexit"
-    aliases = ("kretfunc", "fr")
     doc = "kernel function return with typed args and retval (BTF): fexit:FUNCTION"
     mechanism = Mechanism.FENTRY
     ret = True

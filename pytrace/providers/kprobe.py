@@ -12,16 +12,12 @@ from .kfunc import KernelFunctionProvider, Mechanism
 
 
 class Kprobe(KernelFunctionProvider):
-    name = "kprobe"
-    aliases = ("k",)
     doc = "kernel function entry: kprobe:FUNCTION[+OFFSET], kprobe:MODULE:FUNCTION, wildcards"
     mechanism = Mechanism.KPROBE
     ret = False
 
 
 class Kretprobe(KernelFunctionProvider):
-    name = "kretprobe"
-    aliases = ("kr",)
     doc = "kernel function return: kretprobe:FUNCTION (retval)"
     mechanism = Mechanism.KPROBE
     ret = True

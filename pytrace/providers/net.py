@@ -85,7 +85,6 @@ class _NetProvider(Provider):
 
 
 class Xdp(_NetProvider):
-    name = "xdp"
     doc = ("packets arriving on a network interface, before the kernel's stack: "
            "xdp:IFACE, xdp:IFACE:generic, xdp:IFACE:driver")
 
@@ -122,7 +121,6 @@ class Xdp(_NetProvider):
 
 
 class Tc(_NetProvider):
-    name = "tc"
     doc = ("packets in traffic control, arriving on or leaving an interface: "
            "tc:IFACE:ingress, tc:IFACE:egress")
 

@@ -29,8 +29,6 @@ class RawTarget:
 
 
 class RawTracepoint(Provider):
-    name = "rawtracepoint"
-    aliases = ("rt",)
     doc = "a tracepoint's raw arguments: rawtracepoint:NAME (arg0.., args typed by BTF)"
 
     def expand(self, spec, kernel) -> list[Target]:

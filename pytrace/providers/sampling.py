@@ -124,8 +124,6 @@ def _where(runtime) -> list[tuple[int, int]]:
 
 
 class Profile(_PerCpu):
-    name = "profile"
-    aliases = ("p",)
     doc = "sample every CPU: profile:hz:N, profile:s:N, profile:ms:N, profile:us:N"
 
     def expand(self, spec, kernel) -> list[Target]:
@@ -195,8 +193,6 @@ class _Counter(_PerCpu):
 
 
 class Software(_Counter):
-    name = "software"
-    aliases = ("s",)
     doc = "kernel software events: software:EVENT:COUNT (page-faults, context-switches, …)"
 
     def kinds(self):
@@ -211,8 +207,6 @@ class Software(_Counter):
 
 
 class Hardware(_Counter):
-    name = "hardware"
-    aliases = ("h",)
     doc = "CPU hardware counters: hardware:EVENT:COUNT (cycles, instructions, cache-misses, …)"
 
     def kinds(self):

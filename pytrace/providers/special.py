@@ -18,8 +18,6 @@ NAMES = {"BEGIN": "BEGIN", "begin": "BEGIN", "END": "END", "end": "END"}
 
 
 class Special(Provider):
-    name = "special"
-    aliases = tuple(NAMES)
     doc = "BEGIN / END: run once when tracing starts / ends"
 
     def expand(self, spec, kernel) -> list[Target]:

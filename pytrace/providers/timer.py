@@ -42,8 +42,6 @@ def parse_period(parts: list[str]) -> Period | None:
 
 
 class Interval(Provider):
-    name = "interval"
-    aliases = ("i",)
     doc = "a timer on one CPU: interval:s:N, interval:ms:N, interval:us:N, interval:hz:N"
 
     def expand(self, spec, kernel) -> list[Target]:

@@ -103,8 +103,6 @@ def _field(decl: str, offset: int, size: int, signed: bool, user: bool,
 
 
 class Tracepoint(Provider):
-    name = "tracepoint"
-    aliases = ("t",)
     doc = "static kernel tracepoints: tracepoint:CATEGORY:NAME (wildcards * and ?)"
 
     def expand(self, spec, kernel) -> list[Target]:

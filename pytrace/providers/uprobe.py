@@ -87,8 +87,6 @@ def pt_regs_context(kernel, *, retprobe: bool, user: bool = True, share: object 
 
 
 class Uprobe(Provider):
-    name = "uprobe"
-    aliases = ("u",)
     doc = "user-space function entry: uprobe:BINARY:FUNC (also FUNC+OFFSET, 0xADDRESS)"
     retprobe = False
 
@@ -197,8 +195,6 @@ class Uprobe(Provider):
 
 
 class Uretprobe(Uprobe):
-    name = "uretprobe"
-    aliases = ("ur",)
     doc = "user-space function return: uretprobe:BINARY:FUNC (retval)"
     retprobe = True
 

@@ -22,8 +22,6 @@ _WILD = "*?["
 
 
 class Usdt(Provider):
-    name = "usdt"
-    aliases = ("U",)
     doc = "user statically defined probes (sys/sdt.h): usdt:BINARY:PROVIDER:NAME"
 
     def expand(self, spec, kernel) -> list[Target]:
