@@ -42,10 +42,6 @@ class Loc:
     def file(self) -> str:
         return self.source.name if self.source else "<unknown>"
 
-    def to(self, other: "Loc") -> "Loc":
-        """The span from the start of this one to the end of ``other``."""
-        return Loc(self.source, self.line, self.col, other.end_line, other.end_col)
-
     def text(self) -> str:
         if self.source is None:
             return ""

@@ -127,12 +127,6 @@ def open_cpu_clock(cpu: int, period_ns: int) -> int:
     return open_perf_event(PerfType.SOFTWARE, PerfSwConfig.CPU_CLOCK, cpu, period=period_ns)
 
 
-def open_software(config: int, cpu: int, *, period: int = 0, freq: int = 0,
-                  pid: int = -1) -> int:
-    """A software event (PerfSwConfig) on ``cpu`` for profile/software probes."""
-    return open_perf_event(PerfType.SOFTWARE, config, cpu, pid, period=period, freq=freq)
-
-
 def pmu_type(pmu: str) -> int | None:
     """The dynamic perf type of a PMU (``kprobe``, ``uprobe``), None when absent."""
     try:

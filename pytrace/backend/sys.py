@@ -916,10 +916,6 @@ def prog_get_next_id(start_id: int = 0) -> int | None:
     return _next_id(BpfCmd.PROG_GET_NEXT_ID, start_id)
 
 
-def map_get_next_id(start_id: int = 0) -> int | None:
-    return _next_id(BpfCmd.MAP_GET_NEXT_ID, start_id)
-
-
 def btf_get_next_id(start_id: int = 0) -> int | None:
     """The id of the loaded BTF object after ``start_id`` (vmlinux, modules,
     programs'); None after the last."""

@@ -315,11 +315,6 @@ class ElfFile:
         off = self.vaddr_to_offset(vaddr)
         return b"" if off is None else bytes(self._map[off:off + size])
 
-    def first_load_vaddr(self) -> int:
-        """The link-time address the first PT_LOAD (page-aligned) starts at."""
-        loads = self.load_segments
-        return min((s.vaddr - (s.offset % 4096) for s in loads), default=0)
-
     # -- symbols -------------------------------------------------------------
     def symbols(self) -> list[Symbol]:
         """Every defined, named symbol of .symtab then .dynsym, then of the

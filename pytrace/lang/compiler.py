@@ -230,7 +230,3 @@ def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
                           origins)
 
 
-def compile_text(text: str, name: str, kernel: KernelInfo, resolvers: Resolvers,
-                 **kwargs) -> CompiledScript:
-    from .parser import parse
-    return compile_ast(parse(text, name), kernel, resolvers, **kwargs)
