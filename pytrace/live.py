@@ -153,7 +153,6 @@ class LiveSession(Session):
         (CompileError with located messages, RuntimeFailure): after a compile
         or load error nothing of ``text`` stays; after an attach failure none
         of its probes does (its new maps do, as its BEGIN left them)."""
-        from .backend import privileges
         from .lang.compiler import compile_ast
         from .lang.parser import parse
         from .providers import resolvers
@@ -171,8 +170,7 @@ class LiveSession(Session):
             raise RuntimeFailure(f"this session has used all {COUNTER_SLOTS} of pytrace's "
                                  "counters (one per map that can fill up)",
                                  hint="end the session and start a new one")
-        targets = sum(len(p.targets) for p in unit.probes)
-        privileges.raise_rlimit_nofile(2 * targets + self._open_estimate() + 64)
+        self._make_room(unit, self._open_estimate())
         pending = ExitStack()           # new shared maps: the session's once all went well
         private = ExitStack()           # this input's scratch map: the programs hold it
         built: list[LiveProbe] = []

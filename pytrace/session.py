@@ -166,13 +166,19 @@ class Session:
             constants.setdefault("cpid", self.options.pid)
         return constants
 
+    @staticmethod
+    def _make_room(script: CompiledScript, open_now: int) -> None:
+        """Raise RLIMIT_NOFILE for a script's attach points (a perf event
+        and a link each) on top of the fds already open."""
+        from .backend import privileges
+        targets = sum(len(p.targets) for p in script.probes)
+        privileges.raise_rlimit_nofile(2 * targets + open_now + 64)
+
     def load(self) -> None:
         from .backend import privileges
         privileges.raise_rlimit_memlock()
         script = self.script
-        # a perf event and a link per attach point, plus maps and programs
-        targets = sum(len(p.targets) for p in script.probes)
-        privileges.raise_rlimit_nofile(2 * targets + len(script.maps) + len(script.probes) + 64)
+        self._make_room(script, len(script.maps) + len(script.probes))
         for spec in script.maps:
             self.maps[spec.name] = self._create_map(spec, self.stack)
         fds = {name: m.fd for name, m in self.maps.items()}
