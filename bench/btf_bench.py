@@ -28,8 +28,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHILD = r"""
 import time
 t0 = time.perf_counter()
-from pytrace.backend.btf import Btf, BtfKind
-from pytrace.backend.btf_types import TypeConverter
+from pytrace.btf.reader import Btf, BtfKind
+from pytrace.lang.btf_types import TypeConverter
 t1 = time.perf_counter()
 btf = Btf.load(PATH)
 t2 = time.perf_counter()

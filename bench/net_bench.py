@@ -63,8 +63,8 @@ def generate(frames: int) -> float:
     import socket
     import struct
     sys.path.insert(0, REPO)
-    from pytrace.backend import sys as bpf
-    from pytrace.backend.insn import Reg, encode, exit_, mov_imm
+    from pytrace.kernel import bpf
+    from pytrace.bpf.insn import Reg, encode, exit_, mov_imm
     fd = bpf.prog_load(bpf.ProgType.XDP, encode([mov_imm(Reg.R0, XDP_TX), exit_()]),
                        name="bench_gen")
     data = frame()
@@ -154,8 +154,8 @@ def start_pytrace(script: str) -> subprocess.Popen:
 def program_cost(script: str, repeat: int = 1_000_000) -> tuple[float, int]:
     """(ns per packet from BPF_PROG_TEST_RUN, instructions) of a script's program."""
     sys.path.insert(0, REPO)
-    from pytrace.backend import sys as bpf
-    from pytrace.session import Options, Session
+    from pytrace.kernel import bpf
+    from pytrace.runtime.session import Options, Session
     script = script.replace("xdp:vb", "xdp:lo")       # compiled here, outside the namespaces
     s = Session(Options(script, "-e", quiet=True), printer=None)
     try:

@@ -8,16 +8,16 @@
 
 A run ends like a command-line run: ``exit()`` in the script, the end of
 ``command``, ``timeout`` seconds, or SIGINT/SIGTERM. Errors raise
-``pytrace.diagnostics.PytraceError`` subclasses (``CompileError`` with
+``pytrace.base.diagnostics.PytraceError`` subclasses (``CompileError`` with
 located diagnostics, ``RuntimeFailure``, ``PrivilegeError``).
 """
 from __future__ import annotations
 
 from typing import Callable
 
-from .decode import MapDump, agg_buckets, average
+from .render.decode import MapDump, agg_buckets, average
 from .lang.types import Agg, AggKind
-from .record import field, record
+from .base.record import field, record
 
 
 @record(frozen=True)
@@ -71,7 +71,7 @@ class CollectingPrinter:
     """A printer (see output.Printer) that keeps everything as Python objects."""
 
     def __init__(self, result: Result, on_printf: Callable[[str], None] | None = None):
-        from .output import Resolvers
+        from .render.output import Resolvers
         self.result = result
         self.on_printf = on_printf
         self.resolvers = Resolvers()
@@ -112,7 +112,7 @@ def run(script: str, *, params: list[str] | None = None,
     import shlex
 
     from .cli import limits_from_env, masked_features
-    from .session import Options, Session
+    from .runtime.session import Options, Session
     if isinstance(command, str):
         command = shlex.split(command)
     options = Options(script, "<script>", list(params or []), command, pid, quiet=True,

@@ -10,7 +10,7 @@ import os
 import sys
 
 from . import __version__
-from .diagnostics import PytraceError, UsageError
+from .base.diagnostics import PytraceError, UsageError
 
 USAGE = """\
 usage: pytrace [options] (-e PROGRAM | FILE | -) [ARG ...]
@@ -183,7 +183,7 @@ def limits_from_env(environ=os.environ):
 
 
 def masked_features(names: list[str]):
-    from .kernelinfo import Feature
+    from .lang.kernelinfo import Feature
     known = {f.value: f for f in Feature}
     out = set()
     for n in names:
@@ -243,10 +243,10 @@ def main(argv: list[str] | None = None) -> int:
                     raise UsageError(f"-o: cannot write {a.output}: {err.strerror}") from None
             _configure_stdout(out, a.buffering)
             if a.info:
-                from .info import print_info
+                from .tools.info import print_info
                 return print_info(out, masked_features(a.masked))
             if a.list is not None:
-                from .listing import print_listing
+                from .tools.listing import print_listing
                 return print_listing(out, a.list, a.list_verbose, masked_features(a.masked))
             if a.interactive or (a.program is None and a.file is None):
                 if a.interactive or sys.stdin.isatty():
@@ -266,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(a: Args, out) -> int:
-    from .output import Resolvers, make_printer
-    from .session import Options, Session
+    from .render.output import Resolvers, make_printer
+    from .runtime.session import Options, Session
     text, name = _read_program(a)
     command = _command(a)
     options = Options(text, name, a.params, command, a.pid, a.quiet, frozenset(a.dump),
@@ -288,8 +288,8 @@ def _run(a: Args, out) -> int:
 def _repl(a: Args, out) -> int:
     """The interactive session (pytrace/repl.py); -e/FILE given with -i are
     its first input."""
-    from .repl import run_repl
-    from .session import Options
+    from .repl.app import run_repl
+    from .runtime.session import Options
     initial = _read_program(a) if a.program is not None or a.file is not None else None
     options = Options("", "<input>", a.params, _command(a), a.pid, a.quiet, frozenset(),
                       False, a.verbose, masked_features(a.masked), limits_from_env())

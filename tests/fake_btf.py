@@ -10,8 +10,8 @@ compiler would (naturally aligned), so listings are stable.
 """
 from __future__ import annotations
 
-from pytrace.backend.btf import MAGIC, Btf, BtfKind, IntEncoding
-from pytrace.kernelinfo import Feature
+from pytrace.btf.reader import MAGIC, Btf, BtfKind, IntEncoding
+from pytrace.lang.kernelinfo import Feature
 
 from tests.fakes import fake_kernel
 

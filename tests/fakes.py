@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import fnmatch
 
-from pytrace import arch
-from pytrace.diagnostics import CompileError
-from pytrace.kernelinfo import Feature, KernelInfo, TracepointInfo
-from pytrace.lang.compiler import compile_ast
+from pytrace.base import arch
+from pytrace.base.diagnostics import CompileError
+from pytrace.lang.kernelinfo import Feature, KernelInfo, TracepointInfo
+from pytrace.compile import compile_ast
 from pytrace.lang.parser import parse
 from pytrace.providers import resolvers
 from pytrace.providers.tracepoint import parse_format

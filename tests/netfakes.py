@@ -2,11 +2,11 @@
 anywhere (the tests/fakes.py machine plus lo, eth0 and veth0)."""
 from __future__ import annotations
 
-from pytrace.diagnostics import CompileError
-from pytrace.lang.compiler import compile_ast
+from pytrace.base.diagnostics import CompileError
+from pytrace.compile import compile_ast
 from pytrace.lang.parser import parse
 from pytrace.providers import resolvers
-from pytrace.record import replace
+from pytrace.base.record import replace
 
 from tests.fakes import fake_kernel
 

@@ -21,7 +21,7 @@ import os
 import struct
 from enum import IntEnum, IntFlag
 
-from ..record import record
+from ..base.record import record
 
 
 class ElfError(Exception):

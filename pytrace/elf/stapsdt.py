@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from ..record import record
+from ..base.record import record
 from .reader import ElfFile
 
 NOTE_SECTION = ".note.stapsdt"

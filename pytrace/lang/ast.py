@@ -5,9 +5,9 @@ angle-bracket body and a brace body) compare equal.
 """
 from __future__ import annotations
 
-from ..record import field, record
+from ..base.record import field, record
 
-from ..diagnostics import NOWHERE, Loc
+from ..base.diagnostics import NOWHERE, Loc
 
 
 def _loc() -> Loc:

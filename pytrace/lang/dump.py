@@ -2,9 +2,9 @@
 compare these."""
 from __future__ import annotations
 
-from ..record import fields as record_fields, is_record, replace
+from ..base.record import fields as record_fields, is_record, replace
 
-from ..backend.insn import Insn, decode, encode, format_insn, slot_offsets
+from ..bpf.insn import Insn, decode, encode, format_insn, slot_offsets
 from . import ast as A
 
 

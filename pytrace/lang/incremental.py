@@ -1,6 +1,6 @@
 """Compiling more probes into a script that is already loaded.
 
-The interactive session (``pytrace.live``) compiles each input against the
+The interactive session (``pytrace.runtime.live``) compiles each input against the
 ``CompiledScript`` of everything loaded so far (``compile_ast(base=...)``):
 maps keep their specs (the kernel's maps cannot change layout), event ids
 and pytrace's counters continue after the base's, and a new use of a map
@@ -9,7 +9,7 @@ like any other type conflict.
 """
 from __future__ import annotations
 
-from ..diagnostics import CompileError, Diagnostic, Severity
+from ..base.diagnostics import CompileError, Diagnostic, Severity
 from . import ast as A
 from .program import CompiledScript, MapSpec
 from .semantics import Checker, MapInfo

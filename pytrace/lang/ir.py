@@ -4,16 +4,16 @@ Lowering produces a ``Function``: a flat list of these instructions. Each
 operation maps onto one or a few eBPF instructions; what is left symbolic —
 which register a ``VReg`` lives in, where a ``Slot`` sits on the stack,
 where a ``Label`` is, which fd a map has — is resolved once by
-``backend.emit``. Every instruction carries the source location it came
+``bpf.emit``. Every instruction carries the source location it came
 from, so listings interleave the script and verifier errors point at it.
 """
 from __future__ import annotations
 
-from ..record import field, record
+from ..base.record import field, record
 from enum import Enum
 
-from ..backend.insn import AluOp, Helper, JmpOp
-from ..diagnostics import NOWHERE, Loc
+from ..bpf.insn import AluOp, Helper, JmpOp
+from ..base.diagnostics import NOWHERE, Loc
 
 
 @record(frozen=True, eq=False)

@@ -18,7 +18,7 @@ NO_BTF = ("this kernel has no BTF type information (/sys/kernel/btf/vmlinux, "
 
 
 def converter(kernel):
-    """The kernel's BTF type converter (backend.btf_types.TypeConverter), or
+    """The kernel's BTF type converter (lang.btf_types.TypeConverter), or
     None when the kernel has no BTF."""
     got = kernel.extra.get(_KEY)
     if got is None:
@@ -26,7 +26,7 @@ def converter(kernel):
         if btf is None:
             got = False
         else:
-            from ..backend.btf_types import TypeConverter
+            from .btf_types import TypeConverter
             got = TypeConverter(btf)
         kernel.extra[_KEY] = got
     return got or None
@@ -41,7 +41,7 @@ def module_converter(kernel, module: str):
         if btf is None:
             cache[module] = None
         else:
-            from ..backend.btf_types import TypeConverter
+            from .btf_types import TypeConverter
             cache[module] = TypeConverter(btf)
     return cache[module]
 

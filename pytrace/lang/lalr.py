@@ -13,7 +13,7 @@ import marshal
 import os
 import zlib
 
-from ..cache import cache_dir, write_atomic
+from ..base.cache import cache_dir, write_atomic
 
 GRAMMAR_PATH = os.path.join(os.path.dirname(__file__), "grammar.lark")
 PACKAGED_TABLES = os.path.join(os.path.dirname(__file__), "grammar.tables")

@@ -10,8 +10,8 @@ per-CPU scratch map, so the stack is never the user's problem.
 from __future__ import annotations
 
 
-from ..backend.insn import AluOp, Helper, JmpOp
-from ..diagnostics import NOWHERE, Loc
+from ..bpf.insn import AluOp, Helper, JmpOp
+from ..base.diagnostics import NOWHERE, Loc
 from . import ast as A
 from . import ir
 from .builtins import FnKind, registry

@@ -4,9 +4,9 @@ keys and updates, and reading kernel/user memory, strings and tracepoint
 records. A mixin of ``Lowerer`` (one concern per module)."""
 from __future__ import annotations
 
-from ..backend.insn import AluOp, Helper, JmpOp
-from ..diagnostics import CompileError, Diagnostic, Severity
-from ..kernelinfo import Feature
+from ..bpf.insn import AluOp, Helper, JmpOp
+from ..base.diagnostics import CompileError, Diagnostic, Severity
+from .kernelinfo import Feature
 from . import ast as A
 from . import ir
 from .probes import ProgKind

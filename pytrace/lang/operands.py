@@ -10,8 +10,8 @@ every argN u64 but prints 8-byte map keys signed, so keys print alike).
 """
 from __future__ import annotations
 
-from ..backend.insn import AluOp
-from ..record import record
+from ..bpf.insn import AluOp
+from ..base.record import record
 from .types import UINT64, AddrSpace, Int, Type
 
 

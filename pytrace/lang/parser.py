@@ -6,7 +6,7 @@ Lark is the grammar compiler; its tables are exported once as plain data
 """
 from __future__ import annotations
 
-from ..diagnostics import CompileError, Diagnostic, Loc, Severity, Source
+from ..base.diagnostics import CompileError, Diagnostic, Loc, Severity, Source
 from . import ast as A
 from .angles import rewrite_angle_bodies
 from .lalr import ParseError, Parser, tables

@@ -28,10 +28,10 @@ and precisions count bytes, as C does.
 """
 from __future__ import annotations
 
-from ..record import record
+from ..base.record import record
 from enum import Enum
 
-from pytrace.diagnostics import PytraceError
+from pytrace.base.diagnostics import PytraceError
 
 _MASK64 = (1 << 64) - 1
 _FLAGS = "-+ #0"

@@ -8,7 +8,7 @@ language never imports code that makes syscalls.
 """
 from __future__ import annotations
 
-from ..record import field, record
+from ..base.record import field, record
 from enum import Enum
 from collections.abc import Mapping
 from typing import Protocol

@@ -7,10 +7,10 @@ and pytrace's own counters (dropped map updates, lost events).
 """
 from __future__ import annotations
 
-from ..record import field, record
+from ..base.record import field, record
 from enum import Enum
 
-from ..diagnostics import Loc
+from ..base.diagnostics import Loc
 from .types import Agg, AggKind, Tuple, Type, UINT64
 
 

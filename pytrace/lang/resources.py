@@ -2,8 +2,8 @@
 pytrace's counters and the size of the per-CPU scratch area."""
 from __future__ import annotations
 
-from ..diagnostics import Loc
-from ..kernelinfo import Feature, KernelInfo
+from ..base.diagnostics import Loc
+from .kernelinfo import Feature, KernelInfo
 from .program import Counter, CounterSpec, EventKind, EventSpec, Limits, MapKind, MapSpec
 from .types import Tuple
 

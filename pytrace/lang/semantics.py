@@ -8,10 +8,10 @@ checks everything and reports. Variables belong to one probe.
 """
 from __future__ import annotations
 
-from ..record import field, record
+from ..base.record import field, record
 
-from ..diagnostics import CompileError, Diagnostic, Loc, Severity
-from ..kernelinfo import KernelInfo
+from ..base.diagnostics import CompileError, Diagnostic, Loc, Severity
+from .kernelinfo import KernelInfo
 from . import ast as A
 from .builtins import FnKind, registry
 from .params import param_value
@@ -358,7 +358,7 @@ class Checker:
         self.block(s.body)
 
     def stmt_While(self, s: A.While) -> None:
-        from ..kernelinfo import Feature
+        from .kernelinfo import Feature
         if not self.kernel.has(Feature.BOUNDED_LOOPS):
             self.error("while loops need the verifier's bounded loops (Linux 5.3), which this "
                        "kernel lacks", s.loc, "use unroll(N) { … } instead")
@@ -467,7 +467,7 @@ class Checker:
         return t
 
     def kernel_has_percpu_lookup(self) -> bool:
-        from ..kernelinfo import Feature
+        from .kernelinfo import Feature
         return self.kernel.has(Feature.PERCPU_LOOKUP)
 
     # -- expressions -----------------------------------------------------

@@ -8,7 +8,7 @@ what userspace decodes.
 """
 from __future__ import annotations
 
-from ..record import field, record
+from ..base.record import field, record
 from enum import Enum
 
 

@@ -7,7 +7,7 @@ of a tracepoint record read from the context.
 """
 from __future__ import annotations
 
-from ..record import record
+from ..base.record import record
 from . import ir
 from .types import AddrSpace, Array, Str, Struct, Tuple, Type
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..diagnostics import CompileError, Diagnostic, Severity
+from ..base.diagnostics import CompileError, Diagnostic, Severity
 from ..lang.probes import Resolvers, Target
 
 

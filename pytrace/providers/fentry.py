@@ -9,7 +9,7 @@ kfunc.py).
 """
 from __future__ import annotations
 
-from .kfunc import KernelFunctionProvider, Mechanism
+from .kernel_function import KernelFunctionProvider, Mechanism
 
 
 class Fentry(KernelFunctionProvider):

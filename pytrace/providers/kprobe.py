@@ -8,7 +8,7 @@ fentry/fexit (see kfunc.py).
 """
 from __future__ import annotations
 
-from .kfunc import KernelFunctionProvider, Mechanism
+from .kernel_function import KernelFunctionProvider, Mechanism
 
 
 class Kprobe(KernelFunctionProvider):

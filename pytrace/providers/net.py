@@ -7,13 +7,13 @@ mode otherwise; ``xdp:IFACE:generic`` / ``xdp:IFACE:driver`` force one).
 for packets arriving on / leaving IFACE. IFACE may be a wildcard (``veth*``).
 Scripts read headers (``ip.saddr``, ``tcp.dport`` …) and may end a packet's
 journey (``drop;``); see ``lang.builtins.net``. Attaching and sweeping live
-in ``backend.netdev``.
+in ``kernel.netdev``.
 """
 from __future__ import annotations
 
-from ..kernelinfo import Feature
+from ..lang.kernelinfo import Feature
 from ..lang.probes import ProbeContext, ProgKind, Target
-from ..record import record
+from ..base.record import record
 from . import Provider
 
 HEADERS_HINT = "read the packet with pkt, eth, ip, ip6, tcp, udp and icmp"
@@ -89,7 +89,7 @@ class Xdp(_NetProvider):
            "xdp:IFACE, xdp:IFACE:generic, xdp:IFACE:driver")
 
     def expand(self, spec, kernel) -> list[Target]:
-        from ..backend.netdev import XdpMode
+        from ..kernel.netdev import XdpMode
         parts = spec.text.split(":")
         modes = {m.value: m for m in XdpMode if m.value}
         if len(parts) not in (2, 3) or not parts[1] or (len(parts) == 3 and
@@ -107,7 +107,7 @@ class Xdp(_NetProvider):
                 for index, name in found]
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
-        from ..backend import netdev
+        from ..kernel import netdev
         t: NetTarget = target.data
         return [netdev.attach_xdp(prog_fd, t.ifindex, t.iface, t.where,
                                   use_link=runtime.kernel.has(Feature.XDP_LINK),
@@ -128,7 +128,7 @@ class Tc(_NetProvider):
         self._clsacts = None            # netdev.ClsactUses, made on first netlink attach
 
     def expand(self, spec, kernel) -> list[Target]:
-        from ..backend.netdev import TcDirection
+        from ..kernel.netdev import TcDirection
         parts = spec.text.split(":")
         sides = {d.value: d for d in TcDirection}
         if len(parts) != 3 or not parts[1] or parts[2] not in sides:
@@ -142,7 +142,7 @@ class Tc(_NetProvider):
                 for index, name in found]
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
-        from ..backend import netdev
+        from ..kernel import netdev
         t: NetTarget = target.data
         return [netdev.attach_tc(prog_fd, t.ifindex, t.iface, t.where,
                                  use_link=runtime.kernel.has(Feature.TCX), what=target.name,
@@ -150,7 +150,7 @@ class Tc(_NetProvider):
 
     def _clsact_uses(self):
         if self._clsacts is None:
-            from ..backend.netdev import ClsactUses
+            from ..kernel.netdev import ClsactUses
             self._clsacts = ClsactUses()
         return self._clsacts
 
@@ -162,7 +162,7 @@ class Tc(_NetProvider):
 
 
 def _sweep(xdp: bool = False, tc: bool = False) -> list[str]:
-    from ..backend import netsweep
+    from ..kernel import netsweep
     return netsweep.sweep(xdp, tc)
 
 

@@ -1,15 +1,15 @@
 """Contexts that are a ``struct pt_regs``: kprobes, kretprobes, uprobes,
 uretprobes.
 
-One place decides, from the per-architecture tables in ``pytrace.arch``,
+One place decides, from the per-architecture tables in ``pytrace.base.arch``,
 where ``arg0``..``argN``, ``retval``, ``reg("name")``, ``func`` and typed
 ``args.NAME`` are read: kfunc.py (kprobes) and uprobe.py build their
 contexts here.
 """
 from __future__ import annotations
 
-from ..arch import Arch
-from ..kernelinfo import Feature
+from ..base.arch import Arch
+from ..lang.kernelinfo import Feature
 from ..lang.probes import CtxSlot, FuncIp, ProbeContext, ProgKind
 from ..lang.types import Field, Int, Ptr, Struct, Type
 

@@ -11,10 +11,10 @@ reads the same slots.
 """
 from __future__ import annotations
 
-from ..kernelinfo import Feature
+from ..lang.kernelinfo import Feature
 from ..lang.probes import CtxSlot, ProbeContext, ProgKind, Target
 from ..lang.types import Int
-from ..record import record
+from ..base.record import record
 from . import Provider
 
 #: how many u64 arguments a raw tracepoint may have (MAX_BPF_FUNC_ARGS)
@@ -56,7 +56,7 @@ class RawTracepoint(Provider):
                    "describe it; use arg0, arg1, …")
         btf_id = 0
         if args is not None and kernel.has(Feature.TP_BTF):
-            from ..backend.btf import BtfKind
+            from ..btf.reader import BtfKind
             btf_id = conv.btf.find("btf_trace_" + name, BtfKind.TYPEDEF) or 0
         if btf_id:
             ctx = ProbeContext(ProgKind.TRACING, args=args, args_missing=missing, argn=argn)
@@ -68,12 +68,12 @@ class RawTracepoint(Provider):
     def load_options(self, target: Target) -> dict:
         if not target.data.btf_id:
             return {}
-        from ..backend.sys import AttachType
+        from ..kernel.bpf import AttachType
         return {"expected_attach_type": AttachType.TRACE_RAW_TP,
                 "attach_btf_id": target.data.btf_id}
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
-        from ..backend import attach, kprobes
+        from ..kernel import attach, kprobes
         if target.data.btf_id:
             return [kprobes.attach_tracing(prog_fd, target.name)]
         return [attach.attach_raw_tracepoint(target.data.name, prog_fd)]
@@ -96,7 +96,7 @@ def raw_tracepoints(kernel, pattern: str) -> list[str]:
     from ..lang.kernel_types import converter
     conv = converter(kernel)
     if conv is not None:
-        from ..backend.btf import BtfKind
+        from ..btf.reader import BtfKind
         names = [n[len("btf_trace_"):] for n in conv.btf.names("btf_trace_", BtfKind.TYPEDEF)]
     else:
         names = sorted({n for c, n in kernel.list_tracepoints("*:*") if c not in _NOT_RAW})

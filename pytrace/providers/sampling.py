@@ -17,7 +17,7 @@ so ``reg()``, ``kstack`` and ``ustack`` work here.
 from __future__ import annotations
 
 from ..lang.probes import ProbeContext, ProgKind, Target
-from ..record import record
+from ..base.record import record
 from . import Provider
 from .timer import parse_period
 
@@ -31,7 +31,7 @@ class PerfEventKind:
 
 
 def _software() -> tuple[PerfEventKind, ...]:
-    from ..backend.perf import PerfSwConfig as C
+    from ..kernel.perf import PerfSwConfig as C
     return (
         PerfEventKind("alignment-faults", "", C.ALIGNMENT_FAULTS, 1),
         PerfEventKind("bpf-output", "", C.BPF_OUTPUT, 1),
@@ -48,7 +48,7 @@ def _software() -> tuple[PerfEventKind, ...]:
 
 
 def _hardware() -> tuple[PerfEventKind, ...]:
-    from ..backend.perf import PerfHwConfig as C
+    from ..kernel.perf import PerfHwConfig as C
     return (
         PerfEventKind("backend-stalls", "", C.STALLED_CYCLES_BACKEND, 1000000),
         PerfEventKind("branch-instructions", "branches", C.BRANCH_INSTRUCTIONS, 100000),
@@ -81,8 +81,8 @@ class _PerCpu(Provider):
     """Opens one event per online CPU, or per thread of ``-p PID``."""
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
-        from ..backend import attach, sys as bpf
-        from ..backend import perf
+        from ..kernel import attach, bpf
+        from ..kernel import perf
         data: SampleData = target.data
         out = []
         try:
@@ -127,7 +127,7 @@ class Profile(_PerCpu):
     doc = "sample every CPU: profile:hz:N, profile:s:N, profile:ms:N, profile:us:N"
 
     def expand(self, spec, kernel) -> list[Target]:
-        from ..backend.perf import PerfSwConfig, PerfType
+        from ..kernel.perf import PerfSwConfig, PerfType
         parts = spec.text.split(":")[1:]
         period = parse_period(parts)
         if period is None or period.unit == "ns":
@@ -199,7 +199,7 @@ class Software(_Counter):
         return _software()
 
     def _perf_type(self) -> int:
-        from ..backend.perf import PerfType
+        from ..kernel.perf import PerfType
         return PerfType.SOFTWARE
 
     def _example(self) -> str:
@@ -213,7 +213,7 @@ class Hardware(_Counter):
         return _hardware()
 
     def _perf_type(self) -> int:
-        from ..backend.perf import PerfType
+        from ..kernel.perf import PerfType
         return PerfType.HARDWARE
 
     def _example(self) -> str:
@@ -222,7 +222,7 @@ class Hardware(_Counter):
     def _open_failed(self, target: Target, err, cpu: int, pid: int) -> None:
         import errno
 
-        from ..diagnostics import RuntimeFailure
+        from ..base.diagnostics import RuntimeFailure
         if err.errno in (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV) and not (
                 err.errno == errno.ENODEV and pid == -1 and cpu > 0):
             raise RuntimeFailure(

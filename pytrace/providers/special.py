@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ..kernelinfo import Feature
+from ..lang.kernelinfo import Feature
 from ..lang.probes import ProbeContext, ProgKind, Target
 from . import Provider
 
@@ -39,7 +39,7 @@ class Special(Provider):
 
     def trigger(self, target: Target, prog_fd: int, runtime) -> None:
         """Run the program once, now."""
-        from ..backend import attach, sys
+        from ..kernel import attach, bpf as sys
         if target.context.kind is ProgKind.RAW_TRACEPOINT:
             sys.prog_test_run(prog_fd)
             return

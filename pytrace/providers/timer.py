@@ -7,7 +7,7 @@ cpu-clock perf event.
 from __future__ import annotations
 
 from ..lang.probes import ProbeContext, ProgKind, Target
-from ..record import record
+from ..base.record import record
 from . import Provider
 
 UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -56,7 +56,7 @@ class Interval(Provider):
                        else "interval:" + ":".join(parts), ctx, period.ns)]
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
-        from ..backend import attach
+        from ..kernel import attach
         fd = attach.open_cpu_clock(runtime.first_cpu, target.data)
         return [attach.attach_perf_event(fd, prog_fd, runtime.use_link, what=target.name)]
 

@@ -8,8 +8,8 @@ Attached through perf_event_open + a BPF link (or PERF_EVENT_IOC_SET_BPF).
 """
 from __future__ import annotations
 
-from ..kernelinfo import Feature
-from ..record import replace
+from ..lang.kernelinfo import Feature
+from ..base.record import replace
 from ..lang.probes import ProbeContext, ProgKind, Target
 from ..lang.types import AddrSpace, Array, Field, Int, Ptr, Str, Struct, Void
 from . import Provider
@@ -147,7 +147,7 @@ class Tracepoint(Provider):
         return f"there is no category '{cat}'; list categories with: pytrace -l 'tracepoint:*'"
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
-        from ..backend import attach
+        from ..kernel import attach
         _, _, tp_id = target.data
         fd = attach.open_tracepoint(tp_id)
         return [attach.attach_perf_event(fd, prog_fd, runtime.use_link, what=target.name,

@@ -17,7 +17,7 @@ the fd removes the uprobe, so nothing outlives pytrace.
 from __future__ import annotations
 
 from ..lang.probes import FuncIp, ProbeContext, Target
-from ..record import record, replace
+from ..base.record import record, replace
 from . import Provider
 
 _WILD = "*?["
@@ -224,7 +224,7 @@ def _misplaced(elf, start: int, offset: int) -> str | None:
 def attach_uprobe(target: Target, prog_fd: int, runtime) -> list:
     """Open the uprobe ``target.data`` describes (for -p PID: in that process
     only) and attach the program, with the probe's id as the link cookie."""
-    from ..backend import attach
+    from ..kernel import attach
     data: UprobeData = target.data
     pid = runtime.pid if runtime.pid else -1
     fd = attach.open_uprobe(data.path, data.offset, data.retprobe, pid, data.ref_ctr_offset)

@@ -12,7 +12,7 @@ operands are laid out alike share a program.
 """
 from __future__ import annotations
 
-from ..kernelinfo import Feature
+from ..lang.kernelinfo import Feature
 from ..lang.probes import ProbeContext, ProgKind, Target
 from . import Provider
 from .uprobe import (UprobeData, _binaries, _binary_hint, _open_elf, attach_uprobe,

@@ -34,8 +34,8 @@ class MmapTracker:
     """Dummy perf events on every online CPU feeding ``symbols``."""
 
     def __init__(self, symbols: UserSymbols, cpus: list[int], pages: int = 32):
-        from ..backend import perf
-        from ..backend.events import PerfRing
+        from ..kernel import perf
+        from ..kernel.buffers import PerfRing
         self.symbols = symbols
         self.lost = 0
         self._rings: list = []
@@ -70,7 +70,7 @@ class MmapTracker:
         return n
 
     def _drain(self, ring) -> int:
-        from ..backend.events import _HEAD, _TAIL
+        from ..kernel.buffers import _HEAD, _TAIL
         words, size = ring.words, ring.size
         head, tail = words[_HEAD], words[_TAIL]
         n = 0
@@ -89,7 +89,7 @@ class MmapTracker:
         return n
 
     def _record(self, rtype: int, misc: int, rec: bytes) -> None:
-        from ..backend.perf import PerfRecordType
+        from ..kernel.perf import PerfRecordType
         syms = self.symbols
         if rtype == RECORD_MMAP2:
             (pid, _tid, addr, length, pgoff, major, minor, ino, _gen, prot,

@@ -1,7 +1,7 @@
 """What a process has mapped: /proc/PID/maps as ``Mapping`` records."""
 from __future__ import annotations
 
-from ..record import record
+from ..base.record import record
 
 
 @record(frozen=True)

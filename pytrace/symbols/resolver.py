@@ -38,7 +38,7 @@ class Symbolizer:
     def track_processes(self, cpus: list[int]) -> None:
         """Follow the mappings processes make from now on (perf mmap
         records), for user stacks and symbols of processes that exit."""
-        from ..diagnostics import PytraceError
+        from ..base.diagnostics import PytraceError
         from .mmaptrack import MmapTracker
         self.tracking = True
         try:

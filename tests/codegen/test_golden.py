@@ -16,8 +16,8 @@ import os
 
 import pytest
 
-from pytrace.backend.insn import decode, encode, slot_offsets
-from pytrace.kernelinfo import Feature
+from pytrace.bpf.insn import decode, encode, slot_offsets
+from pytrace.lang.kernelinfo import Feature
 from pytrace.lang.dump import asm_lines
 from pytrace.providers import special
 

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from pytrace.kernelinfo import Feature
-from pytrace.lang.compiler import compile_ast
+from pytrace.lang.kernelinfo import Feature
+from pytrace.compile import compile_ast
 from pytrace.lang.parser import parse
 from pytrace.providers import resolvers
 

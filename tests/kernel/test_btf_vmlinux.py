@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from pytrace.backend.btf import VMLINUX, Btf, BtfKind
-from pytrace.backend.btf_types import StructRef, TypeConverter
+from pytrace.btf.reader import VMLINUX, Btf, BtfKind
+from pytrace.lang.btf_types import StructRef, TypeConverter
 from pytrace.lang.types import Int, Ptr, Str, Struct
 
 pytestmark = pytest.mark.skipif(not os.access(VMLINUX, os.R_OK),

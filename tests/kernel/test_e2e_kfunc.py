@@ -34,7 +34,7 @@ _features: frozenset | None = None
 def features() -> frozenset[str]:
     global _features
     if _features is None:
-        from pytrace.backend.features import probe_features
+        from pytrace.kernel.features import probe_features
         _features = frozenset(f.value for f in probe_features())
     return _features
 
@@ -402,7 +402,7 @@ def test_enums_print_by_name():
 
 def test_enum_arguments_of_a_raw_tracepoint_print_by_name():
     need("raw_tracepoint", "btf")
-    from pytrace.backend.btf import Btf, BtfKind
+    from pytrace.btf.reader import Btf, BtfKind
     btf = Btf.load()
     values = {v.name: v.value for v in btf.type(btf.find("hrtimer_mode", BtfKind.ENUM)).values}
     r = pytrace("-q", "-e", 'rawtracepoint:hrtimer_start /pid == cpid/ '
@@ -415,7 +415,7 @@ def test_enum_arguments_of_a_raw_tracepoint_print_by_name():
 
 def test_sizeof_and_offsetof_agree_with_btf():
     need("btf")
-    from pytrace.backend.btf import Btf, BtfKind
+    from pytrace.btf.reader import Btf, BtfKind
     btf = Btf.load()
     task = btf.type(btf.find("task_struct", BtfKind.STRUCT))
     comm = next(m for m in task.members if m.name == "comm")

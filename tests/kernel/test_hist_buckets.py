@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pytrace.decode import hist_index
+from pytrace.render.decode import hist_index
 
 pytestmark = [pytest.mark.kernel,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root to load BPF")]

@@ -12,11 +12,11 @@ import subprocess
 import pytest
 
 from conftest import PY, WORKLOADS, needs_root
-from pytrace.backend import sys as bpf
-from pytrace.diagnostics import CompileError, UsageError
-from pytrace.kernelinfo import Feature
-from pytrace.live import LiveSession
-from pytrace.session import Options
+from pytrace.kernel import bpf
+from pytrace.base.diagnostics import CompileError, UsageError
+from pytrace.lang.kernelinfo import Feature
+from pytrace.runtime.live import LiveSession
+from pytrace.runtime.session import Options
 
 pytestmark = [pytest.mark.kernel, needs_root, pytest.mark.usefixtures("no_leaked_programs")]
 
@@ -279,7 +279,7 @@ def test_fallbacks_perf_buffer_begin_through_a_tracepoint_and_no_links(live, mas
 @pytest.mark.parametrize("masked", [pytest.param(frozenset(), id="link"),
                                     pytest.param(frozenset({Feature.LINK}), id="ioctl")])
 def test_stop_now_stops_tracepoint_programs_at_once(live, masked):
-    from pytrace.detach import stop_now
+    from pytrace.runtime.detach import stop_now
     lv = live(masked=masked)
     [p] = lv.add(f'tracepoint:syscalls:sys_*_getppid /comm == "ptlive10"/ {{ @a = count(); }}')
     assert len(p.attachments) == 2
@@ -291,7 +291,7 @@ def test_stop_now_stops_tracepoint_programs_at_once(live, masked):
 def test_stop_now_stops_a_tracepoint_program(live):
     """Disabling a tracepoint's perf event would not stop its program (the
     tracepoint runs it regardless); stop_now closes the link, which does."""
-    from pytrace.detach import stop_now
+    from pytrace.runtime.detach import stop_now
     lv = live()
     [p] = lv.add(f'{TP} /comm == "ptlive11"/ {{ @a = count(); }}')
     stop_now(p.attachments)

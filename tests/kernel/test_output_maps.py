@@ -1,7 +1,7 @@
 """Map contents read back from real kernel maps -> decode -> printers.
 
 The values are written per CPU through bpf(BPF_MAP_UPDATE_ELEM) in the
-layouts ``types.Agg`` documents, read back with ``backend.maps`` (which
+layouts ``types.Agg`` documents, read back with ``kernel.maps`` (which
 strips the kernel's per-CPU padding) and printed; the expected text is what
 bpftrace prints for the same aggregations.
 """
@@ -12,11 +12,11 @@ import os
 
 import pytest
 
-from pytrace.backend import maps
-from pytrace.backend.sys import MapType
-from pytrace.decode import build_dump
+from pytrace.kernel import maps
+from pytrace.kernel.bpf import MapType
+from pytrace.render.decode import build_dump
 from pytrace.lang.types import INT64, Agg, AggKind, Str, Tuple
-from pytrace.output import JsonPrinter, TextPrinter
+from pytrace.render.output import JsonPrinter, TextPrinter
 
 pytestmark = [pytest.mark.kernel,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create BPF maps")]

@@ -15,13 +15,13 @@ import time
 import pytest
 
 from conftest import PY, WORKLOADS, needs_root
-from pytrace.session import Options
+from pytrace.runtime.session import Options
 
 pytest.importorskip("prompt_toolkit")
 from prompt_toolkit.input import create_pipe_input  # noqa: E402
 from prompt_toolkit.output import DummyOutput  # noqa: E402
 
-from pytrace.repl import run_repl  # noqa: E402
+from pytrace.repl.app import run_repl  # noqa: E402
 
 pytestmark = [pytest.mark.kernel, needs_root, pytest.mark.usefixtures("no_leaked_programs")]
 
@@ -251,8 +251,8 @@ def test_completion_from_the_live_session():
     from prompt_toolkit.completion import CompleteEvent
     from prompt_toolkit.document import Document
 
-    from pytrace.live import LiveSession
-    from pytrace.repl import _completer
+    from pytrace.runtime.live import LiveSession
+    from pytrace.repl.app import _completer
 
     session = LiveSession.printing(Options(""), "text", io.StringIO(), io.StringIO())
     try:
@@ -278,7 +278,7 @@ def test_completion_from_the_live_session():
         assert offered(".print @") == ["@opens"]
         assert offered(".det") == [".detach"]
         # what .watch shows, refreshed
-        from pytrace.repl_watch import render
+        from pytrace.repl.watch import render
         head, body = render(session, "@opens", 0.5).split("\n", 1)
         assert head.startswith("@opens every 0.5s at ") and head.endswith(
             " (press any key to stop)")

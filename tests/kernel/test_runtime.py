@@ -17,12 +17,12 @@ import time
 
 import pytest
 
-from pytrace.backend import attach, events, features, maps
-from pytrace.backend import sys as bpf
-from pytrace.backend.insn import (FP, AluOp, AtomicOp, Helper, Insn, JmpOp, Reg, Size, call,
-                                  encode, exit_, ld_map_fd, mov, mov_imm)
-from pytrace.backend.sys import BpfError, MapType, ProgType
-from pytrace.kernelinfo import Feature
+from pytrace.kernel import attach, buffers as events, features, maps
+from pytrace.kernel import bpf
+from pytrace.bpf.insn import (FP, AluOp, AtomicOp, Helper, Insn, JmpOp, Reg, Size, call, encode,
+                              exit_, ld_map_fd, mov, mov_imm)
+from pytrace.kernel.bpf import BpfError, MapType, ProgType
+from pytrace.lang.kernelinfo import Feature
 
 pytestmark = [pytest.mark.kernel,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root to load BPF programs")]

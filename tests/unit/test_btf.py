@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from pytrace.backend import btf as btf_mod
-from pytrace.backend.btf import (Btf, BtfEnumValue, BtfError, BtfKind, BtfMember, BtfParam,
-                                 BtfVarSecinfo, FuncLinkage, IntEncoding, VarLinkage)
-from pytrace.backend.btf_types import CEnum, StructRef, TypeConverter
+from pytrace.btf import reader as btf_mod
+from pytrace.btf.reader import (Btf, BtfEnumValue, BtfError, BtfKind, BtfMember, BtfParam,
+                                BtfVarSecinfo, FuncLinkage, IntEncoding, VarLinkage)
+from pytrace.lang.btf_types import CEnum, StructRef, TypeConverter
 from pytrace.lang.types import UINT8, AddrSpace, Array, Int, Ptr, Str, Struct, Void
 
 

@@ -1,11 +1,10 @@
-"""Raw bytes -> values, per-CPU folding and bucket math (pytrace.decode)."""
+"""Raw bytes -> values, per-CPU folding and bucket math (pytrace.render.decode)."""
 import pytest
 
-from pytrace.decode import (
-    Bound, Bucket, MapDump, agg_buckets, average, build_dump, cdiv, decode, fold_percpu,
-    hist_bound, hist_buckets, hist_index, lhist_bound, lhist_buckets, lhist_index,
-    split_hist_key, zero_value,
-)
+from pytrace.render.decode import (Bound, Bucket, MapDump, agg_buckets, average, build_dump, cdiv,
+                                   decode, fold_percpu, hist_bound, hist_buckets, hist_index,
+                                   lhist_bound, lhist_buckets, lhist_index, split_hist_key,
+                                   zero_value)
 from pytrace.lang.types import (
     INT32, INT64, UINT8, UINT32, UINT64, Agg, AggKind, Array, Field, Formatted, Int, Ptr,
     Special, Stack, Str, Struct, Tuple,

@@ -3,8 +3,8 @@ pytrace/lang/incremental.py), on the fake x86_64 machine: what the
 interactive session relies on to add probes while the others run."""
 import pytest
 
-from pytrace.diagnostics import CompileError
-from pytrace.lang.compiler import PROBE_ID_BASE, compile_ast
+from pytrace.base.diagnostics import CompileError
+from pytrace.compile import PROBE_ID_BASE, compile_ast
 from pytrace.lang.parser import parse
 from pytrace.lang.program import Counter, MapKind
 from pytrace.lang.types import INT64, Agg, AggKind, Str

@@ -1,4 +1,4 @@
-"""eBPF instructions (pytrace.backend.insn): the 8-byte wire format and the
+"""eBPF instructions (pytrace.bpf.insn): the 8-byte wire format and the
 verifier's text.
 
 Each vector is an instruction built with insn.py's builders, its bytes as the
@@ -10,11 +10,9 @@ vector). The tests need no root: the kernel's text is pasted here.
 """
 import pytest
 
-from pytrace.backend.insn import (
-    FP, AluOp, AtomicOp, Class, Helper, Insn, JmpOp, Mode, PseudoCall, PseudoSrc, Reg, Size,
-    Src, call, decode, disassemble, encode, exit_, format_insn, ja, ld_imm64, ld_map_fd, mov,
-    mov_imm, slot_offsets,
-)
+from pytrace.bpf.insn import (FP, AluOp, AtomicOp, Class, Helper, Insn, JmpOp, Mode, PseudoCall,
+                              PseudoSrc, Reg, Size, Src, call, decode, disassemble, encode, exit_,
+                              format_insn, ja, ld_imm64, ld_map_fd, mov, mov_imm, slot_offsets)
 
 R0, R1, R2, R6, R7 = Reg.R0, Reg.R1, Reg.R2, Reg.R6, Reg.R7
 

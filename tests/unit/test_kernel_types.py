@@ -9,13 +9,13 @@ import re
 
 import pytest
 
-from pytrace.diagnostics import CompileError
-from pytrace.kernelinfo import Feature
-from pytrace.lang.compiler import compile_ast
+from pytrace.base.diagnostics import CompileError
+from pytrace.lang.kernelinfo import Feature
+from pytrace.compile import compile_ast
 from pytrace.lang.parser import parse
 from pytrace.lang.types import (AddrSpace, CEnum, Int, Ptr, Str, Struct, StructRef, UINT64,
                                 struct_of)
-from pytrace.output import text_value
+from pytrace.render.output import text_value
 from pytrace.providers import resolvers
 
 from tests.fake_btf import btf_kernel

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from pytrace import arch
-from pytrace.diagnostics import CompileError
-from pytrace.kernelinfo import Feature
+from pytrace.base import arch
+from pytrace.base.diagnostics import CompileError
+from pytrace.lang.kernelinfo import Feature
 from pytrace.lang.ast import ProbeSpec
-from pytrace.lang.compiler import compile_ast
+from pytrace.compile import compile_ast
 from pytrace.lang.parser import parse
 from pytrace.lang.probes import FuncIp, ProgKind
 from pytrace.lang.types import AddrSpace, Int, Ptr, StructRef
 from pytrace.providers import by_name, resolvers
-from pytrace.providers.kfunc import Mechanism, suggest_tracepoints, syscall_names
+from pytrace.providers.kernel_function import Mechanism, suggest_tracepoints, syscall_names
 
 from tests.fake_btf import btf_kernel
 
@@ -342,7 +342,7 @@ def test_a_wildcard_goes_in_one_kprobe_multi_link_when_ftrace_lists_its_function
     ts = targets("kprobe:vfs_*", kernel=kernel)
     assert [t.context.kind for t in ts] == [ProgKind.KPROBE_MULTI] * 2
     assert all(t.data.multi and t.context.probe_by_cookie for t in ts)
-    from pytrace.backend.sys import AttachType
+    from pytrace.kernel.bpf import AttachType
     assert by_name()["kprobe"].load_options(ts[0]) == {
         "expected_attach_type": AttachType.TRACE_KPROBE_MULTI}
     (p,) = compile_ast(parse("kprobe:vfs_* { @[probe] = count(); }", "-e"), kernel,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pytrace.backend.insn import Class, Src
+from pytrace.bpf.insn import Class, Src
 from pytrace.lang.program import EventKind, MapKind
 from pytrace.lang.types import UINT8, UINT16, UINT32, UINT64, Inet6, Int, LpmKey
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from pytrace import netaddr
+from pytrace.base import netaddr
 from pytrace.cli import masked_features, parse_args
-from pytrace.decode import decode
-from pytrace.kernelinfo import Feature
+from pytrace.render.decode import decode
+from pytrace.lang.kernelinfo import Feature
 from pytrace.lang.program import MapKind, MapSpec
 from pytrace.lang.types import INT64, Formatted, Inet6, Int, LpmKey, Special, Str, Tuple
-from pytrace.mapedit import EntryError, encode_entry, parse_line
-from pytrace.output import json_value, key_text, text_value
+from pytrace.runtime.mapedit import EntryError, encode_entry, parse_line
+from pytrace.render.output import json_value, key_text, text_value
 
 
 # -- netaddr ---------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_no_feature_link_means_no_xdp_or_tcx_links_either():
 # -- the REPL's .set / .delete ---------------------------------------------------------------
 
 def test_repl_writes_lpm_keys_as_the_script_spells_them():
-    from pytrace.encode import encode_key, parse_assignment, parse_map_key
+    from pytrace.render.encode import encode_key, parse_assignment, parse_map_key
     name, key, value = parse_assignment('@rules[lpm(9999, "127.0.0.0/8")] = 1')
     assert (name, key, value) == ("@rules", (9999, "127.0.0.0/8"), 1)
     assert encode_key(RULES, key) == netaddr.lpm_key_bytes([9999], b"\x7f\0\0\0", 8)
@@ -153,8 +153,8 @@ def test_repl_writes_lpm_keys_as_the_script_spells_them():
     ((22, "10.0.0.0/40"), "'10.0.0.0/40': the prefix length must be 0 to 32"),
 ])
 def test_repl_lpm_key_errors(key, message):
-    from pytrace.diagnostics import UsageError
-    from pytrace.encode import encode_key
+    from pytrace.base.diagnostics import UsageError
+    from pytrace.render.encode import encode_key
     with pytest.raises(UsageError) as err:
         encode_key(RULES, key)
     assert str(err.value) == message

@@ -1,4 +1,4 @@
-"""Text and JSON printers (pytrace.output).
+"""Text and JSON printers (pytrace.render.output).
 
 Expected strings come from two oracles, each case says which:
 
@@ -18,17 +18,15 @@ import json
 
 import pytest
 
-from pytrace.decode import MapDump, hist_index, lhist_index
-from pytrace.diagnostics import UsageError
+from pytrace.render.decode import MapDump, hist_index, lhist_index
+from pytrace.base.diagnostics import UsageError
 from pytrace.lang.printf import conversions, format_printf, parse_format
 from pytrace.lang.types import (
     INT32, INT64, UINT8, UINT64, Agg, AggKind, Field, Formatted, Ptr, Special, Stack, Str,
     Struct, Tuple,
 )
-from pytrace.output import (
-    JsonPrinter, Resolvers, TextPrinter, json_int, json_string, key_text, make_printer,
-    printf_arg, sorted_entries, text_value,
-)
+from pytrace.render.output import (JsonPrinter, Resolvers, TextPrinter, json_int, json_string,
+                                   key_text, make_printer, printf_arg, sorted_entries, text_value)
 
 HIST = Agg(AggKind.HIST)
 STR = Str(64)

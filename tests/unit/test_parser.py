@@ -7,7 +7,7 @@ syntax errors are checked as the whole message a user sees.
 """
 import pytest
 
-from pytrace.diagnostics import CompileError
+from pytrace.base.diagnostics import CompileError
 from pytrace.lang import ast as A
 from pytrace.lang.dump import ast_lines
 from pytrace.lang.parser import parse

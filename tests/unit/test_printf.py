@@ -12,7 +12,7 @@ import platform
 
 import pytest
 
-from pytrace.decode import decode
+from pytrace.render.decode import decode
 from pytrace.lang.printf import (
     ArgKind, Conversion, EscapeError, FormatError, arg_kinds, conversions,
     format_printf, parse_format, unescape, unescape_map,

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from pytrace.diagnostics import UsageError
-from pytrace.encode import encode, encode_key, encode_value, parse_assignment, parse_map_key
+from pytrace.base.diagnostics import UsageError
+from pytrace.render.encode import encode, encode_key, encode_value, parse_assignment, parse_map_key
 from pytrace.lang.program import MapKind, MapSpec
 from pytrace.lang.types import INT64, UINT64, Agg, AggKind, Int, Str, Tuple
-from pytrace.repl_syntax import (Words, complete, highlight, indent_for, is_complete, scan)
+from pytrace.repl.syntax import Words, complete, highlight, indent_for, is_complete, scan
 
 
 # -- Enter: run or continue ------------------------------------------------------
@@ -201,7 +201,7 @@ def test_encode_keys_and_values():
 # -- history, and running without prompt-toolkit -----------------------------------------
 
 def test_history_path():
-    from pytrace.repl import history_path
+    from pytrace.repl.app import history_path
     assert history_path({"XDG_STATE_HOME": "/s", "HOME": "/h"}) == "/s/pytrace/history"
     assert history_path({"HOME": "/h"}) == "/h/.local/state/pytrace/history"
 

@@ -2,8 +2,8 @@
 file, cache directory rules, cpulist parsing, argument checks."""
 import pytest
 
-from pytrace.backend import events, features, maps
-from pytrace.kernelinfo import Feature
+from pytrace.kernel import buffers as events, features, maps
+from pytrace.lang.kernelinfo import Feature
 
 BOOT = "943e280d-c009-4dd0-9547-be2667bffd4a"
 

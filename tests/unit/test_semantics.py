@@ -1,12 +1,12 @@
-"""The checker and the compiler's front door (pytrace.lang.compiler.compile_ast)
+"""The checker and the compiler's front door (pytrace.compile.compile_ast)
 against a fake x86_64 machine (tests/fakes.py): whole rendered error
 messages for the mistakes people make, and for scripts that compile, the
 maps, events and programs they produce.
 """
 import pytest
 
-from pytrace.diagnostics import CompileError
-from pytrace.kernelinfo import Feature
+from pytrace.base.diagnostics import CompileError
+from pytrace.lang.kernelinfo import Feature
 from pytrace.lang.dump import asm_lines
 from pytrace.lang.probes import ProgKind
 from pytrace.lang.program import Counter, EventKind, Limits, MapKind

@@ -1,4 +1,4 @@
-"""The ctypes layouts in backend/sys.py against the kernel's UAPI headers.
+"""The ctypes layouts in kernel/bpf.py against the kernel's UAPI headers.
 
 Expected numbers are what gcc reports (sizeof/offsetof) for
 include/uapi/linux/bpf.h and perf_event.h on a 64-bit target.
@@ -7,11 +7,11 @@ import ctypes
 
 import pytest
 
-from pytrace.backend import sys as bpf
+from pytrace.kernel import bpf
 
 
 
-from pytrace.backend import perf
+from pytrace.kernel import perf
 def off(cls, field):
     return getattr(cls, field).offset
 

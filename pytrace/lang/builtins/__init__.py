@@ -8,7 +8,7 @@ in one of this package's modules.
 """
 from __future__ import annotations
 
-from ...record import field, record
+from ...base.record import field, record
 from enum import Enum
 from typing import Callable
 

@@ -8,7 +8,7 @@ exactly as ``decode.hist_index``/``lhist_index`` compute them.
 """
 from __future__ import annotations
 
-from ...backend.insn import AluOp, Helper, JmpOp
+from ...bpf.insn import AluOp, Helper, JmpOp
 from .. import ast as A
 from .. import ir
 from ..types import INT64, Agg, AggKind

@@ -1,8 +1,8 @@
 """Builtin functions other than aggregations: output, control, strings, maps."""
 from __future__ import annotations
 
-from ...backend.insn import AluOp, Helper, JmpOp
-from ...diagnostics import Loc
+from ...bpf.insn import AluOp, Helper, JmpOp
+from ...base.diagnostics import Loc
 from .. import ast as A
 from .. import ir
 from ..params import const_value, param_text
@@ -228,7 +228,7 @@ def _check_len(ck, e: A.Call):
             if ref.keys:
                 ck.error("len() counts a whole map's keys; give the map without keys", ref.loc)
             ck._map(ref)
-            from ...kernelinfo import Feature
+            from ..kernelinfo import Feature
             if not ck.kernel.has(Feature.BOUNDED_LOOPS):
                 ck.error("len() needs bpf_for_each_map_elem (Linux 5.13)", e.loc)
     return INT64

@@ -4,11 +4,11 @@
 ``reg()`` and the register fallback of ``func`` read ``struct pt_regs``,
 so they work in every probe whose context is one (kprobes, uprobes: the
 provider sets ``ProbeContext.pt_regs``); the register layouts are the
-per-architecture tables of ``pytrace.arch``.
+per-architecture tables of ``pytrace.base.arch``.
 """
 from __future__ import annotations
 
-from ...backend.insn import Helper
+from ...bpf.insn import Helper
 from .. import ast as A
 from ..probes import FuncIp
 from ..types import UINT32, UINT64, Formatted, Special

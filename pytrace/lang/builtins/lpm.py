@@ -16,7 +16,7 @@ comment. The file is read by pytrace, not by the kernel (``mapedit``).
 """
 from __future__ import annotations
 
-from ...backend.insn import AluOp
+from ...bpf.insn import AluOp
 from .. import ast as A
 from .. import ir
 from ..program import EventKind
@@ -40,7 +40,7 @@ def _literal_text(e: A.Expr, params: list[str]) -> str | None:
 def _literal_address(e: A.Expr, params: list[str]):
     """(bytes, prefix) of an address literal; None when ``e`` is no literal.
     Raises AddressError for a literal that is not an address."""
-    from ...netaddr import parse_address
+    from ...base.netaddr import parse_address
     text = _literal_text(e, params)
     if not text or (isinstance(e, A.Positional) and text.lstrip("-").isdigit()):
         return None
@@ -48,7 +48,7 @@ def _literal_address(e: A.Expr, params: list[str]):
 
 
 def _check_lpm(ck, e: A.Call):
-    from ...netaddr import AddressError
+    from ...base.netaddr import AddressError
     from ..semantics import describe, is_int
     if not e.args:
         ck.error("lpm() needs at least an address", e.loc, USAGE_HINT)
@@ -95,7 +95,7 @@ def _lower_lpm(lw, e: A.Call):
         lw.emit(ir.Store(key.base, off + 4, lw.alu(AluOp.RSH, swapped, 32), 4))
     off = key.off + 4 + 8 * t.exact
     if literal is not None:
-        from ...netaddr import lpm_key_bytes
+        from ...base.netaddr import lpm_key_bytes
         raw = lpm_key_bytes([], literal[0], literal[1])[4:]   # bits past the prefix cleared
         _store_bytes(lw, key.base, off, raw)
     elif t.addr == 16:                                   # at 4 + 8n: in 4-byte steps

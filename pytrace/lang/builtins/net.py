@@ -11,7 +11,7 @@ any probe.
 """
 from __future__ import annotations
 
-from ...backend.insn import Helper
+from ...bpf.insn import Helper
 from .. import ast as A
 from .. import ir
 from ..probes import ProgKind

@@ -18,8 +18,8 @@ fixed header; extension headers are not walked), then TCP, UDP or ICMP
 """
 from __future__ import annotations
 
-from ...backend.insn import AluOp, JmpOp
-from ...record import record
+from ...bpf.insn import AluOp, JmpOp
+from ...base.record import record
 from .. import ast as A
 from .. import ir
 from ..probes import ProgKind

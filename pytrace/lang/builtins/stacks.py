@@ -13,7 +13,7 @@ the printer knows whose mappings to read.
 """
 from __future__ import annotations
 
-from ...backend.insn import AluOp, Helper, JmpOp
+from ...bpf.insn import AluOp, Helper, JmpOp
 from .. import ast as A
 from .. import ir
 from ..probes import ProgKind

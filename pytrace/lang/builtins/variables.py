@@ -1,8 +1,8 @@
 """Builtin variables: ``pid``, ``comm``, ``nsecs``, ``args`` …"""
 from __future__ import annotations
 
-from ...backend.insn import AluOp, Helper
-from ...kernelinfo import Feature
+from ...bpf.insn import AluOp, Helper
+from ..kernelinfo import Feature
 from .. import ir
 from ..types import INT64, UINT32, UINT64, Formatted, Special, Str
 from . import Variable

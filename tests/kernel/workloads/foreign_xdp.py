@@ -10,8 +10,8 @@ import sys
 
 from pyroute2 import IPRoute
 
-from pytrace.backend import sys as bpf
-from pytrace.backend.insn import Reg, encode, exit_, mov_imm
+from pytrace.kernel import bpf
+from pytrace.bpf.insn import Reg, encode, exit_, mov_imm
 
 XDP_PASS, XDP_FLAGS_SKB_MODE = 2, 1 << 1
 

@@ -1,4 +1,4 @@
-"""The REPL's engine (pytrace.live.LiveSession) running the firewall
+"""The REPL's engine (pytrace.runtime.live.LiveSession) running the firewall
 example and changing its rules the way ``.set`` / ``.delete`` do; between
 changes, 10 UDP datagrams from 127.0.0.1 to port 9999 and a count of what
 arrived. Prints the counts as JSON, then the maps as the CLI prints them.
@@ -15,8 +15,8 @@ import sys
 import time
 
 from pytrace.cli import masked_features
-from pytrace.live import LiveSession
-from pytrace.session import Options
+from pytrace.runtime.live import LiveSession
+from pytrace.runtime.session import Options
 
 path, rules = sys.argv[1], sys.argv[2]
 with open(path) as f:

@@ -1,5 +1,5 @@
 """Run the firewall example in this process and change its rules while it
-runs, the way the REPL does (pytrace.mapedit on the session's maps); between
+runs, the way the REPL does (pytrace.runtime.mapedit on the session's maps); between
 changes, send 10 UDP datagrams from 127.0.0.1 to port 9999 and count what
 arrives. Prints one JSON object. Run inside a test's network namespace:
 
@@ -15,9 +15,9 @@ import sys
 import threading
 import time
 
-from pytrace import mapedit
+from pytrace.runtime import mapedit
 from pytrace.api import CollectingPrinter, Result
-from pytrace.session import Options, Session
+from pytrace.runtime.session import Options, Session
 
 path, rules = sys.argv[1], sys.argv[2]
 with open(path) as f:

@@ -1,0 +1,554 @@
+"""eBPF instructions as values, in the ISA's own words.
+
+Builders hang off the opcode enums (``AluOp.ADD.imm(Reg.R1, 22)``), every
+instruction prints in the kernel verifier's syntax (``r1 += 22``), and
+``encode``/``decode`` round-trip the 8-byte wire format. This is a leaf
+module: it imports nothing from pytrace. No bare opcode hex lives outside it.
+
+Wire format (include/uapi/linux/bpf.h, struct bpf_insn):
+``u8 code; u8 dst_reg:4, src_reg:4; s16 off; s32 imm``; the 64-bit
+immediate load (``BPF_LD | BPF_DW | BPF_IMM``) takes two slots.
+"""
+from __future__ import annotations
+
+import struct
+from ..base.record import record
+from enum import IntEnum
+
+_SLOT = struct.Struct("<BBhi")
+SLOT_SIZE = _SLOT.size  # 8 bytes
+
+
+class Reg(IntEnum):
+    R0 = 0
+    R1 = 1
+    R2 = 2
+    R3 = 3
+    R4 = 4
+    R5 = 5
+    R6 = 6
+    R7 = 7
+    R8 = 8
+    R9 = 9
+    R10 = 10
+
+    @property
+    def text(self) -> str:
+        return f"r{self.value}"
+
+
+FP = Reg.R10
+#: Registers a helper call clobbers (arguments and the return value).
+CALLER_SAVED = (Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R4, Reg.R5)
+#: Registers preserved across helper calls.
+CALLEE_SAVED = (Reg.R6, Reg.R7, Reg.R8, Reg.R9)
+ARG_REGS = (Reg.R1, Reg.R2, Reg.R3, Reg.R4, Reg.R5)
+
+
+class Class(IntEnum):
+    LD = 0x00
+    LDX = 0x01
+    ST = 0x02
+    STX = 0x03
+    ALU = 0x04
+    JMP = 0x05
+    JMP32 = 0x06
+    ALU64 = 0x07
+
+
+class Src(IntEnum):
+    K = 0x00  # immediate operand
+    X = 0x08  # register operand
+
+
+class Mode(IntEnum):
+    IMM = 0x00
+    ABS = 0x20
+    IND = 0x40
+    MEM = 0x60
+    MEMSX = 0x80
+    ATOMIC = 0xC0
+
+
+class PseudoSrc(IntEnum):
+    """src_reg values that give a 64-bit immediate load another meaning."""
+    NONE = 0
+    MAP_FD = 1      # imm is a map fd; the register receives the map pointer
+    MAP_VALUE = 2   # imm is a map fd, next imm an offset into value 0
+    BTF_ID = 3
+    FUNC = 4
+
+
+class PseudoCall(IntEnum):
+    HELPER = 0
+    CALL = 1        # bpf-to-bpf call
+    KFUNC = 2
+
+
+_SIZE_BYTES = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}
+_SIZE_NAME = {0x00: "u32", 0x08: "u16", 0x10: "u8", 0x18: "u64"}
+
+
+class Size(IntEnum):
+    W = 0x00
+    H = 0x08
+    B = 0x10
+    DW = 0x18
+
+    @property
+    def nbytes(self) -> int:
+        return _SIZE_BYTES[self.value]
+
+    @classmethod
+    def of(cls, nbytes: int) -> "Size":
+        for size, n in _SIZE_BYTES.items():
+            if n == nbytes:
+                return cls(size)
+        raise ValueError(f"no load/store of {nbytes} bytes")
+
+    def load(self, dst: Reg, src: Reg, off: int = 0) -> "Insn":
+        """``dst = *(size *)(src + off)``"""
+        return Insn(Class.LDX | Mode.MEM | self, dst, src, off, 0)
+
+    def load_signed(self, dst: Reg, src: Reg, off: int = 0) -> "Insn":
+        """Sign-extending load (Linux 6.6+)."""
+        return Insn(Class.LDX | Mode.MEMSX | self, dst, src, off, 0)
+
+    def store(self, dst: Reg, off: int, src: Reg) -> "Insn":
+        """``*(size *)(dst + off) = src``"""
+        return Insn(Class.STX | Mode.MEM | self, dst, src, off, 0)
+
+    def store_imm(self, dst: Reg, off: int, imm: int) -> "Insn":
+        """``*(size *)(dst + off) = imm``"""
+        return Insn(Class.ST | Mode.MEM | self, dst, 0, off, imm)
+
+    def atomic(self, op: "AtomicOp", dst: Reg, off: int, src: Reg) -> "Insn":
+        """``lock *(size *)(dst + off) op= src`` (only W and DW exist)."""
+        return Insn(Class.STX | Mode.ATOMIC | self, dst, src, off, int(op))
+
+
+class AtomicOp(IntEnum):
+    ADD = 0x00
+    OR = 0x40
+    AND = 0x50
+    XOR = 0xA0
+    FETCH = 0x01
+    XCHG = 0xE0 | 0x01
+    CMPXCHG = 0xF0 | 0x01
+
+
+_ALU_TEXT = {
+    0x00: "+=", 0x10: "-=", 0x20: "*=", 0x30: "/=", 0x40: "|=", 0x50: "&=",
+    0x60: "<<=", 0x70: ">>=", 0x90: "%=", 0xA0: "^=", 0xB0: "=", 0xC0: "s>>=",
+}
+
+
+class AluOp(IntEnum):
+    ADD = 0x00
+    SUB = 0x10
+    MUL = 0x20
+    DIV = 0x30
+    OR = 0x40
+    AND = 0x50
+    LSH = 0x60
+    RSH = 0x70
+    NEG = 0x80
+    MOD = 0x90
+    XOR = 0xA0
+    MOV = 0xB0
+    ARSH = 0xC0
+    END = 0xD0
+
+    def imm(self, dst: Reg, imm: int) -> "Insn":
+        """64-bit ``dst op= imm``."""
+        return Insn(Class.ALU64 | Src.K | self, dst, 0, 0, imm)
+
+    def reg(self, dst: Reg, src: Reg) -> "Insn":
+        """64-bit ``dst op= src``."""
+        return Insn(Class.ALU64 | Src.X | self, dst, src, 0, 0)
+
+    def imm32(self, dst: Reg, imm: int) -> "Insn":
+        """32-bit ``wdst op= imm`` (zero-extends into the upper half)."""
+        return Insn(Class.ALU | Src.K | self, dst, 0, 0, imm)
+
+    def reg32(self, dst: Reg, src: Reg) -> "Insn":
+        return Insn(Class.ALU | Src.X | self, dst, src, 0, 0)
+
+    @property
+    def text(self) -> str:
+        return _ALU_TEXT[self.value]
+
+
+_JMP_TEXT = {
+    0x10: "==", 0x20: ">", 0x30: ">=", 0x40: "&", 0x50: "!=", 0x60: "s>",
+    0x70: "s>=", 0xA0: "<", 0xB0: "<=", 0xC0: "s<", 0xD0: "s<=",
+}
+
+
+class JmpOp(IntEnum):
+    JA = 0x00
+    JEQ = 0x10
+    JGT = 0x20
+    JGE = 0x30
+    JSET = 0x40
+    JNE = 0x50
+    JSGT = 0x60
+    JSGE = 0x70
+    CALL = 0x80
+    EXIT = 0x90
+    JLT = 0xA0
+    JLE = 0xB0
+    JSLT = 0xC0
+    JSLE = 0xD0
+
+    def imm(self, dst: Reg, imm: int, off: int = 0) -> "Insn":
+        """``if dst op imm goto pc+off``"""
+        return Insn(Class.JMP | Src.K | self, dst, 0, off, imm)
+
+    def reg(self, dst: Reg, src: Reg, off: int = 0) -> "Insn":
+        """``if dst op src goto pc+off``"""
+        return Insn(Class.JMP | Src.X | self, dst, src, off, 0)
+
+    def imm32(self, dst: Reg, imm: int, off: int = 0) -> "Insn":
+        return Insn(Class.JMP32 | Src.K | self, dst, 0, off, imm)
+
+    def reg32(self, dst: Reg, src: Reg, off: int = 0) -> "Insn":
+        return Insn(Class.JMP32 | Src.X | self, dst, src, off, 0)
+
+    @property
+    def text(self) -> str:
+        return _JMP_TEXT[self.value]
+
+    @property
+    def negated(self) -> "JmpOp":
+        return _JMP_NEGATION[self]
+
+    @property
+    def swapped(self) -> "JmpOp":
+        """The operator with its operands exchanged (``a < b`` is ``b > a``)."""
+        return _JMP_SWAP[self]
+
+
+_JMP_NEGATION = {
+    JmpOp.JEQ: JmpOp.JNE, JmpOp.JNE: JmpOp.JEQ,
+    JmpOp.JGT: JmpOp.JLE, JmpOp.JLE: JmpOp.JGT,
+    JmpOp.JGE: JmpOp.JLT, JmpOp.JLT: JmpOp.JGE,
+    JmpOp.JSGT: JmpOp.JSLE, JmpOp.JSLE: JmpOp.JSGT,
+    JmpOp.JSGE: JmpOp.JSLT, JmpOp.JSLT: JmpOp.JSGE,
+}
+_JMP_SWAP = {
+    JmpOp.JEQ: JmpOp.JEQ, JmpOp.JNE: JmpOp.JNE,
+    JmpOp.JGT: JmpOp.JLT, JmpOp.JLT: JmpOp.JGT,
+    JmpOp.JGE: JmpOp.JLE, JmpOp.JLE: JmpOp.JGE,
+    JmpOp.JSGT: JmpOp.JSLT, JmpOp.JSLT: JmpOp.JSGT,
+    JmpOp.JSGE: JmpOp.JSLE, JmpOp.JSLE: JmpOp.JSGE,
+}
+
+
+class Helper(IntEnum):
+    """BPF helper function ids (include/uapi/linux/bpf.h, ___BPF_FUNC_MAPPER)."""
+    map_lookup_elem = 1
+    map_update_elem = 2
+    map_delete_elem = 3
+    probe_read = 4
+    ktime_get_ns = 5
+    trace_printk = 6
+    get_prandom_u32 = 7
+    get_smp_processor_id = 8
+    skb_store_bytes = 9
+    tail_call = 12
+    get_current_pid_tgid = 14
+    get_current_uid_gid = 15
+    get_current_comm = 16
+    redirect = 23
+    perf_event_output = 25
+    skb_load_bytes = 26
+    get_stackid = 27
+    get_current_task = 35
+    get_numa_node_id = 42
+    xdp_adjust_head = 44
+    probe_read_str = 45
+    redirect_map = 51
+    override_return = 58
+    xdp_adjust_tail = 65
+    get_stack = 67
+    get_current_cgroup_id = 80
+    send_signal = 109
+    probe_read_user = 112
+    probe_read_kernel = 113
+    probe_read_user_str = 114
+    probe_read_kernel_str = 115
+    jiffies64 = 118
+    get_ns_current_pid_tgid = 120
+    ktime_get_boot_ns = 125
+    ringbuf_output = 130
+    ringbuf_reserve = 131
+    ringbuf_submit = 132
+    ringbuf_discard = 133
+    get_task_stack = 141
+    d_path = 147
+    for_each_map_elem = 164
+    get_current_task_btf = 158
+    get_func_ip = 173
+    get_attach_cookie = 174
+    loop = 181
+    strncmp = 182
+    get_func_arg = 183
+    get_func_ret = 184
+    get_func_arg_cnt = 185
+    xdp_get_buff_len = 188
+    xdp_load_bytes = 189
+    map_lookup_percpu_elem = 195
+
+    @property
+    def text(self) -> str:
+        return f"bpf_{self.name}#{self.value}"
+
+
+@record(frozen=True)
+class Insn:
+    """One instruction. ``imm`` holds the full 64-bit value of a wide load.
+
+    ``ref`` names what a 64-bit load refers to (a map name) until the loader
+    puts the real fd into ``imm``; listings print the name, never the fd.
+    """
+    code: int
+    dst: int = 0
+    src: int = 0
+    off: int = 0
+    imm: int = 0
+    ref: str | None = None
+
+    # -- shape ---------------------------------------------------------
+    @property
+    def cls(self) -> Class:
+        return Class(self.code & 0x07)
+
+    @property
+    def is_wide(self) -> bool:
+        return self.code == (Class.LD | Mode.IMM | Size.DW)
+
+    @property
+    def slots(self) -> int:
+        return 2 if self.is_wide else 1
+
+    @property
+    def is_jump(self) -> bool:
+        """A jump with a pc-relative target (not call, not exit)."""
+        if self.cls not in (Class.JMP, Class.JMP32):
+            return False
+        return (self.code & 0xF0) not in (JmpOp.CALL, JmpOp.EXIT)
+
+    @property
+    def is_call(self) -> bool:
+        return self.code == (Class.JMP | JmpOp.CALL)
+
+    @property
+    def is_exit(self) -> bool:
+        return self.code == (Class.JMP | JmpOp.EXIT)
+
+    def with_off(self, off: int) -> "Insn":
+        return Insn(self.code, self.dst, self.src, off, self.imm, self.ref)
+
+    def with_imm(self, imm: int) -> "Insn":
+        return Insn(self.code, self.dst, self.src, self.off, imm, self.ref)
+
+    # -- wire format ---------------------------------------------------
+    def encode(self) -> bytes:
+        regs = (self.src & 0x0F) << 4 | (self.dst & 0x0F)
+        if self.is_wide:
+            lo = _s32(self.imm & 0xFFFFFFFF)
+            hi = _s32((self.imm >> 32) & 0xFFFFFFFF)
+            return _SLOT.pack(self.code, regs, self.off, lo) + _SLOT.pack(0, 0, 0, hi)
+        return _SLOT.pack(self.code, regs, self.off, _s32(self.imm))
+
+    # -- text ----------------------------------------------------------
+    @property
+    def text(self) -> str:
+        return format_insn(self)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _r(n: int) -> str:
+    return f"r{n}"
+
+
+def _off(off: int) -> str:
+    return f"{off:+d}"
+
+
+def format_insn(insn: Insn, pc: int | None = None) -> str:
+    """The instruction as the kernel verifier prints it (kernel/bpf/disasm.c)."""
+    code, cls = insn.code, insn.code & 0x07
+    if cls in (Class.ALU, Class.ALU64):
+        op = code & 0xF0
+        reg = "r" if cls == Class.ALU64 else "w"
+        dst = f"{reg}{insn.dst}"
+        if op == AluOp.NEG:
+            return f"{dst} = -{dst}"
+        if op == AluOp.END:
+            # byte swaps print with r for both classes (kernel/bpf/disasm.c)
+            kind = "bswap" if cls == Class.ALU64 else ("be" if code & Src.X else "le")
+            return f"r{insn.dst} = {kind}{insn.imm} r{insn.dst}"
+        rhs = f"{reg}{insn.src}" if code & Src.X else str(insn.imm)
+        if op == AluOp.MOV and code & Src.X and insn.off in (8, 16, 32):
+            return f"{dst} = (s{insn.off}){rhs}"
+        text = _ALU_TEXT[op]
+        if op in (AluOp.DIV, AluOp.MOD) and insn.off == 1:
+            text = "s" + text            # signed division (Linux 6.6)
+        return f"{dst} {text} {rhs}"
+    if cls == Class.LDX:
+        size = _SIZE_NAME[code & 0x18]
+        if code & 0xE0 == Mode.MEMSX:
+            size = "s" + size[1:]
+        return f"{_r(insn.dst)} = *({size} *)({_r(insn.src)} {_off(insn.off)})"
+    if cls == Class.STX:
+        size = _SIZE_NAME[code & 0x18]
+        target = f"*({size} *)({_r(insn.dst)} {_off(insn.off)})"
+        if code & 0xE0 == Mode.ATOMIC:
+            return _format_atomic(insn, size, target)
+        return f"{target} = {_r(insn.src)}"
+    if cls == Class.ST:
+        size = _SIZE_NAME[code & 0x18]
+        return f"*({size} *)({_r(insn.dst)} {_off(insn.off)}) = {insn.imm}"
+    if cls == Class.LD:
+        if insn.is_wide:
+            if insn.src == PseudoSrc.MAP_FD:
+                what = insn.ref if insn.ref is not None else f"fd:{insn.imm}"
+                return f"{_r(insn.dst)} = map[{what}]"
+            if insn.src == PseudoSrc.FUNC:
+                what = insn.ref[5:] if insn.ref else f"pc{_off(insn.imm + 1)}"
+                return f"{_r(insn.dst)} = func[{what}]"
+            if insn.src == PseudoSrc.MAP_VALUE:
+                what = insn.ref if insn.ref is not None else f"fd:{insn.imm & 0xFFFFFFFF}"
+                return f"{_r(insn.dst)} = map_value[{what}]+{insn.imm >> 32}"
+            return f"{_r(insn.dst)} = {insn.imm:#x}"
+        return f"(ld {code:#04x})"
+    if cls in (Class.JMP, Class.JMP32):
+        op = code & 0xF0
+        if op == JmpOp.CALL:
+            if insn.src == PseudoCall.CALL:
+                return f"call pc{_off(insn.imm)}"
+            try:
+                return f"call {Helper(insn.imm).text}"
+            except ValueError:
+                return f"call #{insn.imm}"
+        if op == JmpOp.EXIT:
+            return "exit"
+        target = f"pc{_off(insn.off)}" if pc is None else f"{pc + 1 + insn.off}"
+        if op == JmpOp.JA:
+            if cls == Class.JMP32:        # gotol: a 32-bit offset in imm (Linux 6.6)
+                far = f"pc{_off(insn.imm)}" if pc is None else f"{pc + 1 + insn.imm}"
+                return f"gotol {far}"
+            return f"goto {target}"
+        reg = "r" if cls == Class.JMP else "w"
+        rhs = f"{reg}{insn.src}" if code & Src.X else f"{insn.imm & 0xFFFFFFFF:#x}"
+        return f"if {reg}{insn.dst} {_JMP_TEXT[op]} {rhs} goto {target}"
+    return f"(bad {code:#04x})"
+
+
+def _format_atomic(insn: Insn, size: str, target: str) -> str:
+    op = insn.imm
+    src = _r(insn.src)
+    width = "64" if size == "u64" else ""
+    where = target[1:]                     # "(u64 *)(r10 -8)"
+    if op == AtomicOp.XCHG:
+        return f"{src} = atomic{width}_xchg({where}, {src})"
+    if op == AtomicOp.CMPXCHG:
+        return f"r0 = atomic{width}_cmpxchg({where}, r0, {src})"
+    base = op & ~AtomicOp.FETCH
+    sym = {AtomicOp.ADD: "+=", AtomicOp.OR: "|=", AtomicOp.AND: "&=", AtomicOp.XOR: "^="}[base]
+    if op & AtomicOp.FETCH:
+        name = {AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XOR: "xor"}[base]
+        return f"{src} = atomic{width}_fetch_{name}({where}, {src})"
+    return f"lock {target} {sym} {src}"
+
+
+# -- convenience builders for the instructions without an opcode family ----
+
+def mov(dst: Reg, src: Reg) -> Insn:
+    return AluOp.MOV.reg(dst, src)
+
+
+def mov_imm(dst: Reg, imm: int) -> Insn:
+    """Load a constant; a wide load when it does not fit a signed 32-bit immediate."""
+    if -(1 << 31) <= imm < (1 << 31):
+        return AluOp.MOV.imm(dst, imm)
+    return ld_imm64(dst, imm)
+
+
+def ld_imm64(dst: Reg, imm: int) -> Insn:
+    return Insn(Class.LD | Mode.IMM | Size.DW, dst, 0, 0, imm & 0xFFFFFFFFFFFFFFFF)
+
+
+def ld_map_fd(dst: Reg, name: str, fd: int = 0) -> Insn:
+    """Load the map named ``name``; the loader sets ``fd``."""
+    return Insn(Class.LD | Mode.IMM | Size.DW, dst, PseudoSrc.MAP_FD, 0, fd, name)
+
+
+def call(helper: Helper) -> Insn:
+    return Insn(Class.JMP | JmpOp.CALL, 0, PseudoCall.HELPER, 0, int(helper))
+
+
+def exit_() -> Insn:
+    return Insn(Class.JMP | JmpOp.EXIT)
+
+
+def ja(off: int) -> Insn:
+    return Insn(Class.JMP | JmpOp.JA, 0, 0, off, 0)
+
+
+def to_be(dst: Reg, bits: int) -> Insn:
+    """``dst = be<bits> dst``: host to network byte order (a swap on
+    little-endian machines), the upper bits cleared (every kernel with BPF)."""
+    return Insn(Class.ALU | Src.X | AluOp.END, dst, 0, 0, bits)
+
+
+# -- programs ------------------------------------------------------------
+
+def encode(insns: list[Insn]) -> bytes:
+    return b"".join(i.encode() for i in insns)
+
+
+def decode(data: bytes) -> list[Insn]:
+    """Bytes to instructions; a wide load's two slots become one ``Insn``."""
+    if len(data) % SLOT_SIZE:
+        raise ValueError(f"program length {len(data)} is not a multiple of {SLOT_SIZE}")
+    out: list[Insn] = []
+    pos = 0
+    while pos < len(data):
+        code, regs, off, imm = _SLOT.unpack_from(data, pos)
+        pos += SLOT_SIZE
+        dst, src = regs & 0x0F, regs >> 4
+        if code == (Class.LD | Mode.IMM | Size.DW):
+            if pos >= len(data):
+                raise ValueError("wide load at the end of the program has no second slot")
+            _, _, _, hi = _SLOT.unpack_from(data, pos)
+            pos += SLOT_SIZE
+            imm = (imm & 0xFFFFFFFF) | ((hi & 0xFFFFFFFF) << 32)
+        out.append(Insn(code, dst, src, off, imm))
+    return out
+
+
+def slot_offsets(insns: list[Insn]) -> list[int]:
+    """The slot index each instruction starts at (wide loads take two)."""
+    offsets, pc = [], 0
+    for insn in insns:
+        offsets.append(pc)
+        pc += insn.slots
+    return offsets
+
+
+def disassemble(insns: list[Insn]) -> list[str]:
+    """One line per instruction: ``slot: text`` with absolute jump targets."""
+    lines = []
+    for pc, insn in zip(slot_offsets(insns), insns):
+        lines.append(f"{pc:4d}: {format_insn(insn, pc if insn.is_jump else None)}")
+    return lines

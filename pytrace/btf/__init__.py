@@ -1,0 +1,1 @@
+"""BTF bytes to objects: the kernel's type information, read lazily."""

@@ -1,0 +1,596 @@
+"""BTF reader for /sys/kernel/btf/* (lazy, cached), standard library only.
+
+Format: include/uapi/linux/btf.h and Documentation/bpf/btf.rst. A blob is a
+24-byte header, a type section and a string section. Type ids count from 1
+(0 is ``void``) in section order; each record is ``name_off, info, size|type``
+(three u32) followed by kind-specific words, so every record is a whole
+number of u32 and the section reads well as one ``memoryview.cast("I")``.
+
+Kernel modules' BTF (/sys/kernel/btf/<module>) is *split* BTF: its type ids
+continue after the base's last id and its string offsets continue after the
+base's string section (``Btf.load(path, base=vmlinux)``).
+
+Decoding every type of vmlinux (~130k types) in Python takes a second, so
+nothing is decoded up front. Opening builds (or loads from the cache) one
+index: the word offset of every type record, the named ids sorted by name
+(binary search) and the function names (for listing probe targets). Types are decoded on demand
+from the mmap'd (Linux 6.16+ lets sysfs BTF be mapped) or read file. The
+index cache is keyed by content (size + CRC-32 of the whole file: under a
+millisecond for 5 MB, unlike sysfs mtimes which are boot times), so a
+rebuilt kernel never meets a stale index.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from array import array
+from bisect import bisect_left
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+
+from ..base.diagnostics import RuntimeFailure
+
+VMLINUX = "/sys/kernel/btf/vmlinux"
+MAGIC = 0xEB9F
+_MAGIC_LE = b"\x9f\xeb"
+_MAGIC_BE = b"\xeb\x9f"
+#: bump when the on-disk index layout changes
+_INDEX_FORMAT = 1
+
+
+class BtfKind(IntEnum):
+    UNKN = 0
+    INT = 1
+    PTR = 2
+    ARRAY = 3
+    STRUCT = 4
+    UNION = 5
+    ENUM = 6          # values up to 32 bits; kind_flag = signed (6.0)
+    FWD = 7           # kind_flag = union
+    TYPEDEF = 8
+    VOLATILE = 9
+    CONST = 10
+    RESTRICT = 11
+    FUNC = 12         # vlen = linkage
+    FUNC_PROTO = 13
+    VAR = 14
+    DATASEC = 15
+    FLOAT = 16        # Linux 5.13
+    DECL_TAG = 17     # Linux 5.16
+    TYPE_TAG = 18     # Linux 5.17
+    ENUM64 = 19       # Linux 6.0
+
+
+class IntEncoding(IntFlag):
+    NONE = 0
+    SIGNED = 1
+    CHAR = 2
+    BOOL = 4
+
+
+class FuncLinkage(IntEnum):
+    STATIC = 0
+    GLOBAL = 1
+    EXTERN = 2
+
+
+class VarLinkage(IntEnum):
+    STATIC = 0
+    GLOBAL_ALLOCATED = 1
+    GLOBAL_EXTERN = 2
+
+
+#: u32 words after the 3-word common record: (fixed, per vlen item), by kind
+_EXTRA_WORDS = (
+    None, (1, 0), (0, 0), (3, 0), (0, 3), (0, 3), (0, 2), (0, 0), (0, 0), (0, 0),
+    (0, 0), (0, 0), (0, 0), (0, 2), (1, 0), (0, 3), (0, 0), (1, 0), (0, 0), (0, 3),
+)
+_FIXED = tuple(e[0] if e else 0 for e in _EXTRA_WORDS)
+_PER_VLEN = tuple(e[1] if e else 0 for e in _EXTRA_WORDS)
+#: kinds resolve() looks through
+_MODIFIERS = frozenset((BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST,
+                        BtfKind.RESTRICT, BtfKind.TYPE_TAG))
+_QUALIFIERS = {BtfKind.CONST: "const", BtfKind.VOLATILE: "volatile",
+               BtfKind.RESTRICT: "restrict"}
+
+
+class BtfError(RuntimeFailure):
+    """BTF missing, unreadable or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class BtfMember:
+    name: str               # "" for an anonymous struct/union member
+    type: int
+    bit_offset: int         # from the start of the enclosing struct
+    bitfield_size: int = 0  # 0 unless a bitfield
+
+
+@dataclass(frozen=True, slots=True)
+class BtfParam:
+    name: str               # "" when unnamed; a trailing (\"\", 0) means "..."
+    type: int
+
+
+@dataclass(frozen=True, slots=True)
+class BtfEnumValue:
+    name: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class BtfVarSecinfo:
+    type: int               # a VAR (or FUNC) id
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class BtfType:
+    """One decoded type record; fields a kind does not use keep defaults.
+
+    ``type`` is the referenced type for PTR, TYPEDEF, CONST, VOLATILE,
+    RESTRICT, TYPE_TAG, DECL_TAG and VAR; the element type for ARRAY; the
+    FUNC_PROTO of a FUNC; the return type of a FUNC_PROTO.
+    """
+    id: int
+    kind: BtfKind
+    name: str
+    kind_flag: bool = False
+    size: int = 0                       # INT STRUCT UNION ENUM ENUM64 DATASEC FLOAT
+    type: int = 0
+    encoding: IntEncoding = IntEncoding.NONE   # INT
+    bit_offset: int = 0                 # INT (legacy bitfield ints)
+    bits: int = 0                       # INT
+    index_type: int = 0                 # ARRAY
+    nelems: int = 0                     # ARRAY
+    members: tuple[BtfMember, ...] = ()          # STRUCT UNION
+    params: tuple[BtfParam, ...] = ()            # FUNC_PROTO
+    values: tuple[BtfEnumValue, ...] = ()        # ENUM ENUM64
+    linkage: FuncLinkage | VarLinkage | None = None   # FUNC VAR
+    component_idx: int = -1             # DECL_TAG: member/param index, -1 = the decl
+    secinfos: tuple[BtfVarSecinfo, ...] = ()     # DATASEC
+
+    @property
+    def signed(self) -> bool:
+        if self.kind is BtfKind.INT:
+            return bool(self.encoding & IntEncoding.SIGNED)
+        return self.kind_flag and self.kind in (BtfKind.ENUM, BtfKind.ENUM64)
+
+
+@dataclass(frozen=True, slots=True)
+class FuncSignature:
+    name: str
+    return_type: int
+    params: tuple[BtfParam, ...]
+    linkage: FuncLinkage
+    variadic: bool = False
+
+
+VOID = BtfType(0, BtfKind.UNKN, "void")
+
+
+def _signed(v: int, bits: int) -> int:
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+class Btf:
+    """A BTF blob (vmlinux, or a module's split BTF on top of ``base``)."""
+
+    def __init__(self, data, name: str, base: Btf | None = None):
+        self.name = name
+        self.base = base
+        self._data = data            # bytes or mmap; kept alive for _words
+        if len(data) < 24:
+            raise BtfError(f"{name}: not BTF (only {len(data)} bytes)")
+        if data[:2] == _MAGIC_LE:
+            order = "little"
+        elif data[:2] == _MAGIC_BE:
+            order = "big"
+        else:
+            raise BtfError(f"{name}: not BTF (bad magic {bytes(data[:2]).hex()})")
+        fields = [int.from_bytes(data[o:o + 4], order) for o in range(4, 24, 4)]
+        hdr_len, type_off, type_len, str_off, str_len = fields
+        if data[2] != 1 or hdr_len < 24:
+            raise BtfError(f"{name}: unsupported BTF version {data[2]} or header")
+        ts, ss = hdr_len + type_off, hdr_len + str_off
+        if ts + type_len > len(data) or ss + str_len > len(data) or type_len % 4:
+            raise BtfError(f"{name}: truncated or corrupt BTF (sections exceed the file)")
+        self.byteorder = order
+        if order == sys.byteorder and ts % 4 == 0:
+            self._words = memoryview(data)[ts:ts + type_len].cast("I")
+        else:
+            words = array("I", bytes(data[ts:ts + type_len]))
+            if order != sys.byteorder:
+                words.byteswap()
+            self._words = words
+        self._str_start, self._str_len, self._str_end = ss, str_len, ss + str_len
+        if base is None:
+            self.start_id, self._str_base = 1, 0
+        else:
+            self.start_id, self._str_base = base.end_id, base._str_base + base._str_len
+        self._offsets = self._by_name = None
+        self._func_names = b""      # sorted unique FUNC names, NUL-separated
+        self._cache: dict[int, BtfType] = {}
+        self._key: tuple | None = None
+
+    def __repr__(self) -> str:
+        return f"<Btf {self.name} ids {self.start_id}..{self.end_id - 1}>"
+
+    # ---- opening -------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str = VMLINUX, base: Btf | None = None, cache: bool = True) -> Btf:
+        """Open a BTF file; its index comes from the cache when still valid."""
+        try:
+            data = _map_file(path)
+        except OSError as e:
+            hint = ("this kernel has no BTF (CONFIG_DEBUG_INFO_BTF); use tracepoints"
+                    " instead of fentry/struct casts") if path == VMLINUX else None
+            raise BtfError(f"cannot read BTF from {path}: {e.strerror}", hint=hint) from None
+        btf = cls(data, path, base)
+        btf._open_index(path if cache else None)
+        return btf
+
+    @classmethod
+    def from_bytes(cls, data: bytes, base: Btf | None = None, name: str = "<bytes>") -> Btf:
+        """A blob already in memory (e.g. from an ELF .BTF section); no disk cache."""
+        btf = cls(data, name, base)
+        btf._open_index(None)
+        return btf
+
+    def close(self) -> None:
+        """Release the file mapping (the object is unusable afterwards)."""
+        if isinstance(self._words, memoryview):
+            self._words.release()
+        if hasattr(self._data, "close"):
+            self._data.close()
+
+    @property
+    def end_id(self) -> int:
+        """One past the last type id (the first id of BTF split on top of this)."""
+        return self.start_id + len(self._offsets)
+
+    def _content_key(self) -> tuple:
+        if self._key is None:
+            import zlib
+            self._key = (len(self._data), zlib.crc32(self._data)) + (
+                self.base._content_key() if self.base else ())
+        return self._key
+
+    def _open_index(self, path: str | None) -> None:
+        if path is None:
+            self._build_index()
+            return
+        from ..base.cache import cache_dir, write_atomic
+        import zlib
+        key = (sys.byteorder,) + self._content_key()
+        tag = f"{os.path.basename(path)}-{zlib.crc32(os.path.abspath(path).encode()):08x}"
+        file = os.path.join(cache_dir(), f"btf-{tag}.idx")
+        if self._load_index(file, key):
+            return
+        self._build_index()
+        write_atomic(file, self._dump_index(key))
+
+    # Index file: u32 header length, marshal'd (format, key, section lengths),
+    # padding to 4, then the offsets and by-name arrays (native u32) and the
+    # function names; the arrays are used in place as memoryview casts.
+
+    def _dump_index(self, key: tuple) -> bytes:
+        import marshal
+        offs, names, funcs = self._offsets.tobytes(), self._by_name.tobytes(), self._func_names
+        head = marshal.dumps((_INDEX_FORMAT, key, len(offs), len(names), len(funcs)))
+        return b"".join((len(head).to_bytes(4, "little"), head,
+                         bytes(-(4 + len(head)) % 4), offs, names, funcs))
+
+    def _load_index(self, file: str, key: tuple) -> bool:
+        import marshal
+        try:
+            with open(file, "rb") as f:
+                raw = f.read()
+            n = int.from_bytes(raw[:4], "little")
+            fmt, k, n_offs, n_names, n_funcs = marshal.loads(raw[4:4 + n])
+            p = 4 + n + (-(4 + n) % 4)
+            if fmt != _INDEX_FORMAT or k != key or p + n_offs + n_names + n_funcs != len(raw):
+                return False
+            mv = memoryview(raw)
+            self._offsets = mv[p:p + n_offs].cast("I")
+            self._by_name = mv[p + n_offs:p + n_offs + n_names].cast("I")
+            self._func_names = mv[p + n_offs + n_names:]
+        except (OSError, EOFError, ValueError, TypeError):
+            return False
+        return self._index_consistent()
+
+    def _index_consistent(self) -> bool:
+        """Cheap sanity check of a loaded index: the last record ends the section."""
+        offs, w = self._offsets, self._words
+        if not offs:
+            return len(w) == 0
+        last = offs[-1]
+        if last + 2 >= len(w):
+            return False
+        info = w[last + 1]
+        k = (info >> 24) & 0x1F
+        return k < len(_FIXED) and last + 3 + _FIXED[k] + (info & 0xFFFF) * _PER_VLEN[k] == len(w)
+
+    def _build_index(self) -> None:
+        w, n, i = self._words, len(self._words), 0
+        offs = array("I")
+        append, fixed, per = offs.append, _FIXED, _PER_VLEN
+        try:
+            while i < n:
+                append(i)
+                info = w[i + 1]
+                k = (info >> 24) & 0x1F
+                if not k:
+                    raise IndexError
+                i += 3 + fixed[k] + (info & 0xFFFF) * per[k]
+        except IndexError:
+            tid = self.start_id + len(offs) - 1
+            raise BtfError(f"{self.name}: type id {tid} has an unknown kind or runs past the "
+                           f"type section", hint="pytrace knows BTF kinds up to ENUM64") from None
+        if i != n:
+            raise BtfError(f"{self.name}: the last type record runs past the type section")
+        self._offsets = offs
+        strb = self._strbytes
+        names = [strb(w[o]) for o in offs]
+        order = sorted(range(len(names)), key=names.__getitem__)
+        first = bisect_left(order, b"\x01", key=names.__getitem__)  # skip anonymous
+        start = self.start_id
+        self._by_name = array("I", [start + j for j in order[first:]])
+        func, funcs = BtfKind.FUNC << 24, []
+        for t in self._by_name:
+            o = offs[t - start]
+            if w[o + 1] & 0x1F000000 == func:
+                n = strb(w[o])
+                if not funcs or funcs[-1] != n:
+                    funcs.append(n)
+        self._func_names = b"\0".join(funcs)
+
+    # ---- strings and raw records -----------------------------------------------
+
+    def _strbytes(self, off: int) -> bytes:
+        if off < self._str_base:
+            return self.base._strbytes(off)
+        a = self._str_start + off - self._str_base
+        e = self._data.find(b"\0", a, self._str_end)
+        if e < 0:
+            raise BtfError(f"{self.name}: string offset {off} is outside the string section")
+        return self._data[a:e]
+
+    def _str(self, off: int) -> str:
+        return self._strbytes(off).decode("utf-8", "replace")
+
+    def _record(self, tid: int) -> tuple[Btf, int]:
+        """(the Btf holding ``tid``, its word offset)."""
+        btf = self
+        while tid < btf.start_id:
+            btf = btf.base
+            if btf is None:
+                raise BtfError(f"{self.name}: type id {tid} is not in this BTF")
+        rel = tid - btf.start_id
+        if rel >= len(btf._offsets):
+            raise BtfError(f"{self.name}: type id {tid} is out of range")
+        return btf, btf._offsets[rel]
+
+    def kind(self, tid: int) -> BtfKind:
+        if tid == 0:
+            return BtfKind.UNKN
+        btf, off = self._record(tid)
+        return BtfKind((btf._words[off + 1] >> 24) & 0x1F)
+
+    def name_of(self, tid: int) -> str:
+        if tid == 0:
+            return "void"
+        btf, off = self._record(tid)
+        return btf._str(btf._words[off])
+
+    def _name_key(self, tid: int) -> bytes:
+        btf, off = self._record(tid)
+        return btf._strbytes(btf._words[off])
+
+    # ---- decoding --------------------------------------------------------------
+
+    def type(self, tid: int) -> BtfType:
+        """The decoded type ``tid`` (0 is void)."""
+        if tid == 0:
+            return VOID
+        t = self._cache.get(tid)
+        if t is None:
+            btf, off = self._record(tid)
+            t = self._cache[tid] = btf._decode(tid, off)
+        return t
+
+    def _decode(self, tid: int, off: int) -> BtfType:
+        w, s = self._words, self._str
+        name, info, st = s(w[off]), w[off + 1], w[off + 2]
+        kind, vlen, kflag = BtfKind((info >> 24) & 0x1F), info & 0xFFFF, bool(info >> 31)
+        x = off + 3
+        K = BtfKind
+        if kind is K.INT:
+            v = w[x]
+            return BtfType(tid, kind, name, kflag, size=st, encoding=IntEncoding((v >> 24) & 0xF),
+                           bit_offset=(v >> 16) & 0xFF, bits=v & 0xFF)
+        if kind is K.ARRAY:
+            return BtfType(tid, kind, name, kflag, type=w[x], index_type=w[x + 1], nelems=w[x + 2])
+        if kind in (K.STRUCT, K.UNION):
+            ms = []
+            for j in range(x, x + 3 * vlen, 3):
+                o = w[j + 2]
+                ms.append(BtfMember(s(w[j]), w[j + 1], o & 0xFFFFFF, o >> 24) if kflag
+                          else BtfMember(s(w[j]), w[j + 1], o))
+            return BtfType(tid, kind, name, kflag, size=st, members=tuple(ms))
+        if kind is K.ENUM:
+            vals = tuple(BtfEnumValue(s(w[j]), _signed(w[j + 1], 32) if kflag else w[j + 1])
+                         for j in range(x, x + 2 * vlen, 2))
+            return BtfType(tid, kind, name, kflag, size=st, values=vals)
+        if kind is K.ENUM64:
+            vals = []
+            for j in range(x, x + 3 * vlen, 3):
+                v = w[j + 1] | w[j + 2] << 32
+                vals.append(BtfEnumValue(s(w[j]), _signed(v, 64) if kflag else v))
+            return BtfType(tid, kind, name, kflag, size=st, values=tuple(vals))
+        if kind is K.FUNC_PROTO:
+            ps = tuple(BtfParam(s(w[j]), w[j + 1]) for j in range(x, x + 2 * vlen, 2))
+            return BtfType(tid, kind, name, kflag, type=st, params=ps)
+        if kind is K.FUNC:
+            return BtfType(tid, kind, name, kflag, type=st, linkage=FuncLinkage(vlen))
+        if kind is K.VAR:
+            return BtfType(tid, kind, name, kflag, type=st, linkage=VarLinkage(w[x]))
+        if kind is K.DATASEC:
+            si = tuple(BtfVarSecinfo(w[j], w[j + 1], w[j + 2]) for j in range(x, x + 3 * vlen, 3))
+            return BtfType(tid, kind, name, kflag, size=st, secinfos=si)
+        if kind is K.DECL_TAG:
+            return BtfType(tid, kind, name, kflag, type=st, component_idx=_signed(w[x], 32))
+        if kind is K.FLOAT:
+            return BtfType(tid, kind, name, kflag, size=st)
+        return BtfType(tid, kind, name, kflag, type=st)   # PTR FWD TYPEDEF quals TYPE_TAG
+
+    # ---- lookups ---------------------------------------------------------------
+
+    def find_all(self, name: str) -> list[int]:
+        """Ids of every type called ``name`` (this BTF and its bases), ascending."""
+        found = self.base.find_all(name) if self.base else []
+        key, idx = name.encode(), self._by_name
+        i = bisect_left(idx, key, key=self._name_key)
+        while i < len(idx) and self._name_key(idx[i]) == key:
+            found.append(idx[i])
+            i += 1
+        return found
+
+    def names(self, prefix: str, kind: BtfKind | None = None) -> list[str]:
+        """Sorted unique names starting with ``prefix`` (of ``kind``), in this
+        BTF and its bases: ``names("btf_trace_", BtfKind.TYPEDEF)``."""
+        found = set(self.base.names(prefix, kind)) if self.base else set()
+        key, idx = prefix.encode(), self._by_name
+        i = bisect_left(idx, key, key=self._name_key)
+        while i < len(idx):
+            name = self._name_key(idx[i])
+            if not name.startswith(key):
+                break
+            if kind is None or self.kind(idx[i]) is kind:
+                found.add(name.decode("utf-8", "replace"))
+            i += 1
+        return sorted(found)
+
+    def find(self, name: str, kind: BtfKind | None = None) -> int | None:
+        """The id of the type ``name`` of ``kind`` (any kind when None: the lowest
+        id, a full definition preferred to a FWD), or None."""
+        ids = self.find_all(name)
+        if kind is not None:
+            return next((t for t in ids if self.kind(t) is kind), None)
+        return next((t for t in ids if self.kind(t) is not BtfKind.FWD), ids[0] if ids else None)
+
+    def resolve(self, tid: int) -> int:
+        """``tid`` with typedefs, qualifiers and type tags looked through."""
+        while tid:
+            btf, off = self._record(tid)
+            w = btf._words
+            if (w[off + 1] >> 24) & 0x1F not in _MODIFIERS:
+                break
+            tid = w[off + 2]
+        return tid
+
+    def funcs(self, pattern: str | None = None) -> list[str]:
+        """Names of this BTF's functions (FUNC records; not the base's), sorted and
+        unique; ``pattern`` is a shell glob (``vfs_*``)."""
+        names = str(self._func_names, "utf-8", "replace").split("\0") \
+            if self._func_names else []
+        if pattern is None:
+            return names
+        if not any(c in pattern for c in "*?["):
+            return [n for n in names if n == pattern]
+        from fnmatch import fnmatchcase
+        return [n for n in names if fnmatchcase(n, pattern)]
+
+    def func_proto(self, name: str) -> FuncSignature | None:
+        """Parameters and return type of the function ``name``, or None."""
+        fid = self.find(name, BtfKind.FUNC)
+        if fid is None:
+            return None
+        func = self.type(fid)
+        proto = self.type(func.type)
+        params = proto.params
+        variadic = bool(params) and params[-1].type == 0 and not params[-1].name
+        if variadic:
+            params = params[:-1]
+        return FuncSignature(name, proto.type, params, func.linkage, variadic)
+
+    def size_of(self, tid: int) -> int:
+        """sizeof the type in bytes (0 for void and functions)."""
+        t = self.type(self.resolve(tid))
+        if t.kind is BtfKind.PTR:
+            return 8
+        if t.kind is BtfKind.ARRAY:
+            return t.nelems * self.size_of(t.type)
+        return t.size
+
+    # ---- C spelling ------------------------------------------------------------
+
+    def type_name(self, tid: int) -> str:
+        """The C spelling: ``struct task_struct *``, ``const char *``, ``int (*)(void *)``."""
+        return self._declare(tid, "")
+
+    def declaration(self, tid: int, name: str) -> str:
+        """``name`` declared with type ``tid``: ``char comm[16]``, ``void (*func)(int)``."""
+        return self._declare(tid, name)
+
+    def _qualifies_pointer(self, tid: int) -> bool:
+        """Whether a qualifier on ``tid`` is written after a ``*`` (``char *const``):
+        its operand, through other qualifiers and tags but not typedefs, is a PTR."""
+        k = self.kind(tid)
+        while k in _QUALIFIERS or k is BtfKind.TYPE_TAG:
+            tid = self.type(tid).type
+            k = self.kind(tid)
+        return k is BtfKind.PTR
+
+    def _declare(self, tid: int, decl: str) -> str:
+        t = self.type(tid)
+        K = t.kind
+        if K is BtfKind.PTR:
+            return self._declare(t.type, "*" + decl)
+        if K in _QUALIFIERS:
+            if self._qualifies_pointer(t.type):
+                return self._declare(t.type, _QUALIFIERS[K] + (" " + decl if decl else ""))
+            return _QUALIFIERS[K] + " " + self._declare(t.type, decl)
+        if K is BtfKind.TYPE_TAG:
+            return self._declare(t.type, decl)
+        if K is BtfKind.ARRAY:
+            inner = f"({decl})" if decl.startswith("*") else decl
+            return self._declare(t.type, f"{inner}[{t.nelems}]")
+        if K is BtfKind.FUNC_PROTO:
+            inner = f"({decl})" if decl.startswith("*") else decl
+            args = [self.type_name(p.type) if p.type or p.name else "..." for p in t.params]
+            return self._declare(t.type, f"{inner}({', '.join(args) or 'void'})")
+        if K is BtfKind.FUNC:
+            return self._declare(t.type, t.name + decl)
+        if K is BtfKind.VAR:
+            return self._declare(t.type, t.name + (" " + decl if decl else ""))
+        if K in (BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.ENUM64, BtfKind.FWD):
+            tag = {BtfKind.STRUCT: "struct", BtfKind.UNION: "union", BtfKind.FWD:
+                   "union" if t.kind_flag else "struct"}.get(K, "enum")
+            base = f"{tag} {t.name or '(anon)'}"
+        else:
+            base = t.name or "void"
+        if not decl:
+            return base
+        return base + decl if decl.startswith(("[", "(")) and not decl.startswith("(*") else \
+            f"{base} {decl}"
+
+
+def _map_file(path: str):
+    """The file's bytes: a read-only private mapping when the file allows it
+    (sysfs BTF does from Linux 6.16), else one read."""
+    import mmap
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            try:
+                return mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+            except (OSError, ValueError):
+                pass
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read()
+    finally:
+        os.close(fd)

@@ -1,0 +1,308 @@
+"""Readers for the records BPF programs send to userspace.
+
+Both readers share one interface::
+
+    reader.poll(timeout_ms) -> int   # records handled; 0 = wait none, -1 = forever
+    reader.lost                      # records the kernel dropped (counted)
+    reader.fileno()                  # an epoll fd: readable when records wait
+    reader.close()
+
+and call ``callback(data: bytes)`` once per record, in ring order. ``data``
+is a copy, so the callback may keep it. A record is consumed (its space
+handed back to the kernel) before its callback runs, so an exception in the
+callback propagates without replaying the record.
+
+``RingBufferReader``: BPF_MAP_TYPE_RINGBUF (Linux 5.8), one ring for all
+CPUs, records in commit order. Drops happen in the program
+(bpf_ringbuf_output() fails), so ``lost`` stays 0 here: count them there.
+
+``PerfBufferReader``: BPF_MAP_TYPE_PERF_EVENT_ARRAY (4.4), one ring per CPU;
+records of different CPUs are not ordered. The kernel counts drops and
+reports them as PERF_RECORD_LOST once there is room again. Payloads are
+what the program passed to bpf_perf_event_output(), followed by up to 7
+bytes of padding (perf rounds the sample up to 8 bytes).
+
+Memory ordering: Python reads and writes the ring positions as aligned
+8-byte words, which is exactly what the kernel's protocol needs on x86-64
+(TSO); weakly ordered CPUs rely on the interpreter's own barriers.
+"""
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import select
+import struct
+from typing import Callable
+
+from . import bpf
+
+from . import perf
+from .bpf import RingbufHeader
+from .perf import PerfRecordType
+
+Callback = Callable[[bytes], object]
+
+PAGE_SIZE = mmap.PAGESIZE
+_BUSY = int(RingbufHeader.BUSY_BIT)
+_DISCARD = int(RingbufHeader.DISCARD_BIT)
+_LEN_MASK = ~(_BUSY | _DISCARD) & 0xFFFFFFFF
+_RB_HDR = int(RingbufHeader.SIZE)
+
+
+def _epoll_wait(ep: select.epoll, timeout_ms: int) -> list[tuple[int, int]]:
+    try:
+        return ep.poll(-1 if timeout_ms < 0 else timeout_ms / 1000.0)
+    except InterruptedError:  # pragma: no cover - PEP 475 retries for us
+        return []
+
+
+class _Reader:
+    """What both readers share: an epoll fd to wait on, and a poll() that
+    handles what is waiting or waits for the kernel's wakeup. Subclasses
+    set ``_epoll`` and implement ``_consume`` and ``close``."""
+    _epoll: select.epoll | None = None
+
+    def fileno(self) -> int:
+        assert self._epoll is not None, "reader is closed"
+        return self._epoll.fileno()
+
+    def poll(self, timeout_ms: int = -1) -> int:
+        """Handle every record waiting; when there is none, wait up to
+        ``timeout_ms`` for the kernel's wakeup and handle what came."""
+        n = self._consume()
+        if n or timeout_ms == 0:
+            return n
+        _epoll_wait(self._epoll, timeout_ms)
+        return self._consume()
+
+    def _consume(self) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class RingBufferReader(_Reader):
+    """Consume a BPF ring buffer map through its mmap'ed pages.
+
+    Layout (kernel/bpf/ringbuf.c): page 0 holds consumer_pos (we write it),
+    page 1 producer_pos, then the data pages, mapped twice in a row so a
+    record crossing the end of the ring reads as one contiguous slice.
+    """
+
+    def __init__(self, map_fd: int, size: int, callback: Callback):
+        if size <= 0 or size & (size - 1) or size % PAGE_SIZE:
+            raise ValueError(f"ring buffer size {size} is not a power-of-2 multiple of the page size")
+        self.callback = callback
+        self.size = size
+        self.lost = 0
+        self._mask = size - 1
+        self._epoll: select.epoll | None = None
+        self._consumer = mmap.mmap(map_fd, PAGE_SIZE, mmap.MAP_SHARED,
+                                   mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+        try:
+            self._producer = mmap.mmap(map_fd, PAGE_SIZE + 2 * size, mmap.MAP_SHARED,
+                                       mmap.PROT_READ, offset=PAGE_SIZE)
+        except BaseException:
+            self._consumer.close()
+            raise
+        self._cons_pos = memoryview(self._consumer).cast("Q")
+        self._prod_words = memoryview(self._producer).cast("Q")   # [0] = producer_pos
+        self._words32 = memoryview(self._producer).cast("I")     # record headers
+        self._epoll = select.epoll()
+        self._epoll.register(map_fd, select.EPOLLIN)
+
+    def _consume(self) -> int:
+        cons_pos, prod_words, words32 = self._cons_pos, self._prod_words, self._words32
+        data_map, mask, callback = self._producer, self._mask, self.callback
+        cons = cons_pos[0]
+        prod = prod_words[0]
+        n = 0
+        while True:
+            if cons >= prod:
+                prod = prod_words[0]
+                if cons >= prod:
+                    return n
+            off = PAGE_SIZE + (cons & mask)
+            header = words32[off >> 2]
+            if header & _BUSY:             # reserved, not yet committed
+                return n
+            length = header & _LEN_MASK
+            cons += (length + _RB_HDR + 7) & ~7
+            if header & _DISCARD:
+                cons_pos[0] = cons
+                continue
+            data = data_map[off + _RB_HDR:off + _RB_HDR + length]
+            cons_pos[0] = cons
+            n += 1
+            callback(data)
+
+    def close(self) -> None:
+        if self._epoll is None:
+            return
+        self._epoll.close()
+        self._epoll = None
+        for view in (self._cons_pos, self._prod_words, self._words32):
+            view.release()
+        self._consumer.close()
+        self._producer.close()
+
+_PERF_HEADER = struct.Struct("<IHH")      # struct perf_event_header
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_HEAD = perf.PerfEventMmapPage.data_head.offset // 8
+_TAIL = perf.PerfEventMmapPage.data_tail.offset // 8
+_DATA_OFFSET = perf.PerfEventMmapPage.data_offset.offset // 8
+_SAMPLE = int(PerfRecordType.SAMPLE)
+_LOST = int(PerfRecordType.LOST)
+
+
+class PerfRing:
+    """One CPU's perf ring: the control page and 2^n data pages."""
+
+    @classmethod
+    def open(cls, attr, cpu: int, pages: int) -> "PerfRing | None":
+        """Open a perf event on ``cpu`` with ``attr`` and map its ring; None
+        when the CPU is offline."""
+        try:
+            fd = perf.perf_event_open(attr, -1, cpu)
+        except bpf.BpfError as e:
+            if e.errno == errno.ENODEV:   # the CPU is offline
+                return None
+            raise
+        try:
+            return cls(cpu, fd, pages)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def __init__(self, cpu: int, fd: int, pages: int):
+        self.cpu = cpu
+        self.fd = fd
+        self.size = pages * PAGE_SIZE
+        self.mm = mmap.mmap(fd, PAGE_SIZE + self.size, mmap.MAP_SHARED,
+                            mmap.PROT_READ | mmap.PROT_WRITE)
+        self.words = memoryview(self.mm).cast("Q")
+        self.base = self.words[_DATA_OFFSET] or PAGE_SIZE     # data_offset: 4.1+
+
+    def read(self, off: int, length: int) -> bytes:
+        """``length`` bytes at ring offset ``off``, joining across the ring end."""
+        start = self.base + off
+        end = off + length
+        if end <= self.size:
+            return self.mm[start:start + length]
+        return self.mm[start:self.base + self.size] + self.mm[self.base:self.base + end - self.size]
+
+    def close(self) -> None:
+        self.words.release()
+        self.mm.close()
+        os.close(self.fd)
+
+
+class PerfBufferReader(_Reader):
+    """Consume a BPF_MAP_TYPE_PERF_EVENT_ARRAY through per-CPU perf rings.
+
+    For each CPU it opens a PERF_COUNT_SW_BPF_OUTPUT event that samples raw
+    data and wakes on every record, maps 1 + ``pages_per_cpu`` pages and puts
+    the event in ``map[cpu]``, where bpf_perf_event_output(BPF_F_CURRENT_CPU)
+    finds it. CPUs that are offline (ENODEV) are skipped.
+    """
+
+    def __init__(self, map_fd: int, cpus: list[int] | None, callback: Callback,
+                 pages_per_cpu: int = 64):
+        if pages_per_cpu <= 0 or pages_per_cpu & (pages_per_cpu - 1):
+            raise ValueError(f"pages_per_cpu must be a power of 2, not {pages_per_cpu}")
+        if cpus is None:
+            from .maps import online_cpus
+            cpus = online_cpus()
+        self.callback = callback
+        self.lost = 0
+        self.map_fd = map_fd
+        self._rings: list[PerfRing] = []
+        self._epoll: select.epoll | None = select.epoll()
+        try:
+            for cpu in cpus:
+                self._open_cpu(cpu, pages_per_cpu)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_cpu(self, cpu: int, pages: int) -> None:
+        attr = perf.PerfEventAttr(type=perf.PerfType.SOFTWARE,
+                                 config=perf.PerfSwConfig.BPF_OUTPUT,
+                                 sample_type=perf.PerfSampleType.RAW,
+                                 sample_period=1, wakeup_events=1)
+        ring = PerfRing.open(attr, cpu, pages)
+        if ring is None:
+            return
+        fd = ring.fd
+        self._rings.append(ring)
+        bpf.map_update(self.map_fd, _U32.pack(cpu), _U32.pack(fd))
+        perf.perf_enable(fd)
+        assert self._epoll is not None
+        self._epoll.register(fd, select.EPOLLIN)
+
+    @property
+    def cpus(self) -> list[int]:
+        return [ring.cpu for ring in self._rings]
+
+    def _consume(self) -> int:
+        n = 0
+        for ring in self._rings:
+            words = ring.words
+            head = words[_HEAD]
+            tail = words[_TAIL]
+            if tail == head:
+                continue
+            n += self._drain(ring, head, tail)
+        return n
+
+    def _drain(self, ring: PerfRing, head: int, tail: int) -> int:
+        mm, base, mask, words = ring.mm, ring.base, ring.size - 1, ring.words
+        callback = self.callback
+        n = 0
+        while True:
+            if tail >= head:
+                head = words[_HEAD]
+                if tail >= head:
+                    return n
+            off = tail & mask
+            rtype, _misc, rsize = _PERF_HEADER.unpack_from(mm, base + off)
+            if rsize < 8:                       # never written by the kernel
+                raise RuntimeError(f"corrupt perf ring on CPU {ring.cpu}: record size {rsize}")
+            if off + rsize <= ring.size:
+                rec, at = mm, base + off
+            else:
+                rec, at = ring.read(off, rsize), 0
+            tail += rsize
+            if rtype == _SAMPLE:
+                (raw_size,) = _U32.unpack_from(rec, at + 8)
+                data = rec[at + 12:at + 12 + raw_size]
+                words[_TAIL] = tail
+                n += 1
+                callback(data)
+            else:
+                if rtype == _LOST:
+                    self.lost += _U64.unpack_from(rec, at + 16)[0]   # after u64 id
+                words[_TAIL] = tail
+
+    def close(self) -> None:
+        if self._epoll is None:
+            return
+        self._epoll.close()
+        self._epoll = None
+        for ring in self._rings:
+            try:   # the map holds the event file too: let it go
+                bpf.map_delete(self.map_fd, _U32.pack(ring.cpu))
+            except bpf.BpfError:
+                pass
+            ring.close()
+        self._rings = []
+

@@ -1,0 +1,2 @@
+"""The interactive prompt (prompt-toolkit, imported lazily): the app, its
+commands, syntax highlighting and completion, watch."""

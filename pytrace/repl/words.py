@@ -1,0 +1,74 @@
+"""What the live session can tell completion: probe types, tracepoints,
+kernel functions (BTF), builtins with their doc lines, maps in use, probe
+numbers (the ``repl_syntax.Words`` interface). Each list is read once."""
+from __future__ import annotations
+
+from ..base.diagnostics import PytraceError
+from .syntax import Words
+
+
+class SessionWords(Words):
+    """Completion words from the live session (repl_syntax.Words)."""
+
+    def __init__(self, session):
+        self.session = session
+        self._tracepoints: list | None = None
+        self._funcs: list | None = None
+        self._listings: dict[str, list[str]] = {}
+        self._builtins: list | None = None
+
+    def providers(self):
+        from ..providers import providers
+        return [(p.name, tuple(p.aliases), p.doc) for p in providers()]
+
+    def listing(self, provider: str) -> list[str]:
+        if provider not in self._listings:
+            from ..providers import by_name
+            p = by_name().get(provider)
+            try:
+                self._listings[provider] = p.listing("", self.session.kernel) if p else []
+            except (PytraceError, OSError):
+                self._listings[provider] = []
+        return self._listings[provider]
+
+    def tracepoints(self):
+        if self._tracepoints is None:
+            try:
+                self._tracepoints = list(self.session.kernel.list_tracepoints("*:*"))
+            except (PytraceError, OSError):
+                self._tracepoints = []
+        return self._tracepoints
+
+    def kernel_functions(self):
+        if self._funcs is None:
+            try:
+                btf = self.session.kernel.btf()
+                self._funcs = sorted(set(btf.funcs())) if btf is not None else []
+            except (PytraceError, OSError):
+                self._funcs = []
+        return self._funcs
+
+    def builtins(self):
+        if self._builtins is None:
+            from ..lang.builtins import registry
+            reg = registry()
+            out = []
+            for name, v in sorted(reg.variables.items()):
+                out.append((name[:-1] + "0" if v.family else name, "variable", v.doc))
+            seen = set()
+            for name, f in sorted(reg.functions.items()):
+                if name not in seen:
+                    seen.add(name)
+                    out.append((name, "function", f"{f.signature}: {f.doc}"
+                                if f.signature else f.doc))
+            self._builtins = out
+        return self._builtins
+
+    def builtin_names(self) -> frozenset[str]:
+        return frozenset(n for n, _, _ in self.builtins())
+
+    def maps(self):
+        return [m.name for m in self.session.user_maps]
+
+    def probe_numbers(self):
+        return [p.number for p in self.session.probes]

@@ -1,0 +1,449 @@
+"""The interactive session: probes come and go while the maps live on.
+
+A ``LiveSession`` is a ``Session`` that grows one input at a time. Each
+input is compiled against everything loaded so far (``compile_ast(base=)``):
+its probes read and update the maps earlier probes made (same types, same
+kernel maps), their events get ids after the earlier ones, so one reader
+serves every probe. An input is loaded and attached as a unit: when a
+program is rejected nothing of it stays; when an attach fails none of its
+probes stays attached (its maps, and what its BEGIN did, do).
+
+Maps the session owns from the start: the event buffer (ring or perf
+buffer) and pytrace's counters (lost events, full maps), made large enough
+for ``COUNTER_SLOTS`` counters so later inputs can add theirs. Each input's
+scratch map is its own; the kernel keeps it while the input's programs are
+loaded, so our fd closes as soon as they are.
+
+Life cycle: ``start()`` -> ``add(text)`` / ``detach(n)`` / ``print_maps()``
+... -> ``finish()`` (stop every probe, run END, print the maps as the CLI
+does at exit) -> ``close()`` (nothing left in the kernel).
+"""
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+
+from ..base.diagnostics import RuntimeFailure, UsageError
+from ..lang.kernelinfo import Feature
+from ..lang.probes import ProgKind
+from ..lang.program import CompiledScript, MapKind, MapSpec
+from .detach import BackgroundCloser, stop_now
+from ..base.record import field, record
+from .session import STOP_EXIT, STOP_SIGNAL, Options, Runtime, Session, attach_program
+
+#: how many of pytrace's own counters (one per map that can fill up, plus
+#: lost events) all inputs of a session can have together
+COUNTER_SLOTS = 256
+EVENTS_MAP, SCRATCH_MAP, COUNTERS_MAP = "events", "scratch", "counters"
+
+ATTACHED, RAN, AT_END, DETACHED = "attached", "ran", "at end", "detached"
+
+
+@record(eq=False)
+class LiveProbe:
+    """One probe of the session, as typed: ``number`` is what ``.detach``
+    takes; ``programs`` the BPF programs it became (one per group of
+    targets sharing a context)."""
+    number: int
+    text: str
+    special: str
+    targets: list
+    programs: list
+    prog_fds: list = field(default_factory=list)
+    attachments: list = field(default_factory=list)
+    stack: ExitStack = field(default_factory=ExitStack)
+    state: str = ATTACHED
+
+    @property
+    def name(self) -> str:
+        """The probe's attach points, shortened: ``tracepoint:syscalls:sys_enter_read``."""
+        names = [t.name for t in self.targets]
+        if len(names) > 2:
+            return f"{names[0]}, … ({len(names)} probes)"
+        return ", ".join(names)
+
+    @property
+    def mechanism(self) -> str:
+        """How the probe is attached, for ``.probes``."""
+        if self.special == "BEGIN":
+            test_run = self.programs and self.programs[0].kind is ProgKind.RAW_TRACEPOINT
+            return "ran once (BPF_PROG_TEST_RUN)" if test_run else "ran once (getpgid tracepoint)"
+        if self.special == "END":
+            return "runs at the end"
+        kinds = []
+        for a in self.attachments:
+            if a.perf_fd >= 0 and a.link_fd >= 0:
+                kind = "perf event + BPF link"
+            elif a.perf_fd >= 0:
+                kind = "perf event (ioctl)"
+            elif a.link_fd >= 0:
+                kind = "BPF link"
+            elif not a.closed:          # held by kernel state, not an fd (xdp/tc netlink)
+                kind = "netlink"
+            else:
+                kind = "detached"
+            if kind not in kinds:
+                kinds.append(kind)
+        provider = self.targets[0].provider if self.targets else "?"
+        return f"{provider}: {', '.join(kinds) or 'nothing'}"
+
+
+class LiveSession(Session):
+    @classmethod
+    def printing(cls, options: Options, fmt: str, out, err) -> "LiveSession":
+        """A session printing as the CLI does (``-f text|json``) to out/err."""
+        from ..render.output import Resolvers, make_printer
+        ref: list[LiveSession] = []
+        printer = make_printer(fmt, out, err,
+                               Resolvers(special=lambda how, v: ref[0].resolve(how, v),
+                                         stack=lambda t, v: ref[0].resolve_stack(t, v)))
+        ref.append(cls(options, printer))
+        return ref[0]
+
+    def __init__(self, options: Options, printer):
+        super().__init__(options, printer)
+        self.probes: list[LiveProbe] = []
+        self.inputs = 0
+        self.runtime: Runtime | None = None
+        self.finished = False
+        self._next_number = 1
+        self._constants_now: dict[str, int] = {}
+        self._swept: set[str] = set()
+        self._stats_fd = -1
+        self._closer = BackgroundCloser()
+        self.stack.callback(self._closer.wait)     # the last to run when closing
+
+    # -- set-up ----------------------------------------------------------------
+    def start(self) -> None:
+        """Privileges, kernel facts, the -c child (held), the shared maps and
+        the event reader."""
+        from ..kernel import bpf
+        from ..kernel import privileges
+        self.prepare()
+        privileges.raise_rlimit_memlock()
+        self._constants_now = self._constants()
+        self.script = CompiledScript([], self._session_maps(), [], [], self.options.limits, {})
+        for spec in self.script.maps:
+            self.maps[spec.name] = self._create_map(spec, self.stack)
+        self.start_events()
+        self.stack.callback(self._close_probes)
+        self.runtime = Runtime(self.kernel, self.options.pid,
+                               self.child.pid if self.child is not None else None,
+                               force=self.options.force)
+        try:
+            self._stats_fd = bpf.enable_stats()
+            self.stack.callback(os.close, self._stats_fd)
+        except bpf.BpfError:
+            self._stats_fd = -1          # before 5.8: no hit counts
+
+    def _session_maps(self) -> list[MapSpec]:
+        limits = self.options.limits
+        if self.kernel.has(Feature.RINGBUF):
+            events = MapSpec(EVENTS_MAP, MapKind.RINGBUF, 0, 0, limits.ringbuf_size, user=False)
+        else:
+            events = MapSpec(EVENTS_MAP, MapKind.PERF_EVENT_ARRAY, 4, 4,
+                             max(self.kernel.ncpus, 1), user=False)
+        counters = MapSpec(COUNTERS_MAP, MapKind.ARRAY, 4, 8 * COUNTER_SLOTS, 1, user=False)
+        return [events, counters]
+
+    # -- adding probes -----------------------------------------------------------
+    def add(self, text: str, name: str | None = None) -> list[LiveProbe]:
+        """Compile, load and attach the probes in ``text`` (BEGIN runs now,
+        END waits for the end); returns them, numbered. Raises PytraceError
+        (CompileError with located messages, RuntimeFailure): after a compile
+        or load error nothing of ``text`` stays; after an attach failure none
+        of its probes does (its new maps do, as its BEGIN left them)."""
+        from ..compile import compile_ast
+        from ..lang.parser import parse
+        from ..providers import resolvers
+        if self.finished:
+            raise UsageError("the session has ended")
+        self.inputs += 1
+        program = parse(text, name or f"<input {self.inputs}>")
+        if not program.probes:
+            return []
+        unit = compile_ast(program, self.kernel, resolvers(), params=self.options.params,
+                           constants=self._constants_now, limits=self.options.limits,
+                           base=self.script)
+        self._fallback_notes(unit)          # kprobe running as fentry, …
+        if len(unit.counters) > COUNTER_SLOTS:
+            raise RuntimeFailure(f"this session has used all {COUNTER_SLOTS} of pytrace's "
+                                 "counters (one per map that can fill up)",
+                                 hint="end the session and start a new one")
+        self._make_room(unit, self._open_estimate())
+        pending = ExitStack()           # new shared maps: the session's once all went well
+        private = ExitStack()           # this input's scratch map: the programs hold it
+        built: list[LiveProbe] = []
+        try:
+            with private:
+                fds = {n: m.fd for n, m in self.maps.items()}
+                new_maps = {}
+                for spec in unit.maps:
+                    if spec.name in self.maps:
+                        continue
+                    owner = private if spec.name == SCRATCH_MAP else pending
+                    m = self._create_map(spec, owner)
+                    fds[spec.name] = m.fd
+                    if spec.name != SCRATCH_MAP:
+                        new_maps[spec.name] = (spec, m)
+                for index, probe in enumerate(program.probes):
+                    programs = [p for p in unit.probes if p.source == index]
+                    lp = LiveProbe(0, probe.loc.text(), programs[0].special if programs else "",
+                                   [t for p in programs for t in p.targets], programs)
+                    built.append(lp)
+                    for p in programs:
+                        lp.prog_fds.append(self._load_program(p, fds, lp.stack))
+            self._commit(unit, new_maps)
+            self.stack.push(pending.pop_all())
+            self._sweep_new(unit)
+            self._attach_unit(built)
+        except BaseException:
+            for lp in built:
+                lp.stack.close()
+            pending.close()
+            raise
+        for lp in built:
+            lp.number = self._next_number
+            self._next_number += 1
+            self.probes.append(lp)
+        return built
+
+    def _close_probes(self) -> None:
+        """At the end: every probe still here (detached ones are the closer's)."""
+        for lp in self.probes:
+            lp.stack.close()
+
+    def _open_estimate(self) -> int:
+        return len(self.maps) + sum(len(p.prog_fds) + 2 * len(p.attachments)
+                                    for p in self.probes)
+
+    def _commit(self, unit: CompiledScript, new_maps: dict) -> None:
+        """The input's maps and events become the session's: from here on
+        its programs' events decode and its maps print."""
+        old = self.script
+        maps = list(old.maps) + [spec for spec, _ in new_maps.values()]
+        for name, (_, m) in new_maps.items():
+            self.maps[name] = m
+        self.script = CompiledScript(old.probes + unit.probes, maps, unit.events, unit.counters,
+                                     old.limits, unit.probe_names, None, unit.map_origins)
+        self._start_symbols()          # user stacks: follow processes from now (idempotent)
+
+    def _sweep_new(self, unit: CompiledScript) -> None:
+        from ..providers import by_name
+        registry = by_name()
+        for name in sorted({t.provider for p in unit.probes for t in p.targets} - self._swept):
+            registry[name].sweep(self.runtime)
+            self._swept.add(name)
+
+    def _attach_unit(self, built: list[LiveProbe]) -> None:
+        """BEGIN runs first (as in a script), then every other probe attaches;
+        an attach failure takes the whole input's probes back."""
+        from ..providers.special import Special
+        special = Special()
+        for lp in built:
+            if lp.special == "BEGIN":
+                for prog, fd in zip(lp.programs, lp.prog_fds):
+                    special.trigger(prog.targets[0], fd, self.runtime)
+                self._drain()
+                lp.state = RAN
+                lp.stack.close()            # its programs are done
+            elif lp.special == "END":
+                lp.state = AT_END
+        if self.stop_reason is not None:    # exit() in BEGIN: the session ends
+            return
+        for lp in built:
+            if lp.special:
+                continue
+
+            def keep(a, lp=lp) -> None:
+                lp.stack.callback(a.close)
+                lp.attachments.append(a)
+            for prog, fd in zip(lp.programs, lp.prog_fds):
+                attach_program(prog.targets, fd, self.runtime, keep)    # kprobe_multi too
+
+    # -- removing probes -----------------------------------------------------------
+    def probe(self, number: int) -> LiveProbe:
+        for lp in self.probes:
+            if lp.number == number:
+                return lp
+        raise UsageError(f"there is no probe {number}" + (
+            f" (probes: {', '.join(str(p.number) for p in self.probes)})" if self.probes
+            else " (no probes yet)"))
+
+    def detach(self, number: int) -> LiveProbe:
+        """Stop probe ``number`` at once and unload it; its maps stay."""
+        lp = self.probe(number)
+        self._unload([lp])
+        return lp
+
+    def detach_all(self) -> list[LiveProbe]:
+        gone = list(self.probes)
+        self._unload(gone)
+        return gone
+
+    def _unload(self, gone: list[LiveProbe]) -> None:
+        """Stop the probes now, read what they sent, and close the rest of
+        their fds in the background: a tracepoint's perf event takes a grace
+        period to close (~40 ms each, one after the other: half a minute for
+        a wildcard over every syscall), which the prompt should not wait for."""
+        stop_now([a for lp in gone for a in lp.attachments])
+        self._drain()
+        for lp in gone:
+            self.probes.remove(lp)
+            lp.state = DETACHED
+            self._closer.close_later(lp.stack)
+
+    # -- what probes did -------------------------------------------------------------
+    @property
+    def has_hit_counts(self) -> bool:
+        return self._stats_fd >= 0
+
+    def hits(self, lp: LiveProbe) -> int | None:
+        """How often the probe's programs ran (None: the kernel does not count)."""
+        from ..kernel import bpf
+        if self._stats_fd < 0 or lp.state != ATTACHED:
+            return None
+        total = 0
+        for fd in lp.prog_fds:
+            try:
+                total += bpf.prog_info(fd).run_cnt
+            except bpf.BpfError:
+                return None
+        return total
+
+    def poll(self) -> bool:
+        """Handle the events waiting; True once the session should end
+        (exit() in a probe, a signal)."""
+        self._drain()
+        return self.should_end
+
+    @property
+    def should_end(self) -> bool:
+        return self.stop_reason in (STOP_EXIT, STOP_SIGNAL)
+
+    def terminate(self) -> None:
+        """SIGTERM: end as Ctrl-D does."""
+        self.stop_reason = self.stop_reason or STOP_SIGNAL
+
+    def events_fileno(self) -> int | None:
+        return self.reader.fileno() if self.reader is not None else None
+
+    @property
+    def user_maps(self) -> list[MapSpec]:
+        return sorted(self.script.user_maps, key=lambda m: m.name)
+
+    def map_spec(self, name: str) -> MapSpec:
+        for spec in self.script.user_maps:
+            if spec.name == name:
+                return spec
+        known = ", ".join(m.name for m in self.user_maps) or "none yet"
+        raise UsageError(f"there is no map {name} (maps: {known})")
+
+    def print_maps(self, names: list[str] | None = None) -> int:
+        """Print maps as they are now (all, or ``names``), in the CLI's
+        format; returns how many had something to print."""
+        specs = [self.map_spec(n) for n in names] if names else self.user_maps
+        shown = 0
+        for spec in specs:
+            dump = self.dump_map(spec.name)
+            if dump.entries or (names and dump.is_scalar and not dump.is_hist):
+                self.printer.map(dump, fill_empty_scalar=True)
+                shown += 1
+        return shown
+
+    def render_map(self, name: str) -> str:
+        """A map as text, as ``.print`` shows it ("" when empty)."""
+        import io
+
+        from ..render.output import TextPrinter
+        self.map_spec(name)
+        buf = io.StringIO()
+        TextPrinter(buf, buf, self.printer.resolvers).map(self.dump_map(name),
+                                                           fill_empty_scalar=True)
+        return buf.getvalue()
+
+    def clear_maps(self, names: list[str] | None = None) -> list[str]:
+        specs = [self.map_spec(n) for n in names] if names else self.user_maps
+        for spec in specs:
+            self.maps[spec.name].clear()
+        return [s.name for s in specs]
+
+    def write_map(self, name: str, key, value) -> None:
+        """``@name[key] = value`` from userspace (key None for a scalar map)."""
+        from ..render.encode import encode_key, encode_value
+        spec = self.map_spec(name)
+        m = self.maps[name]
+        raw_key = encode_key(spec, key)
+        raw = encode_value(spec, value, m.ncpus)
+        from ..kernel.bpf import BpfError
+        try:
+            m.update(raw_key, raw)
+        except BpfError as err:
+            raise RuntimeFailure(f"cannot write {name}: {err}") from None
+
+    def delete_key(self, name: str, key) -> bool:
+        from ..render.encode import encode_key
+        spec = self.map_spec(name)
+        return self.maps[name].delete(encode_key(spec, key))
+
+    def write_entry(self, text: str) -> None:
+        """``@m[k] = v`` as a person types it (numbers, strings, tuples)."""
+        from ..render.encode import parse_assignment
+        self.write_map(*parse_assignment(text))
+
+    def delete_entry(self, text: str) -> bool:
+        """``@m[k]`` as typed; False when there was no such key."""
+        from ..render.encode import parse_map_key
+        return self.delete_key(*parse_map_key(text))
+
+    # -- what the REPL shows besides maps --------------------------------------------
+    def words(self):
+        """What completion offers (live_words.SessionWords)."""
+        from ..repl.words import SessionWords
+        return SessionWords(self)
+
+    def print_info(self, out) -> None:
+        """The kernel feature table (``pytrace --info``)."""
+        from ..tools.info import print_info
+        print_info(out, self.options.masked)
+
+    # -- the -c child ----------------------------------------------------------------
+    def release_child(self) -> int:
+        """Let the -c command run; returns its pid."""
+        if self.child is None:
+            raise UsageError("there is no command to run: start pytrace with -c CMD")
+        if self.child._go < 0:
+            raise UsageError(f"the command (pid {self.child.pid}) was already started")
+        self.child.release()
+        return self.child.pid
+
+    def child_exit(self) -> int | None:
+        """The -c child's exit status once it ended (reaped), else None."""
+        if self.child is None or not self.child.poll():
+            return None
+        return self.child.status
+
+    # -- the end -----------------------------------------------------------------------
+    def finish(self) -> int:
+        """Stop every probe, run END probes, print the maps as the CLI does at
+        exit; returns the exit status (exit()'s code, else 0)."""
+        if self.finished:
+            return self.exit_code
+        self.finished = True
+        stop_now([a for lp in self.probes for a in lp.attachments])
+        self._drain()
+        self._ignoring = False
+        from ..providers.special import Special
+        special = Special()
+        for lp in self.probes:
+            if lp.special == "END":
+                for prog, fd in zip(lp.programs, lp.prog_fds):
+                    special.trigger(prog.targets[0], fd, self.runtime)
+                self._drain()
+        self._finish()
+        return self.exit_code
+
+    def script_text(self) -> str:
+        """The live probes as one script (``.save``)."""
+        return "".join(lp.text.rstrip() + "\n\n" for lp in self.probes).rstrip("\n") + "\n" \
+            if self.probes else ""

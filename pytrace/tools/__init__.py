@@ -1,0 +1,1 @@
+"""Listings and reports: ``--info`` and ``-l``."""
