@@ -15,7 +15,7 @@ from pytrace.lang.kernelinfo import Feature, KernelInfo, TracepointInfo
 from pytrace.compile import compile_ast
 from pytrace.lang.parser import parse
 from pytrace.providers import resolvers
-from pytrace.providers.tracepoint import parse_format
+from pytrace.lang.tracepoint_format import parse_format
 
 #: "category/name" -> the tracefs format file
 FORMATS = {

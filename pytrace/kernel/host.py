@@ -37,7 +37,7 @@ class _Tracepoints:
 
     def _read(self, cat: str, name: str) -> TracepointInfo | None:
         from . import attach
-        from ..providers.tracepoint import parse_format
+        from ..lang.tracepoint_format import parse_format
         if "/" in cat or "/" in name or cat.startswith(".") or name.startswith("."):
             return None
         path = os.path.join(attach.tracepoint_dir(cat, name), "format")
