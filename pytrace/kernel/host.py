@@ -112,7 +112,7 @@ def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
     cpus = possible_cpus()
 
     def kernel_symbol(name: str) -> int | None:      # kaddr("name")
-        from ..symbols.kallsyms import symbol_address
+        from .kallsyms import symbol_address
         return symbol_address(name)
 
     return KernelInfo(arch.current(), features, max(cpus) + 1 if cpus else 1,

@@ -25,7 +25,7 @@ from ..lang.types import Formatted, Stack, StackKind, StackMode
 class Symbolizer:
     def __init__(self, maps: dict):
         """``maps``: the session's maps by name (read when printing)."""
-        from .kallsyms import KernelSymbols
+        from ..kernel.kallsyms import KernelSymbols
         from .usersyms import UserSymbols
         self.maps = maps
         self.kernel = KernelSymbols()

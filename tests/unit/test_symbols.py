@@ -8,7 +8,8 @@ import struct
 import pytest
 
 from pytrace.lang.types import Formatted, Stack, StackKind, StackMode
-from pytrace.symbols import kallsyms, usersyms
+from pytrace.kernel import kallsyms
+from pytrace.symbols import usersyms
 from pytrace.symbols.mmaptrack import MISC_COMM_EXEC, RECORD_MMAP2, MmapTracker
 from pytrace.symbols.procmaps import Mapping, parse_maps
 from pytrace.symbols.resolver import Symbolizer
