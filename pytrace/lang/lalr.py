@@ -2,21 +2,16 @@
 
 Lark compiles the grammar: its LALR analysis gives the parse table and its
 rules say how each reduction builds a tree (``?rule`` inlining, ``-> alias``,
-anonymous tokens filtered, ``[x]`` placeholders). We export exactly that as
-plain data — lists, dicts, ints and strings — kept with ``marshal`` in the
-cache directory (or shipped in the package), so start-up never imports Lark:
-loading the tables takes about a millisecond and parsing a one-liner less.
+anonymous tokens filtered, ``[x]`` placeholders). ``export`` turns exactly
+that into plain data — lists, dicts, ints and strings. This module reads and
+writes no file: ``base.grammar_tables`` keeps the exported tables (shipped
+in the package, else in the cache directory), so start-up never imports
+Lark; loading the tables takes about a millisecond and parsing a one-liner
+less.
 """
 from __future__ import annotations
 
-import marshal
-import os
-import zlib
-
-from ..base.cache import cache_dir, write_atomic
-
-GRAMMAR_PATH = os.path.join(os.path.dirname(__file__), "grammar.lark")
-PACKAGED_TABLES = os.path.join(os.path.dirname(__file__), "grammar.tables")
+#: the shape of ``export``'s data; part of the key the tables are kept under
 TABLES_FORMAT = 2
 
 
@@ -36,10 +31,6 @@ class Tables:
         #: terminal name -> its literal text, for terminals defined by a string
         self.literals: dict[str, str] = data["literals"]
         self.keywords: dict[str, str] = data["keywords"]
-
-
-def _grammar_key(grammar: bytes) -> str:
-    return f"{TABLES_FORMAT}-{zlib.crc32(grammar):08x}-{len(grammar):x}"
 
 
 def export(grammar: bytes) -> dict:
@@ -89,46 +80,17 @@ def export(grammar: bytes) -> dict:
             "literals": literals, "keywords": keywords, "format": TABLES_FORMAT}
 
 
-def _read(path: str, key: str) -> dict | None:
-    try:
-        with open(path, "rb") as f:
-            data = marshal.loads(f.read())
-    except (OSError, ValueError, EOFError, TypeError):
-        return None
-    if isinstance(data, dict) and data.get("key") == key:
-        return data
-    return None
-
-
 _tables: Tables | None = None
 
 
 def tables() -> Tables:
-    """The tables for the installed grammar: shipped with the package, else
-    from the cache, else generated now (and cached)."""
+    """The tables for the installed grammar, loaded once (see
+    ``base.grammar_tables``: shipped, cached, or built now with ``export``)."""
     global _tables
     if _tables is None:
-        with open(GRAMMAR_PATH, "rb") as f:
-            grammar = f.read()
-        key = _grammar_key(grammar)
-        cached = os.path.join(cache_dir(), f"grammar-{key}.tables")
-        data = _read(PACKAGED_TABLES, key) or _read(cached, key)
-        if data is None:
-            data = export(grammar)
-            data["key"] = key
-            write_atomic(cached, marshal.dumps(data))
-        _tables = Tables(data)
+        from ..base.grammar_tables import load
+        _tables = Tables(load(export, TABLES_FORMAT))
     return _tables
-
-
-def write_packaged() -> str:
-    """Generate the tables next to the grammar (run at build time)."""
-    with open(GRAMMAR_PATH, "rb") as f:
-        grammar = f.read()
-    data = export(grammar)
-    data["key"] = _grammar_key(grammar)
-    write_atomic(PACKAGED_TABLES, marshal.dumps(data))
-    return PACKAGED_TABLES
 
 
 # -- the driver ------------------------------------------------------------------

@@ -86,8 +86,9 @@ def prepare_share() -> None:
     for name in GUEST_MODULES:
         if not ((VMDEPS / name).exists() or (VMDEPS / f"{name}.py").exists()):
             _copy_module(name)
+    from pytrace.base import grammar_tables
     from pytrace.lang import lalr
-    lalr.write_packaged()
+    grammar_tables.write_packaged(lalr.export, lalr.TABLES_FORMAT)
     (VMDEPS / "cache").mkdir(exist_ok=True)
 
 
