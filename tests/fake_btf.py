@@ -10,6 +10,7 @@ compiler would (naturally aligned), so listings are stable.
 """
 from __future__ import annotations
 
+from pytrace.base.record import replace
 from pytrace.btf.reader import MAGIC, Btf, BtfKind, IntEncoding
 from pytrace.lang.kernelinfo import Feature
 
@@ -170,5 +171,4 @@ def btf_kernel(without=frozenset(), max_strlen: int = 1024):
     unless ``without``)."""
     kernel = fake_kernel(frozenset(without), max_strlen)
     btf = Btf.from_bytes(blob(), name="fake-vmlinux") if Feature.BTF not in without else None
-    kernel.btf = lambda: btf
-    return kernel
+    return replace(kernel, btf=lambda: btf)

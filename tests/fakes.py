@@ -195,7 +195,7 @@ def fake_kernel(without: frozenset[Feature] | set[Feature] = frozenset(),
     def tracepoint(cat: str, name: str) -> TracepointInfo | None:
         return tps.get((cat, name))
 
-    kernel = KernelInfo(arch.lookup("x86_64"), features=ALL_FEATURES, ncpus=NCPUS,
+    kernel = KernelInfo(arch=arch.lookup("x86_64"), features=ALL_FEATURES, ncpus=NCPUS,
                         list_tracepoints=list_tracepoints, tracepoint=tracepoint,
                         version=(6, 18, 0))
     return kernel.without(without) if without else kernel

@@ -15,8 +15,8 @@ INTERFACES = {"lo": 1, "eth0": 2, "veth0": 3}
 
 def net_kernel(without=frozenset()):
     k = fake_kernel(without)
-    return replace(k, extra={"interfaces": lambda: [(i, n) for n, i in INTERFACES.items()],
-                             "ifindex": INTERFACES.get})
+    return replace(k, interfaces=lambda: [(i, n) for n, i in INTERFACES.items()],
+                   ifindex=INTERFACES.get)
 
 
 def compile_net(text: str, *, without=frozenset(), **kwargs):

@@ -1,5 +1,14 @@
-"""The machine pytrace runs on, as the compiler sees it: a ``KernelInfo``
-built from probed features, tracefs and BTF, each read lazily and once."""
+"""The kernel pytrace runs on, as the compiler sees it: ``build()`` makes
+the ``lang.kernelinfo.KernelInfo`` the compiler reads, from the features
+``kernel.features`` probed, tracefs (tracepoint formats, ftrace's function
+list), BTF (/sys/kernel/btf), kallsyms and the network interfaces; each
+read lazily, when a script first needs it, and once.
+
+The four modules about the running kernel: ``lang.kernelinfo`` (the typed
+value, pure), ``kernel.features`` (what the kernel can do, found by trying),
+this module (everything else, gathered into that value) and ``tools.info``
+(``--info``: prints the features).
+"""
 from __future__ import annotations
 
 import fnmatch
@@ -61,14 +70,18 @@ def kernel_version() -> tuple[int, int, int]:
     return tuple(nums)  # type: ignore[return-value]
 
 
+# kallsyms is read (and its module imported) only by scripts that ask
+def _symbol_address(name: str) -> int | None:
+    from .kallsyms import symbol_address
+    return symbol_address(name)
+
+
 def _traceable_functions(module: str | None) -> list[str]:
-    """Kernel functions kprobes can attach to (wildcards, -l), read when asked."""
     from .kallsyms import traceable_functions
     return traceable_functions(module)
 
 
 def _ftrace_functions(module: str | None) -> list[str] | None:
-    """ftrace's own list (None: unreadable); kprobe_multi needs its functions in it."""
     from .kallsyms import ftrace_functions
     return ftrace_functions(module)
 
@@ -80,6 +93,12 @@ def host_ifindex(name: str) -> int | None:
         return socket.if_nametoindex(name)
     except OSError:
         return None
+
+
+def host_interfaces() -> list[tuple[int, str]]:
+    """(ifindex, name) of the network interfaces in our namespace."""
+    import socket
+    return socket.if_nameindex()
 
 
 def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
@@ -110,15 +129,12 @@ def build(features: frozenset[Feature], max_strlen: int = 1024) -> KernelInfo:
         return modules[name]
 
     cpus = possible_cpus()
-
-    def kernel_symbol(name: str) -> int | None:      # kaddr("name")
-        from .kallsyms import symbol_address
-        return symbol_address(name)
-
-    return KernelInfo(arch.current(), features, max(cpus) + 1 if cpus else 1,
-                      tps.matching, tps.info, btf, kernel_version(),
-                      extra={"kernel_symbol": kernel_symbol,
-                             "ifindex": host_ifindex,      # redirect("eth1")
-                             "kernel_functions": _traceable_functions,
-                             "ftrace_functions": _ftrace_functions,
-                             "module_btf": module_btf})
+    return KernelInfo(arch=arch.current(), features=features,
+                      ncpus=max(cpus) + 1 if cpus else 1,
+                      list_tracepoints=tps.matching, tracepoint=tps.info, btf=btf,
+                      version=kernel_version(), module_btf=module_btf,
+                      symbol_address=_symbol_address,         # kaddr("name")
+                      traceable_functions=_traceable_functions,
+                      ftrace_functions=_ftrace_functions,
+                      interfaces=host_interfaces,
+                      ifindex=host_ifindex)                   # redirect("eth1")

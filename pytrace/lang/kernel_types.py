@@ -4,40 +4,48 @@ casts, ``sizeof``/``offsetof``.
 The BTF itself reaches the compiler through ``KernelInfo.btf()`` (opened
 lazily: scripts that never name a kernel type never read it). One
 converter per kernel turns BTF types into the language's types and
-remembers them; it is kept in ``KernelInfo.extra`` so every probe and every
-``--no-feature`` view of the same kernel shares it.
+remembers them. The converters are memos here, keyed by the kernel's
+``btf`` (and ``module_btf``) function, which every ``--no-feature`` view
+of the same kernel (``KernelInfo.without``) shares: so they share one
+converter, and it goes when the last view does (a converter keeps its BTF
+alive, so keying by the BTF object itself would keep both forever).
 """
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from .types import Ptr, Type
 
-_KEY = "btf_types"
 #: why a construct that needs kernel types cannot have them
 NO_BTF = ("this kernel has no BTF type information (/sys/kernel/btf/vmlinux, "
           "CONFIG_DEBUG_INFO_BTF)")
+
+#: KernelInfo.btf -> the converter of what it returns
+_converters: WeakKeyDictionary = WeakKeyDictionary()
+#: KernelInfo.module_btf -> module name -> the converter of its BTF, or None
+_module_converters: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def converter(kernel):
     """The kernel's BTF type converter (lang.btf_types.TypeConverter), or
     None when the kernel has no BTF."""
-    got = kernel.extra.get(_KEY)
+    got = _converters.get(kernel.btf)
     if got is None:
         btf = kernel.btf()
         if btf is None:
-            got = False
-        else:
-            from .btf_types import TypeConverter
-            got = TypeConverter(btf)
-        kernel.extra[_KEY] = got
-    return got or None
+            return None
+        from .btf_types import TypeConverter
+        got = _converters[kernel.btf] = TypeConverter(btf)
+    return got
 
 
 def module_converter(kernel, module: str):
     """The type converter of a module's BTF (split on vmlinux's), or None."""
-    cache = kernel.extra.setdefault(_KEY + ":modules", {})
+    cache = _module_converters.get(kernel.module_btf)
+    if cache is None:
+        cache = _module_converters[kernel.module_btf] = {}
     if module not in cache:
-        get = kernel.extra.get("module_btf")
-        btf = get(module) if get is not None and converter(kernel) is not None else None
+        btf = kernel.module_btf(module) if converter(kernel) is not None else None
         if btf is None:
             cache[module] = None
         else:

@@ -1,17 +1,23 @@
 """What the compiler may know about the running kernel, as one value.
 
 The compiler (``pytrace.lang``) never reads files or makes syscalls: kernel
-facts reach it through a ``KernelInfo``. The session builds the real one
-(features probed once per boot, tracepoint formats read from tracefs, BTF);
-tests build fakes, so compiler tests run on any machine.
+facts reach it through a ``KernelInfo``, a frozen record with one named
+field per fact. Facts that cost something to learn (tracepoint formats,
+BTF, the kernel's function and symbol lists) are callables, asked only
+when a script needs them. ``kernel.host`` builds the real one (features
+probed once per boot by ``kernel.features``, tracefs, BTF, kallsyms);
+tests build fakes by keyword, so compiler tests run on any machine.
+
+What the user chose (``--no-feature``, ``--no-fallback``, ``-lv``) is not a
+fact of the kernel: it travels separately, as ``lang.probes.ProbeChoices``.
 """
 from __future__ import annotations
 
-from ..base.record import field, record
 from enum import Enum
 from typing import Callable, Iterable
 
 from ..base.arch import Arch
+from ..base.record import record, replace
 
 
 class Feature(Enum):
@@ -48,7 +54,7 @@ class TracepointInfo:
     args: object
 
 
-@record
+@record(frozen=True)
 class KernelInfo:
     arch: Arch
     features: frozenset[Feature] = frozenset()
@@ -61,13 +67,26 @@ class KernelInfo:
     btf: Callable[[], object | None] = lambda: None
     #: kernel version as (major, minor, patch)
     version: tuple[int, int, int] = (0, 0, 0)
-    extra: dict = field(default_factory=dict)
+    #: module name -> its BTF, split on vmlinux's (/sys/kernel/btf/MODULE), or None
+    module_btf: Callable[[str], object | None] = lambda module: None
+    #: kernel symbol name -> its address (``kaddr()``), or None
+    symbol_address: Callable[[str], int | None] = lambda name: None
+    #: module (None: vmlinux) -> the sorted functions kprobes can attach to:
+    #: ftrace's list, else kallsyms' text symbols; [] when unknown (then
+    #: the functions BTF describes stand in)
+    traceable_functions: Callable[[str | None], list[str]] = lambda module: []
+    #: module (None: vmlinux) -> the functions ftrace can hook (what
+    #: kprobe_multi needs), or None when its list cannot be read
+    ftrace_functions: Callable[[str | None], list[str] | None] = lambda module: None
+    #: this network namespace's interfaces as (ifindex, name)
+    interfaces: Callable[[], list[tuple[int, str]]] = lambda: []
+    #: interface name -> its index (``redirect("eth1")``), or None
+    ifindex: Callable[[str], int | None] = lambda name: None
 
     def has(self, feature: Feature) -> bool:
         return feature in self.features
 
     def without(self, masked: Iterable[Feature]) -> "KernelInfo":
-        masked = frozenset(masked)
-        return KernelInfo(self.arch, self.features - masked, self.ncpus,
-                          self.list_tracepoints, self.tracepoint, self.btf,
-                          self.version, self.extra)
+        """The same kernel lacking ``masked`` (``--no-feature``); every other
+        fact, and what it has learnt lazily, is shared."""
+        return replace(self, features=self.features - frozenset(masked))

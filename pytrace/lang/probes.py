@@ -13,6 +13,7 @@ from enum import Enum
 from collections.abc import Mapping
 from typing import Protocol
 
+from .kernelinfo import Feature
 from .types import Struct, Type
 
 
@@ -90,6 +91,22 @@ class Target:
     probe_index: int = 0
 
 
+@record(frozen=True)
+class ProbeChoices:
+    """What the user chose about how probes attach, as opposed to what the
+    kernel offers (``KernelInfo``); read by providers that choose between
+    mechanisms (kprobe or fentry) and say why."""
+    #: features switched off with ``--no-feature`` (the KernelInfo already
+    #: lacks them; this tells "masked" from "missing" in messages)
+    masked: frozenset[Feature] = frozenset()
+    #: run a probe through another mechanism when the one written does not
+    #: work (``--no-fallback``: False)
+    fallback: bool = True
+    #: describe probes as written, whether or not this kernel could attach
+    #: them (``-lv``)
+    describe_only: bool = False
+
+
 class ProbeResolver(Protocol):
     """The compile-time face of a provider."""
 
@@ -97,11 +114,18 @@ class ProbeResolver(Protocol):
         """All targets a spec names; raises CompileError (with spec.loc) when none."""
         ...
 
+    def choosing(self, choices: ProbeChoices) -> "ProbeResolver":
+        """This resolver deciding by ``choices``."""
+        ...
+
 
 @record
 class Resolvers:
-    """Provider name (and aliases) -> resolver, handed to the compiler."""
+    """Provider name (and aliases) -> resolver, handed to the compiler, with
+    the user's choices every resolver it hands out decides by."""
     by_name: Mapping[str, ProbeResolver] = field(default_factory=dict)
+    choices: ProbeChoices = ProbeChoices()
 
     def get(self, name: str) -> ProbeResolver | None:
-        return self.by_name.get(name)
+        resolver = self.by_name.get(name)
+        return resolver.choosing(self.choices) if resolver is not None else None

@@ -10,13 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..base.diagnostics import CompileError, Diagnostic, Severity
-from ..lang.probes import Resolvers, Target
+from ..lang.probes import ProbeChoices, Resolvers, Target
 
 
 class Provider:
     """The name and aliases come from the provider's line in ``REGISTRY``."""
     #: one line for ``pytrace -l`` and error hints
     doc: str = ""
+
+    def choosing(self, choices: ProbeChoices) -> "Provider":
+        """This provider deciding by the user's ``choices`` (``--no-fallback``,
+        ``-lv``…); most have nothing to choose and return themselves."""
+        return self
 
     def expand(self, spec, kernel) -> list[Target]:
         raise NotImplementedError
@@ -133,8 +138,9 @@ def providers() -> tuple[Provider, ...]:
     return tuple(registry[spellings[0]] for _, _, spellings in REGISTRY)
 
 
-def resolvers() -> Resolvers:
-    return Resolvers(by_name())
+def resolvers(choices: ProbeChoices = ProbeChoices()) -> Resolvers:
+    """The providers as the compiler sees them, deciding by ``choices``."""
+    return Resolvers(by_name(), choices)
 
 
 def split_spec(text: str) -> list[str]:

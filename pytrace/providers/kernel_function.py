@@ -20,7 +20,7 @@ from enum import Enum
 
 from ..base.diagnostics import Diagnostic, FeatureError, Severity
 from ..lang.kernelinfo import Feature
-from ..lang.probes import CtxSlot, FuncIp, ProbeContext, ProgKind, Target
+from ..lang.probes import CtxSlot, FuncIp, ProbeChoices, ProbeContext, ProgKind, Target
 from ..lang.types import Field, Int, Ptr, Struct, Void
 from ..base.record import record
 from . import Provider
@@ -96,12 +96,8 @@ def suggest_tracepoints(kernel, function: str, ret: bool) -> list[str]:
     return out
 
 
-def _masked(kernel, feature: Feature) -> bool:
-    return feature in kernel.extra.get("masked", ())
-
-
-def _why_missing(kernel, feature: Feature, what: str) -> str:
-    if _masked(kernel, feature):
+def _why_missing(choices: ProbeChoices, feature: Feature, what: str) -> str:
+    if feature in choices.masked:
         return f"{feature.value} is masked (--no-feature {feature.value})"
     return f"this kernel has no {what}"
 
@@ -113,6 +109,18 @@ class KernelFunctionProvider(Provider):
     (FENTRY); ``ret``: the return-probe spelling."""
     mechanism = Mechanism.KPROBE
     ret = False
+    #: the user's choices: masked features, --no-fallback, -lv
+    choices = ProbeChoices()
+
+    def choosing(self, choices: ProbeChoices) -> "KernelFunctionProvider":
+        """This provider deciding by ``choices``: itself when they are the
+        ones it has, else a copy (the registry's instance stays as it is)."""
+        if choices == self.choices:
+            return self
+        import copy
+        bound = copy.copy(self)
+        bound.choices = choices
+        return bound
 
     # -- compile time ------------------------------------------------------------
     def parse(self, spec) -> FuncSpec:
@@ -147,16 +155,16 @@ class KernelFunctionProvider(Provider):
     def choose(self, spec, parsed: FuncSpec, kernel) -> tuple[Mechanism, str]:
         """The mechanism this spec runs as, and the note saying so when it is
         not the one written; raises FeatureError when none works."""
-        if kernel.extra.get("describe_only"):       # -lv: what the probe offers
+        if self.choices.describe_only:       # -lv: what the probe offers
             return self.mechanism, ""
-        fallback = kernel.extra.get("fallback", True)
+        fallback = self.choices.fallback
         has_kprobe = kernel.has(Feature.KPROBE)
         has_fentry = kernel.has(Feature.FENTRY) and kernel.has(Feature.BTF)
         alt = _alternative(self.name)
         if self.mechanism is Mechanism.KPROBE:
             if has_kprobe:
                 return Mechanism.KPROBE, ""
-            why = _why_missing(kernel, Feature.KPROBE, _WHAT_KPROBE)
+            why = _why_missing(self.choices, Feature.KPROBE, _WHAT_KPROBE)
             if parsed.offset:
                 raise self._missing(spec, parsed, kernel,
                                     f"{spec.text} needs kprobes (fentry cannot attach inside "
@@ -181,14 +189,13 @@ class KernelFunctionProvider(Provider):
         raise self._missing(spec, parsed, kernel,
                             f"cannot attach {spec.text}: {why}, and {alt}, which could stand "
                             f"in, does not work either: "
-                            f"{_why_missing(kernel, Feature.KPROBE, _WHAT_KPROBE)}")
+                            f"{_why_missing(self.choices, Feature.KPROBE, _WHAT_KPROBE)}")
 
-    @staticmethod
-    def _why_no_fentry(kernel) -> str:
+    def _why_no_fentry(self, kernel) -> str:
         if not kernel.has(Feature.BTF):
-            return _why_missing(kernel, Feature.BTF, "BTF (/sys/kernel/btf/vmlinux), "
+            return _why_missing(self.choices, Feature.BTF, "BTF (/sys/kernel/btf/vmlinux), "
                                 "which fentry needs")
-        if _masked(kernel, Feature.FENTRY):
+        if Feature.FENTRY in self.choices.masked:
             return "fentry is masked (--no-feature fentry)"
         return f"this kernel cannot attach {_WHAT_FENTRY}"
 
@@ -362,8 +369,7 @@ def _multi(kernel, parsed: FuncSpec, functions: list[str]) -> bool:
     if not (parsed.wildcard and len(functions) > 1 and parsed.module is None
             and kernel.has(Feature.KPROBE_MULTI)):
         return False
-    listed = kernel.extra.get("ftrace_functions")
-    hookable = listed(None) if listed is not None else None
+    hookable = kernel.ftrace_functions(None)
     return hookable is not None and set(functions) <= set(hookable)
 
 
@@ -423,11 +429,9 @@ def btf_functions(kernel, module: str | None) -> list[str]:
 
 def kernel_functions(kernel, module: str | None, btf_only: bool = True) -> list[str]:
     """Functions kprobes can attach to: the host's list (tracefs
-    available_filter_functions or kallsyms, through ``KernelInfo.extra``),
+    available_filter_functions or kallsyms, ``KernelInfo.traceable_functions``),
     else those BTF describes (``btf_only``)."""
-    listed = kernel.extra.get("kernel_functions")
-    if listed is not None:
-        names = listed(module)
-        if names:
-            return names
+    names = kernel.traceable_functions(module)
+    if names:
+        return names
     return btf_functions(kernel, module) if btf_only else []

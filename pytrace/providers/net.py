@@ -28,13 +28,9 @@ class NetTarget:
 
 
 def interfaces(kernel) -> list[tuple[int, str]]:
-    """(ifindex, name) of this network namespace's interfaces, by index.
-    ``kernel.extra['interfaces']`` stands in for the real list in tests."""
-    fake = kernel.extra.get("interfaces")
-    if fake is not None:
-        return sorted(fake())
-    import socket
-    return sorted(socket.if_nameindex())
+    """(ifindex, name) of this network namespace's interfaces, by index
+    (``KernelInfo.interfaces``: the host's, or the tests' fake ones)."""
+    return sorted(kernel.interfaces())
 
 
 def _matching(kernel, pattern: str) -> list[tuple[int, str]]:

@@ -162,7 +162,8 @@ class LiveSession(Session):
         program = parse(text, name or f"<input {self.inputs}>")
         if not program.probes:
             return []
-        unit = compile_ast(program, self.kernel, resolvers(), params=self.options.params,
+        unit = compile_ast(program, self.kernel, resolvers(self.choices),
+                           params=self.options.params,
                            constants=self._constants_now, limits=self.options.limits,
                            base=self.script)
         self._fallback_notes(unit)          # kprobe running as fentry, …

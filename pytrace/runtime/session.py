@@ -118,8 +118,9 @@ class Session:
         feats = features.probe_features(self.options.masked)
         self.kernel = host.build(feats, self.options.limits.max_strlen)
         # for providers choosing between mechanisms (kprobe/fentry) and saying why
-        self.kernel.extra["masked"] = self.options.masked
-        self.kernel.extra["fallback"] = not self.options.no_fallback
+        from ..lang.probes import ProbeChoices
+        self.choices = ProbeChoices(masked=self.options.masked,
+                                    fallback=not self.options.no_fallback)
         if self.options.command:
             from .child import Child
             self.child = Child(self.options.command)
@@ -136,7 +137,8 @@ class Session:
         program = parse(self.options.text, self.options.name)
         if "ast" in self.options.dump:
             self._dump_ast(program)
-        self.script = compile_ast(program, self.kernel, resolvers(), params=self.options.params,
+        self.script = compile_ast(program, self.kernel, resolvers(self.choices),
+                                  params=self.options.params,
                                   constants=self._constants(), limits=self.options.limits)
         self._fallback_notes()
         if "ir" in self.options.dump:

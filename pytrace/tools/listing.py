@@ -8,13 +8,14 @@ def print_listing(out, pattern: str, verbose: bool, masked) -> int:
     from ..kernel import host
     from ..kernel import features
     from ..kernel.privileges import check_privileges
+    from ..lang.probes import ProbeChoices
     from ..providers import by_name, providers
     if pattern.startswith(("struct ", "union ", "enum ")):
         return _print_types(out, pattern, verbose)
     check_privileges()
     kernel = host.build(features.probe_features(masked))
     # describe probes as written, even where the kernel could not attach them
-    kernel.extra["describe_only"] = True
+    choices = ProbeChoices(describe_only=True)
     provider_name, _, rest = pattern.partition(":")
     registry = by_name()
     if pattern and provider_name in registry:
@@ -28,7 +29,7 @@ def print_listing(out, pattern: str, verbose: bool, masked) -> int:
                 continue
             out.write(name + "\n")
             if verbose:
-                _describe(out, p, name, kernel)
+                _describe(out, p.choosing(choices), name, kernel)
     return 0
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import pytest
 
 from pytrace.base import arch
+from pytrace.base.record import replace
 from pytrace.base.diagnostics import CompileError
 from pytrace.lang.kernelinfo import Feature
 from pytrace.lang.ast import ProbeSpec
 from pytrace.compile import compile_ast
 from pytrace.lang.parser import parse
-from pytrace.lang.probes import FuncIp, ProgKind
+from pytrace.lang.probes import FuncIp, ProbeChoices, ProgKind
 from pytrace.lang.types import AddrSpace, Int, Ptr, StructRef
 from pytrace.providers import by_name, resolvers
 from pytrace.providers.kernel_function import Mechanism, suggest_tracepoints, syscall_names
@@ -22,21 +23,23 @@ from tests.fake_btf import btf_kernel
 KPROBE, FENTRY, BTF = Feature.KPROBE, Feature.FENTRY, Feature.BTF
 
 
-def compile_btf(text: str, without=frozenset(), kernel=None, **kw):
-    return compile_ast(parse(text, "-e"), kernel or btf_kernel(without), resolvers(), **kw)
+def compile_btf(text: str, without=frozenset(), kernel=None, choices=ProbeChoices(), **kw):
+    return compile_ast(parse(text, "-e"), kernel or btf_kernel(without), resolvers(choices),
+                       **kw)
 
 
-def error_of(text: str, without=frozenset(), kernel=None) -> tuple[str, int]:
+def error_of(text: str, without=frozenset(), kernel=None,
+             choices=ProbeChoices()) -> tuple[str, int]:
     try:
-        compile_btf(text, without, kernel)
+        compile_btf(text, without, kernel, choices)
     except CompileError as err:
         return err.render(), err.exit_code
     raise AssertionError(f"compiled without error: {text!r}")
 
 
-def targets(spec: str, without=frozenset(), kernel=None):
+def targets(spec: str, without=frozenset(), kernel=None, choices=ProbeChoices()):
     kernel = kernel or btf_kernel(without)
-    provider = by_name()[spec.split(":")[0]]
+    provider = by_name()[spec.split(":")[0]].choosing(choices)
     return provider.expand(ProbeSpec(spec), kernel)
 
 
@@ -93,9 +96,7 @@ def test_mechanism_and_fallback_note(spec, without, kind, mechanism, note):
 
 
 def test_masked_features_are_named_as_masked():
-    kernel = btf_kernel({KPROBE})
-    kernel.extra["masked"] = frozenset({KPROBE})
-    (t,) = targets("kprobe:vfs_read", kernel=kernel)
+    (t,) = targets("kprobe:vfs_read", {KPROBE}, choices=ProbeChoices(masked=frozenset({KPROBE})))
     assert t.context.note == ("kprobe:vfs_read runs as fentry:vfs_read: kprobe is masked "
                               "(--no-feature kprobe)")
 
@@ -119,9 +120,8 @@ def test_the_angle_bracket_one_liner_fails_the_same_way():
 
 
 def test_no_fallback_refuses():
-    kernel = btf_kernel({KPROBE})
-    kernel.extra["fallback"] = False
-    text, code = error_of("kretprobe:__x64_sys_read { @ = retval; }", kernel=kernel)
+    text, code = error_of("kretprobe:__x64_sys_read { @ = retval; }", {KPROBE},
+                          choices=ProbeChoices(fallback=False))
     assert code == 1
     assert text.splitlines()[0] == (
         "-e:1:1: error: kretprobe:__x64_sys_read needs kprobes, but this kernel has no "
@@ -208,9 +208,8 @@ def test_wildcards_match_btf_functions_without_a_host_list():
 
 
 def test_wildcards_use_the_hosts_function_list_when_there_is_one():
-    kernel = btf_kernel()
-    kernel.extra["kernel_functions"] = lambda module: (
-        ["vfs_fsync", "vfs_read"] if module is None else ["mod_fn"])
+    kernel = replace(btf_kernel(), traceable_functions=lambda module: (
+        ["vfs_fsync", "vfs_read"] if module is None else ["mod_fn"]))
     assert [t.name for t in targets("kprobe:vfs_*", kernel=kernel)] == [
         "kprobe:vfs_fsync", "kprobe:vfs_read"]
     # fentry needs BTF as well: vfs_fsync has none here, vfs_write is not traceable
@@ -244,8 +243,7 @@ def test_entry_and_return_probes_do_not_share_a_program_that_reads_the_context()
     ("arm", 4, 0, 60),
 ])
 def test_pt_regs_slots_per_architecture(machine, arg1, ret, ip):
-    kernel = btf_kernel()
-    kernel.arch = arch.lookup(machine)
+    kernel = replace(btf_kernel(), arch=arch.lookup(machine))
     (entry,) = targets("kprobe:do_sys_openat2", kernel=kernel)
     (exit_,) = targets("kretprobe:do_sys_openat2", kernel=kernel)
     assert entry.context.argn[1].offset == arg1
@@ -332,9 +330,8 @@ def test_rawtracepoint_wildcards_come_from_btf():
 # -- kprobe_multi ------------------------------------------------------------------------
 
 def _with_ftrace(kernel, names):
-    kernel.extra["kernel_functions"] = lambda module: names if module is None else []
-    kernel.extra["ftrace_functions"] = lambda module: names if module is None else []
-    return kernel
+    return replace(kernel, traceable_functions=lambda module: names if module is None else [],
+                   ftrace_functions=lambda module: names if module is None else [])
 
 
 def test_a_wildcard_goes_in_one_kprobe_multi_link_when_ftrace_lists_its_functions():
@@ -356,9 +353,9 @@ def test_kprobe_multi_only_where_it_surely_works(why):
                           ["vfs_read", "vfs_write"])
     spec = "kprobe:vfs_read*" if why == "one function" else "kprobe:vfs_*"
     if why == "not listed":
-        kernel.extra["ftrace_functions"] = lambda module: ["vfs_read"]
+        kernel = replace(kernel, ftrace_functions=lambda module: ["vfs_read"])
     if why == "unreadable":
-        kernel.extra["ftrace_functions"] = lambda module: None
+        kernel = replace(kernel, ftrace_functions=lambda module: None)
     assert all(t.context.kind is ProgKind.KPROBE and not t.data.multi
                for t in targets(spec, kernel=kernel))
 

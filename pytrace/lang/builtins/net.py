@@ -146,10 +146,9 @@ def _check_redirect(ck, e: A.Call):
 
 
 def resolve_ifindex(kernel, name: str) -> int | None:
-    """The interface's index through ``KernelInfo.extra['ifindex']`` (the
-    session puts a lookup there; compiler tests put a fake)."""
-    lookup = kernel.extra.get("ifindex")
-    return lookup(name) if lookup is not None else None
+    """The interface's index through ``KernelInfo.ifindex`` (the host's
+    lookup, or the compiler tests' fake)."""
+    return kernel.ifindex(name)
 
 
 def _lower_redirect(lw, e: A.Call):

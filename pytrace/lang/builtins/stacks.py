@@ -197,8 +197,7 @@ def _check_kaddr(ck, e: A.Call):
 
 
 def _kernel_address(kernel, name: str) -> int | None:
-    lookup = kernel.extra.get("kernel_symbol")
-    return lookup(name) if lookup is not None else None
+    return kernel.symbol_address(name)
 
 
 def _lower_kaddr(lw, e: A.Call):
