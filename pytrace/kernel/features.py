@@ -7,6 +7,10 @@ so later runs on the same boot read one small file (no probing, no json).
 A probe added later is run once and merged into the cached answers.
 ``masked`` features (``--no-feature``) are removed after probing, never
 stored.
+
+The ``Feature`` names live in ``lang.kernelinfo`` (the compiler reads them);
+``kernel.host`` puts the probed set into the compiler's ``KernelInfo``;
+``tools.info`` prints it (``--info``).
 """
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""``pytrace --info``: what the kernel offers and what pytrace will use."""
+"""``pytrace --info``: the kernel's release and version, and each feature
+pytrace chooses between (``kernel.features``, probed or read from the
+per-boot cache), present or not, masked or not."""
 from __future__ import annotations
 
 import os
