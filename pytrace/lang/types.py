@@ -290,11 +290,11 @@ class Stack(Type):
 
 
 class Formatted(Enum):
-    """Integers userspace prints specially (``ksym(addr)`` → a symbol name)."""
+    """Integers userspace prints specially (``ksym(addr)`` → a symbol name).
+    Each kind has its formatter (text and JSON) in ``render.formats``."""
     KSYM = "ksym"
     USYM = "usym"
     PROBE = "probe"     # index into the script's probe names
-    ERRNO = "errno"
     INET4 = "inet4"     # an IPv4 address as it sits in memory (network order): ntop()
     MAC = "mac"         # a 48-bit MAC address, first byte lowest: macaddr()
 

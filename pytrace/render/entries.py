@@ -2,13 +2,11 @@
 an aggregate (after ``print(@m, top, div)``)."""
 from __future__ import annotations
 
-from pytrace.render.decode import agg_buckets, agg_signed, average, cdiv
-from pytrace.lang.types import Agg, AggKind, Array, Int, Str, Struct, Tuple, Type
+from .decode import MapDump, agg_buckets, agg_signed, average, cdiv
+from ..lang.types import Agg, AggKind, Array, Int, Str, Struct, Tuple, Type
 
-from pytrace.render.decode import MapDump
-
-_HIST_KINDS = (AggKind.HIST, AggKind.LHIST)
-_STATS_KINDS = (AggKind.AVG, AggKind.STATS)
+HIST_KINDS = (AggKind.HIST, AggKind.LHIST)
+STATS_KINDS = (AggKind.AVG, AggKind.STATS)
 
 
 def _key_order(type: Type | None, key):
@@ -33,9 +31,9 @@ def _key_order(type: Type | None, key):
 def _value_order(type: Agg | Int, value) -> int:
     """The number bpftrace sorts an aggregate or integer map by."""
     if isinstance(type, Agg):
-        if type.kind in _HIST_KINDS:
+        if type.kind in HIST_KINDS:
             return sum(value.values())
-        if type.kind in _STATS_KINDS:
+        if type.kind in STATS_KINDS:
             return average(type, *value)
     return value
 
@@ -61,10 +59,10 @@ def shown_value(type: Type, value, div: int = 1):
     div = div or 1
     if isinstance(type, Agg):
         kind = type.kind
-        if kind in _HIST_KINDS:
+        if kind in HIST_KINDS:
             return agg_buckets(type, value, div)
         signed = agg_signed(type)
-        if kind in _STATS_KINDS:
+        if kind in STATS_KINDS:
             count, total = value
             avg = _divide(average(type, count, total), div, signed)
             return (count, avg, total) if kind is AggKind.STATS else avg

@@ -2,11 +2,13 @@
 src/output/json.cpp writes them."""
 from __future__ import annotations
 
-from pytrace.render.decode import Bucket, MapDump
-from pytrace.render.entries import _HIST_KINDS, _STATS_KINDS, shown_value
-from pytrace.render.printer import _NO_RESOLVERS, Printer, Resolvers, _emit
-from pytrace.render.text_output import key_text, text_value
-from pytrace.lang.types import Agg, AggKind, Array, CEnum, Int, Ptr, Special, Stack, Str, Struct, Tuple, Type
+from .decode import Bucket, MapDump
+from .entries import HIST_KINDS, STATS_KINDS, shown_value
+from .formats import special_json
+from .printer import NO_RESOLVERS, Printer, Resolvers, write
+from .text_output import key_text, text_value
+from ..lang.types import (Agg, AggKind, Array, CEnum, Int, Ptr, Special, Stack, Str, Struct, Tuple,
+                          Type)
 
 
 # ------------------------------------------------------------ values as JSON
@@ -26,14 +28,17 @@ def json_int(n: int) -> str:
     return str(n) if int(float(n)) == n else f'"{n}"'
 
 
-def json_value(type: Type, value, res: Resolvers = _NO_RESOLVERS) -> str:
+def json_value(type: Type, value, res: Resolvers = NO_RESOLVERS) -> str:
     if isinstance(type, CEnum) and type.label(value) is not None:
         return json_string(type.label(value))
     if isinstance(type, (Int, Ptr)):
         return json_int(value)
     if isinstance(type, Str):
         return json_string(value)
-    if isinstance(type, (Special, Stack)):
+    if isinstance(type, Special):
+        shown = special_json(type, value, res)
+        return shown if shown is not None else json_string(text_value(type, value, res))
+    if isinstance(type, Stack):
         return json_string(text_value(type, value, res))
     if isinstance(type, Tuple):
         return "[" + ",".join(json_value(t, v, res) for t, v in zip(type.elems, value)) + "]"
@@ -71,7 +76,7 @@ class JsonPrinter(Printer):
     """``-f json``: one JSON object per line."""
 
     def _record(self, type: str, data: str) -> None:
-        _emit(self.out, f'{{"type": "{type}", "data": {data}}}\n')
+        write(self.out, f'{{"type": "{type}", "data": {data}}}\n')
 
     def printf(self, text: str) -> None:
         self._record("printf", json_string(text))
@@ -79,7 +84,7 @@ class JsonPrinter(Printer):
     def map(self, dump: MapDump, top: int = 0, div: int = 1, *,
             fill_empty_scalar: bool = False) -> None:
         vt, res = dump.value_type, self.resolvers
-        is_stats = isinstance(vt, Agg) and vt.kind in _STATS_KINDS
+        is_stats = isinstance(vt, Agg) and vt.kind in STATS_KINDS
         kind = "stats" if is_stats else "hist" if dump.is_hist else "map"
         entries = self._entries(dump, top, div, fill_empty_scalar)
         if not entries and not (is_stats and not dump.is_scalar):
@@ -99,7 +104,7 @@ class JsonPrinter(Printer):
     def value(self, type: Type, value) -> None:
         if isinstance(type, Agg):
             value = shown_value(type, value)
-            if type.kind in _HIST_KINDS:
+            if type.kind in HIST_KINDS:
                 self._record("value", json_hist(value))
                 return
         self._record("value", json_value(type, value, self.resolvers))
@@ -117,11 +122,11 @@ class JsonPrinter(Printer):
         self._record("syscall", json_string(text))
 
     def attached(self, probes: int) -> None:
-        _emit(self.out, f'{{"type": "attached_probes", "count": {probes}, '
+        write(self.out, f'{{"type": "attached_probes", "count": {probes}, '
                         f'"data": {{"probes": {probes}}}}}\n')
 
     def lost(self, events: int) -> None:
-        _emit(self.out, f'{{"type": "lost_events", "count": {events}, '
+        write(self.out, f'{{"type": "lost_events", "count": {events}, '
                         f'"data": {{"events": {events}}}}}\n')
 
     def end(self) -> None:

@@ -21,11 +21,11 @@ pytrace imports them from.
 """
 from __future__ import annotations
 
-from pytrace.base.diagnostics import UsageError
-from pytrace.render.entries import shown_value, sorted_entries
-from pytrace.render.json_output import JsonPrinter, json_hist, json_int, json_string, json_value
-from pytrace.render.printer import Printer, Resolvers
-from pytrace.render.text_output import TextPrinter, hist_text, key_text, printf_arg, text_value
+from ..base.diagnostics import UsageError
+from .entries import shown_value, sorted_entries
+from .json_output import JsonPrinter, json_hist, json_int, json_string, json_value
+from .printer import Printer, Resolvers
+from .text_output import TextPrinter, hist_text, key_text, printf_arg, text_value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:           # annotations only: typing costs ~2 ms to import

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from ..base.record import record
 
-from pytrace.render.decode import MapDump, zero_value
-from pytrace.render.entries import shown_value, sorted_entries
-from pytrace.lang.types import Formatted, Stack, Type
+from .decode import MapDump, zero_value
+from .entries import shown_value, sorted_entries
+from ..lang.types import Formatted, Stack, Type
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:           # annotations only: typing costs ~2 ms to import
@@ -25,10 +25,10 @@ if TYPE_CHECKING:           # annotations only: typing costs ~2 ms to import
 class Resolvers:
     """How values that need outside knowledge print. The session fills
     these in; without them ksym/usym print as hex addresses (as bpftrace
-    does for an address it cannot symbolize), probe/errno and stacks as
-    the raw number.
+    does for an address it cannot symbolize), probe names and stacks as
+    the raw number (see ``formats``).
 
-    special(how, value) -> text for ksym/usym/probe/errno values;
+    special(how, value) -> text for ksym/usym/probe values;
     stack(stack_type, value) -> text for a stack (bpftrace's text starts
     with a newline and has one frame per line, indented by 8 spaces; map
     keys print it with 4).
@@ -37,9 +37,12 @@ class Resolvers:
     stack: Callable[[Stack, int], str] | None = None
 
 
-_NO_RESOLVERS = Resolvers()
+NO_RESOLVERS = Resolvers()
 
-def _emit(stream: TextIO, text: str) -> None:
+
+def write(stream: TextIO, text: str) -> None:
+    """``text`` to ``stream``; bytes that are not UTF-8 (surrogate escapes)
+    go to its binary buffer unchanged."""
     try:
         stream.write(text)
     except UnicodeEncodeError:
@@ -100,7 +103,7 @@ class Printer:
 
     def message(self, text: str) -> None:
         """A notice for the user, on ``err`` in both formats."""
-        _emit(self.err, text if text.endswith("\n") else text + "\n")
+        write(self.err, text if text.endswith("\n") else text + "\n")
 
     def end(self) -> None:
         """The main loop is over; maps follow."""

@@ -2,12 +2,13 @@
 default output prints them (src/output/text.cpp, types_format.cpp)."""
 from __future__ import annotations
 
-from pytrace.render.decode import Bucket, MapDump
-from pytrace.render.entries import _HIST_KINDS, shown_value
-from pytrace.render.printer import _NO_RESOLVERS, Printer, Resolvers, _emit
-from pytrace.lang.printf import ArgKind, Conversion
-from pytrace.lang.types import (
-    Agg, AggKind, Array, CEnum, Formatted, Int, LpmKey, Ptr, Special, Stack, Str, Struct, Tuple,
+from .decode import Bucket, MapDump
+from .entries import HIST_KINDS, shown_value
+from .formats import special_text
+from .printer import NO_RESOLVERS, Printer, Resolvers, write
+from ..lang.printf import ArgKind, Conversion
+from ..lang.types import (
+    Agg, AggKind, Array, CEnum, Int, LpmKey, Ptr, Special, Stack, Str, Struct, Tuple,
     Type,
 )
 
@@ -16,7 +17,7 @@ _BAR_WIDTH = 52
 
 # ------------------------------------------------------------ values as text
 
-def text_value(type: Type, value, res: Resolvers = _NO_RESOLVERS) -> str:
+def text_value(type: Type, value, res: Resolvers = NO_RESOLVERS) -> str:
     """A value as bpftrace's text output prints it inside a map line or for
     ``print()``: ints in decimal, strings raw, pointers ``0x..``, tuples
     ``(1, abc)``, structs ``{ .a = 1, .b = x }``, arrays ``[1,2]``, C enums
@@ -28,10 +29,8 @@ def text_value(type: Type, value, res: Resolvers = _NO_RESOLVERS) -> str:
         return str(value)
     if isinstance(type, Ptr):
         return f"0x{value:x}"
-    if isinstance(type, Special):
-        if type.how in _ADDRESSES:                  # ntop(), macaddr(): no outside knowledge
-            return _address_text(type.how, value)
-        return res.special(type.how, value) if res.special else _unresolved(type.how, value)
+    if isinstance(type, Special):                   # ksym(), ntop(), strftime() …
+        return special_text(type, value, res)
     if isinstance(type, Stack):
         return res.stack(type, value) if res.stack else str(value)
     if isinstance(type, LpmKey):                    # "22, 10.0.0.0/8"
@@ -52,20 +51,7 @@ def text_value(type: Type, value, res: Resolvers = _NO_RESOLVERS) -> str:
     return str(value)
 
 
-_ADDRESSES = (Formatted.INET4, Formatted.MAC)
-
-
-def _address_text(how: Formatted, value: int) -> str:
-    from ..base.netaddr import inet4_text, mac_text
-    return inet4_text(value) if how is Formatted.INET4 else mac_text(value)
-
-
-def _unresolved(how: Formatted, value: int) -> str:
-    """bpftrace prints an address it cannot symbolize in hex."""
-    return f"0x{value:x}" if how in (Formatted.KSYM, Formatted.USYM) else str(value)
-
-
-def printf_arg(conv: Conversion, type: Type, value, res: Resolvers = _NO_RESOLVERS):
+def printf_arg(conv: Conversion, type: Type, value, res: Resolvers = NO_RESOLVERS):
     """A decoded printf argument as ``format_printf`` takes it: integer
     conversions get the number (a ksym's address for ``%x``), ``%s`` gets
     text (symbols resolved, tuples and structs as ``print`` shows them)."""
@@ -83,7 +69,7 @@ def _agg_text(agg: Agg, value) -> str:
     return str(value)
 
 
-def key_text(type: Type | None, key, res: Resolvers = _NO_RESOLVERS, *, json: bool = False) -> str:
+def key_text(type: Type | None, key, res: Resolvers = NO_RESOLVERS, *, json: bool = False) -> str:
     """A map key inside ``@name[...]``: a tuple key without its parentheses.
     For JSON the tuple's parts are joined with "," and non-string parts lose
     their spaces."""
@@ -135,7 +121,7 @@ class TextPrinter(Printer):
     """bpftrace's default output."""
 
     def printf(self, text: str) -> None:
-        _emit(self.out, text)
+        write(self.out, text)
 
     def map(self, dump: MapDump, top: int = 0, div: int = 1, *,
             fill_empty_scalar: bool = False) -> None:
@@ -149,33 +135,33 @@ class TextPrinter(Printer):
             else:
                 lines.append(f"{head}: {text_value(vt, shown, res)}\n")
         if lines:
-            _emit(self.out, "".join(lines))
+            write(self.out, "".join(lines))
 
     def value(self, type: Type, value) -> None:
         if isinstance(type, Agg):
             value = shown_value(type, value)
-            if type.kind in _HIST_KINDS:
-                _emit(self.out, hist_text(value) + "\n")
+            if type.kind in HIST_KINDS:
+                write(self.out, hist_text(value) + "\n")
                 return
-        _emit(self.out, text_value(type, value, self.resolvers) + "\n")
+        write(self.out, text_value(type, value, self.resolvers) + "\n")
 
     def time(self, text: str) -> None:
-        _emit(self.out, text)
+        write(self.out, text)
 
     def cat(self, text: str) -> None:
-        _emit(self.out, text)
+        write(self.out, text)
 
     def join(self, text: str) -> None:
-        _emit(self.out, text + "\n")
+        write(self.out, text + "\n")
 
     def syscall(self, text: str) -> None:
-        _emit(self.out, text + "\n")
+        write(self.out, text + "\n")
 
     def attached(self, probes: int) -> None:
-        _emit(self.err, f"Attached {probes} probe{'' if probes == 1 else 's'}\n")
+        write(self.err, f"Attached {probes} probe{'' if probes == 1 else 's'}\n")
 
     def lost(self, events: int) -> None:
-        _emit(self.err, f"Lost {events} events\n")
+        write(self.err, f"Lost {events} events\n")
 
     def end(self) -> None:
-        _emit(self.out, "\n\n")
+        write(self.out, "\n\n")
