@@ -228,11 +228,23 @@ def test_cpid_with_a_command():
     assert any(line.endswith(": *(u64 *)(r10 -8) = 4242") for line in asm_lines(script.probes[0]))
 
 
-def test_jiffies_needs_a_feature():
-    assert compile_error("BEGIN { @ = jiffies; }", without={Feature.PROBE_READ_USER}) == (
+def test_jiffies_needs_linux_5_5():
+    """bpf_jiffies64 has no feature probe: the kernel's version decides."""
+    from pytrace.base.record import replace
+    from pytrace.compile import compile_ast
+    from pytrace.lang.parser import parse
+    from pytrace.providers import resolvers
+    text = "BEGIN { @ = jiffies; }"
+    old = replace(fake_kernel(), version=(5, 4, 0))
+    with pytest.raises(CompileError) as info:
+        compile_ast(parse(text, "-e"), old, resolvers())
+    assert info.value.render() == (
         "-e:1:13: error: jiffies needs bpf_jiffies64 (Linux 5.5), which this kernel lacks\n"
         "BEGIN { @ = jiffies; }\n"
         "            ~~~~~~~")
+    # a masked feature does not hide it (it used to stand in for the version)
+    compile_script(text, without={Feature.PROBE_READ_USER})
+    compile_ast(parse(text, "-e"), replace(fake_kernel(), version=(5, 5, 0)), resolvers())
 
 
 # -- variables ---------------------------------------------------------------------------

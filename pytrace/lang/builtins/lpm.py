@@ -151,5 +151,5 @@ FUNCTIONS = (
              '(ip.saddr, ip6.saddr, "10.0.0.0/8")', FnKind.EXPR, _check_lpm, _lower_lpm),
     Function("load", 'load(@map, "file")',
              "fill a map from a text file: one 'key value' entry a line",
-             FnKind.STMT, _check_load, _lower_load),
+             FnKind.STMT, _check_load, _lower_load, userspace="mapfiles"),
 )
