@@ -19,7 +19,8 @@ class MapChecks:
                            f"assign it first, e.g. {info.name} = count() or {info.name}[key] = value")
 
     # -- maps ------------------------------------------------------------
-    def _map(self, ref: A.MapRef) -> MapInfo:
+    def map_info(self, ref: A.MapRef) -> MapInfo:
+        """What is known of the map ``ref`` names (recording the use)."""
         info = self.maps.get(ref.name)
         if info is None:
             info = self.maps[ref.name] = MapInfo(ref.name)
@@ -27,7 +28,7 @@ class MapChecks:
             info.first_loc = ref.loc
         return info
 
-    def _map_keys(self, info: MapInfo, ref: A.MapRef) -> Type | None:
+    def map_keys(self, info: MapInfo, ref: A.MapRef) -> Type | None:
         """Check the keys a map is used with; returns the key type."""
         if not ref.keys:
             key = None
@@ -60,7 +61,9 @@ class MapChecks:
             info.key = merged
         return info.key
 
-    def _map_value(self, info: MapInfo, t: Type, loc: Loc) -> None:
+    def map_value(self, info: MapInfo, t: Type, loc: Loc) -> None:
+        """Record that the map is assigned a value of type ``t`` (checking it
+        against the values it had)."""
         info.assigned = True
         if info.value is None or isinstance(info.value, Unknown):
             info.value, info.value_loc = t, loc
@@ -82,8 +85,8 @@ class MapChecks:
         info.value = merged
 
     def map_read(self, ref: A.MapRef) -> Type:
-        info = self._map(ref)
-        self._map_keys(info, ref)
+        info = self.map_info(ref)
+        self.map_keys(info, ref)
         t = info.value
         if t is None:
             return UNKNOWN

@@ -47,14 +47,14 @@ class StatementChecks:
 
     def stmt_AssignMap(self, s: A.AssignMap) -> None:
         target, value = s.target, s.value
-        info = self._map(target)
-        self._map_keys(info, target)
+        info = self.map_info(target)
+        self.map_keys(info, target)
         if isinstance(value, A.Call):
             fn = self.reg.function(value.name)
             if fn is not None and fn.kind is FnKind.AGG:
                 agg = fn.check(self, value)
                 self.set(value, agg)
-                self._map_value(info, agg, value.loc)
+                self.map_value(info, agg, value.loc)
                 return
         t = self.expr(value)
         if isinstance(t, Agg) and isinstance(value, A.MapRef):
@@ -69,7 +69,7 @@ class StatementChecks:
             self.error(f"cannot store {describe(t)} in a map", value.loc,
                        "store one of its fields instead")
             return
-        self._map_value(info, storable(t), value.loc)
+        self.map_value(info, storable(t), value.loc)
 
     def stmt_AssignVar(self, s: A.AssignVar) -> None:
         t = self.expr(s.value)
@@ -115,13 +115,13 @@ class StatementChecks:
             self.error(f"'{s.op}=' needs an integer on the right, not {describe(t)}", s.value.loc)
         target = s.target
         if isinstance(target, A.MapRef):
-            info = self._map(target)
-            self._map_keys(info, target)
+            info = self.map_info(target)
+            self.map_keys(info, target)
             if info.value is not None and not isinstance(info.value, (Int, Unknown)):
                 self.error(f"'{s.op}=' needs an integer map, but {info.name} holds "
                            f"{describe(info.value)}", target.loc)
                 return
-            self._map_value(info, INT64, target.loc)
+            self.map_value(info, INT64, target.loc)
             self.set(target, info.value or INT64)
         else:
             old = self.typing.vars.get(target.name)

@@ -9,6 +9,8 @@ per-CPU scratch map, so the stack is never the user's problem.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from ..bpf.insn import AluOp, Helper, JmpOp
 from ..base.diagnostics import NOWHERE, Loc
 from . import ast as A
@@ -27,7 +29,38 @@ from .lower_statements import StatementLowering
 
 
 class Lowerer(StatementLowering, ExpressionLowering, AccessOps, CopyOps, MemoryOps):
-    """Lowers one probe group to an ``ir.Function``."""
+    """Lowers one probe group to an ``ir.Function``.
+
+    Builtins (lang/builtins) lower through the members named in ``PUBLIC``
+    and no others (tests/unit/test_builtin_records.py checks it):
+
+    * building blocks: ``emit(op)``, ``at_entry(op)``, ``emit_at_entry(build)``,
+      ``vreg()``, ``label()``, ``place(label)``, ``jump(label)``,
+      ``branch(op, a, b, label)``, ``alu(op, a, b)``, ``call(helper, *args)``,
+      ``operand(v)``, ``reg_of(v)``, ``convert(v, int_type)``,
+      ``signed_divmod(op, a, b)``, ``callback(suffix, make)``;
+    * expressions: ``value(e)``, ``int_value(e)``, ``type_of(node)``,
+      ``into(e, mem)``, ``str_const(text, e)``;
+    * memory: ``buffer(size)``, ``stack_slot(size)``, ``addr(mem)``,
+      ``store``/``load``, ``ctx_load(offset, size)``, ``read_mem``,
+      ``read_str``, maps (``map_spec``, ``key``, ``lookup``, ``update``) and
+      events (``send(spec, fill)``);
+    * what the program is for (read them, do not rebind them): ``group``,
+      ``ctx`` (the context register), ``ctx_info`` (the probe's context),
+      ``kernel``, ``limits``, ``params``, ``constants``, ``res`` (maps and
+      events: the resources), ``exit_label``, ``loc`` (the source being
+      lowered) and ``ext`` (per-program state of builtin modules).
+    """
+
+    PUBLIC = frozenset({
+        "emit", "at_entry", "emit_at_entry", "vreg", "label", "place", "jump", "branch",
+        "alu", "call", "operand", "reg_of", "convert", "signed_divmod", "callback",
+        "value", "int_value", "type_of", "into", "str_const",
+        "buffer", "stack_slot", "addr", "store", "load", "ctx_load", "read_mem", "read_str",
+        "map_spec", "key", "lookup", "update", "send",
+        "group", "ctx", "ctx_info", "kernel", "limits", "params", "constants", "res",
+        "exit_label", "loc", "ext",
+    })
 
     def __init__(self, group: Group, typing: ProbeTyping, res: Resources, name: str,
                  program_index: int, params: list[str], constants: dict[str, int]):
@@ -69,6 +102,36 @@ class Lowerer(StatementLowering, ExpressionLowering, AccessOps, CopyOps, MemoryO
         op.loc = op.loc if op.loc is not NOWHERE else self.group.probe.loc
         self.fn.ops.insert(self._entry_end, op)
         self._entry_end += 1
+
+    def emit_at_entry(self, build: Callable[[], object], loc: Loc) -> None:
+        """Run ``build``, which emits ops (located at ``loc``), and move what
+        it emitted to the program's entry: setup that every later use of
+        its result may rely on (the net module's parsed headers)."""
+        saved, self.fn.ops = self.fn.ops, []
+        saved_loc, self.loc = self.loc, loc
+        try:
+            build()
+            built = self.fn.ops
+        finally:
+            self.fn.ops, self.loc = saved, saved_loc
+        for op in built:
+            self.at_entry(op)
+
+    def stack_slot(self, size: int, name: str = "") -> ir.Slot:
+        """A stack slot of ``size`` bytes for the whole program (not shared
+        with scratch buffers), counted against the stack budget."""
+        slot = self.fn.slot(max(size, 8), name=name)
+        self.stack_used += size
+        return slot
+
+    def callback(self, suffix: str, make: Callable[[str], ir.Function]) -> str:
+        """The name of this program's BPF-to-BPF callback ``<program>_<suffix>``
+        (for helpers such as bpf_for_each_map_elem), made by ``make(name)``
+        the first time it is asked for."""
+        name = f"{self.fn.name}_{suffix}"
+        if not any(cb.name == name for cb in self.fn.callbacks):
+            self.fn.callbacks.append(make(name))
+        return name
 
     def vreg(self, hint: str = "") -> ir.VReg:
         return self.fn.vreg(hint)

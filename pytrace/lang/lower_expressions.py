@@ -42,9 +42,10 @@ class ExpressionLowering:
         p = param_value(self.params, e.index)
         if isinstance(p, int):
             return p
-        return self._str_const(p, e)
+        return self.str_const(p, e)
 
-    def _str_const(self, text: str, e: A.Expr) -> Mem:
+    def str_const(self, text: str, e: A.Expr) -> Mem:
+        """``text`` in a new buffer of ``e``'s string type (a constant string)."""
         t = self.type_of(e)
         buf = self.buffer(t.size, "str")
         mem = buf.at(0, t)
@@ -119,14 +120,14 @@ class ExpressionLowering:
         alu = _ALU[op]
         signed = _signed(lt) and _signed(rt)
         if alu in (AluOp.DIV, AluOp.MOD) and signed:
-            return self._signed_divmod(alu, a, b)
+            return self.signed_divmod(alu, a, b)
         if alu is AluOp.RSH and _signed(lt):
             alu = AluOp.ARSH
         if isinstance(a, int) and alu in (AluOp.ADD, AluOp.MUL, AluOp.AND, AluOp.OR, AluOp.XOR):
             a, b = b, a
         return self.alu(alu, a, b)
 
-    def _signed_divmod(self, alu: AluOp, a: ir.Value, b: ir.Value) -> ir.VReg:
+    def signed_divmod(self, alu: AluOp, a: ir.Value, b: ir.Value) -> ir.VReg:
         """Signed division on unsigned BPF ALU ops: divide magnitudes, fix signs
         (the quotient takes the xor of the signs, the remainder the dividend's)."""
         ua, ub = self.vreg(), self.vreg()

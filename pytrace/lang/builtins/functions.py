@@ -93,7 +93,7 @@ def _check_print(ck, e: A.Call):
         return VOID
     first = e.args[0]
     if isinstance(first, A.MapRef) and not first.keys:
-        ck._map(first)       # records the use; the map must be assigned somewhere
+        ck.map_info(first)       # records the use; the map must be assigned somewhere
         for extra in e.args[1:]:
             if ck.const_int(extra) is None:
                 ck.error("print(@map, top, div): top and div must be constant integers",
@@ -161,7 +161,7 @@ def _map_op(kind: EventKind):
                     ck.error(f"{e.name}() takes a whole map, without keys", ref.loc,
                              "to remove one key use delete(@map[key])"
                              if e.name == "clear" else None)
-                ck._map(ref)
+                ck.map_info(ref)
         return VOID
 
     def lower(lw, e: A.Call):
@@ -179,8 +179,8 @@ def _check_delete(ck, e: A.Call):
     if len(e.args) == 2:               # delete(@m, key): bpftrace 0.21's form
         ref = A.MapRef(ref.name, (e.args[1],), ref.loc)
         ck.typing.types[id(e)] = VOID
-    info = ck._map(ref)
-    ck._map_keys(info, ref)
+    info = ck.map_info(ref)
+    ck.map_keys(info, ref)
     return VOID
 
 
@@ -202,8 +202,8 @@ def _check_has_key(ck, e: A.Call):
         ref = ck.expect_map(e.args[0], "has_key()'s first argument")
         if ref is not None:
             full = A.MapRef(ref.name, tuple(e.args[1:]), ref.loc)
-            info = ck._map(full)
-            ck._map_keys(info, full)
+            info = ck.map_info(full)
+            ck.map_keys(info, full)
             ck.typing.types.update({id(full): BOOL})
     return BOOL
 
@@ -227,7 +227,7 @@ def _check_len(ck, e: A.Call):
         if ref is not None:
             if ref.keys:
                 ck.error("len() counts a whole map's keys; give the map without keys", ref.loc)
-            ck._map(ref)
+            ck.map_info(ref)
             from ..kernelinfo import Feature
             if not ck.kernel.has(Feature.BOUNDED_LOOPS):
                 ck.error("len() needs bpf_for_each_map_elem (Linux 5.13)", e.loc)
@@ -237,11 +237,11 @@ def _check_len(ck, e: A.Call):
 def _lower_len(lw, e: A.Call):
     """bpf_for_each_map_elem returns how many elements its callback saw; the
     callback does nothing but say "continue"."""
-    name = lw.fn.name + "_visit"
-    if not any(cb.name == name for cb in lw.fn.callbacks):
+    def make(name: str) -> ir.Function:
         cb = ir.Function(name)
         cb.ops.append(ir.Return(0, loc=e.loc))
-        lw.fn.callbacks.append(cb)
+        return cb
+    name = lw.callback("visit", make)
     return lw.call(Helper.for_each_map_elem, ir.MapFd(e.args[0].name), ir.FuncAddr(name), 0, 0)
 
 
@@ -273,7 +273,7 @@ def _check_str(ck, e: A.Call):
 def _lower_str(lw, e: A.Call):
     from ..values import ExtStr, Mem
     if isinstance(e.args[0], A.Positional):
-        return lw._str_const(param_text(lw.params, e.args[0].index), e)
+        return lw.str_const(param_text(lw.params, e.args[0].index), e)
     t = lw.type_of(e)
     arg_t = lw.type_of(e.args[0])
     v = lw.value(e.args[0])
