@@ -9,6 +9,8 @@ every kind has one).
 """
 from __future__ import annotations
 
+from functools import cache
+
 from ..base.record import record
 from ..lang.types import Formatted, Special
 
@@ -50,12 +52,17 @@ def _mac(type: Special, value: int, res: Resolvers) -> str:
     return mac_text(value)
 
 
+def _timestamp(type: Special, value: int, res: Resolvers) -> str:
+    return strftime_text(type.fmt, value + wall_clock_offset_ns())
+
+
 FORMATTERS: dict[Formatted, Formatter] = {
     Formatted.KSYM: Formatter(_resolved),
     Formatted.USYM: Formatter(_resolved),
     Formatted.PROBE: Formatter(_resolved),
     Formatted.INET4: Formatter(_inet4),
     Formatted.MAC: Formatter(_mac),
+    Formatted.TIMESTAMP: Formatter(_timestamp),
 }
 
 
@@ -67,3 +74,26 @@ def special_json(type: Special, value: int, res: Resolvers) -> str | None:
     """The JSON text of a value, or None when it is its text as a string."""
     json = FORMATTERS[type.how].json
     return json(type, value, res) if json is not None else None
+
+
+# ------------------------------------------------------------ strftime()
+
+@cache
+def wall_clock_offset_ns() -> int:
+    """CLOCK_REALTIME - CLOCK_BOOTTIME in nanoseconds, read once (at the
+    first timestamp printed) and kept, as bpftrace reads it once at start:
+    added to a boot-based time (``nsecs``) it gives the wall-clock time."""
+    import time
+    return time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
+def strftime_text(fmt: str, wall_ns: int) -> str:
+    """``wall_ns`` (nanoseconds since the epoch) in local time, formatted
+    with C strftime conversions plus bpftrace's ``%f``: the microseconds,
+    six digits (``%%f`` stays a literal ``%f``)."""
+    import re
+    import time
+    secs, ns = divmod(wall_ns, 1_000_000_000)
+    micros = f"{ns // 1000:06d}"
+    fmt = "".join(micros if part == "%f" else part for part in re.split(r"(%%|%f)", fmt))
+    return time.strftime(fmt, time.localtime(secs))

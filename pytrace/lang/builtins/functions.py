@@ -8,8 +8,8 @@ from .. import ir
 from ..params import const_value, param_text
 from ..printf import ArgKind, FormatError, parse_format
 from ..program import EventKind
-from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, CEnum, Inet6, Int, Ptr, Special, Stack,
-                     Str, Tuple, Void)
+from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, CEnum, Formatted, Inet6, Int, Ptr,
+                     Special, Stack, Str, Tuple, Void)
 from . import FnKind, Function
 
 VOID = Void()
@@ -137,6 +137,22 @@ def _check_time(ck, e: A.Call):
 def _lower_time(lw, e: A.Call):
     fmt = e.args[0].value if e.args else "%H:%M:%S\n"
     lw.send(lw.res.event(EventKind.TIME, fmt=fmt, loc=e.loc), lambda mem: None)
+
+
+def _check_strftime(ck, e: A.Call):
+    if not ck.expect_args(e, 2, 2):
+        return Special(Formatted.TIMESTAMP)
+    fmt = e.args[0]
+    if not isinstance(fmt, A.StrLit):
+        ck.expr(fmt)
+        ck.error("strftime() takes a strftime format string literal first, "
+                 'e.g. strftime("%H:%M:%S", nsecs)', fmt.loc)
+    ck.expect_int(e.args[1], "strftime()'s time (nanoseconds since boot)")
+    return Special(Formatted.TIMESTAMP, fmt.value if isinstance(fmt, A.StrLit) else "")
+
+
+def _lower_strftime(lw, e: A.Call):
+    return lw.int_value(e.args[1])        # the format travels in the type
 
 
 def _check_exit(ck, e: A.Call):
@@ -398,6 +414,9 @@ FUNCTIONS = (
              FnKind.STMT, _check_print, _lower_print),
     Function("time", 'time([fmt])', "print the current time (strftime format)",
              FnKind.STMT, _check_time, _lower_time),
+    Function("strftime", "strftime(fmt, nsecs)",
+             "a boot-based time (nsecs) as wall-clock local time, printed with strftime "
+             "conversions (%f: microseconds)", FnKind.EXPR, _check_strftime, _lower_strftime),
     Function("exit", "exit([code])", "stop tracing, print the maps and exit",
              FnKind.STMT, _check_exit, _lower_exit),
     Function("clear", "clear(@map)", "delete every key of a map", FnKind.STMT, *_clear),
