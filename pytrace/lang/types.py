@@ -290,19 +290,23 @@ class Stack(Type):
 
 
 class Formatted(Enum):
-    """Integers userspace prints specially (``ksym(addr)`` → a symbol name)."""
+    """Integers userspace prints specially (``ksym(addr)`` → a symbol name).
+    Each kind has its formatter (text and JSON) in ``render.formats``."""
     KSYM = "ksym"
     USYM = "usym"
     PROBE = "probe"     # index into the script's probe names
-    ERRNO = "errno"
     INET4 = "inet4"     # an IPv4 address as it sits in memory (network order): ntop()
     MAC = "mac"         # a 48-bit MAC address, first byte lowest: macaddr()
+    TIMESTAMP = "timestamp"   # boot-based nanoseconds, shown as wall-clock time: strftime()
 
 
 @record(frozen=True)
 class Special(Type):
     """An integer carried to userspace and printed by ``how``."""
     how: Formatted = Formatted.KSYM
+    #: what the formatter applies besides the value: strftime()'s format
+    #: (a constant, so it travels in the type, not in the event)
+    fmt: str = ""
 
     size = 8
     align = 8

@@ -51,6 +51,7 @@ CASES = [
     # output
     Case("printf_ints", 'BEGIN { printf("%d %u %x\\n", -1, pid, 255); }'),
     Case("printf_strings", 'BEGIN { printf("%s|%s\\n", comm, "lit"); }'),
+    Case("strftime", 'BEGIN { printf("%s\\n", strftime("%H:%M:%S.%f", nsecs)); }'),
     Case("str_user_pointer",
          't:syscalls:sys_enter_openat { printf("%s\\n", str(args->filename)); }'),
     Case("str_without_probe_read_user",

@@ -616,3 +616,56 @@ def test_make_printer():
     with pytest.raises(UsageError) as info:
         make_printer("jsonx", out, err)
     assert info.value.render() == 'error: invalid output format "jsonx"; use text or json'
+
+
+# -- formatters of Special values (render.formats) ------------------------------------
+
+def test_every_formatted_kind_has_a_formatter():
+    from pytrace.render.formats import FORMATTERS
+    assert set(FORMATTERS) == set(Formatted)
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    import time
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_strftime_text_with_bpftraces_microseconds(utc):
+    from pytrace.render.formats import strftime_text
+    ns = 1_796_662_190_767_345_999          # 2026-12-07 16:49:50.767345999 UTC
+    # bpftrace 0.17: strftime("%Y-%m-%d %H:%M:%S.%f", nsecs) -> 2026-12-07 16:49:50.767345
+    assert strftime_text("%Y-%m-%d %H:%M:%S.%f", ns) == "2026-12-07 16:49:50.767345"
+    assert strftime_text("%f", 1_000) == "000001"
+    assert strftime_text("%%f %% %s", ns) == "%f % 1796662190"
+
+
+def test_timestamps_print_as_wall_clock_time(utc, monkeypatch):
+    """A timestamp holds boot-based nanoseconds; the boot time is added once."""
+    from pytrace.render import formats
+    monkeypatch.setattr(formats, "wall_clock_offset_ns", lambda: 1_796_662_000_000_000_000)
+    t = Special(Formatted.TIMESTAMP, "%H:%M:%S")
+    boot_ns = 190_767_345_999
+    assert text_value(t, boot_ns) == "16:49:50"
+    out = io.StringIO()
+    TextPrinter(out, io.StringIO()).map(MapDump("@", t, t, [(boot_ns, boot_ns)]))
+    assert out.getvalue() == "@[16:49:50]: 16:49:50\n"
+    out = io.StringIO()
+    JsonPrinter(out, io.StringIO()).map(MapDump("@", INT64, t, [(1, boot_ns)]))
+    assert out.getvalue() == '{"type": "map", "data": {"@": {"1": "16:49:50"}}}\n'
+    conv = conversions(parse_format("%s %d"))
+    assert printf_arg(conv[0], t, boot_ns) == "16:49:50"
+    assert printf_arg(conv[1], t, boot_ns) == boot_ns
+
+
+def test_the_wall_clock_offset_is_read_once():
+    import time
+    from pytrace.render.formats import wall_clock_offset_ns
+    first = wall_clock_offset_ns()
+    assert wall_clock_offset_ns() == first
+    boot = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    assert abs(boot + first - time.time_ns()) < 1_000_000_000

@@ -228,11 +228,23 @@ def test_cpid_with_a_command():
     assert any(line.endswith(": *(u64 *)(r10 -8) = 4242") for line in asm_lines(script.probes[0]))
 
 
-def test_jiffies_needs_a_feature():
-    assert compile_error("BEGIN { @ = jiffies; }", without={Feature.PROBE_READ_USER}) == (
+def test_jiffies_needs_linux_5_5():
+    """bpf_jiffies64 has no feature probe: the kernel's version decides."""
+    from pytrace.base.record import replace
+    from pytrace.compile import compile_ast
+    from pytrace.lang.parser import parse
+    from pytrace.providers import resolvers
+    text = "BEGIN { @ = jiffies; }"
+    old = replace(fake_kernel(), version=(5, 4, 0))
+    with pytest.raises(CompileError) as info:
+        compile_ast(parse(text, "-e"), old, resolvers())
+    assert info.value.render() == (
         "-e:1:13: error: jiffies needs bpf_jiffies64 (Linux 5.5), which this kernel lacks\n"
         "BEGIN { @ = jiffies; }\n"
         "            ~~~~~~~")
+    # a masked feature does not hide it (it used to stand in for the version)
+    compile_script(text, without={Feature.PROBE_READ_USER})
+    compile_ast(parse(text, "-e"), replace(fake_kernel(), version=(5, 5, 0)), resolvers())
 
 
 # -- variables ---------------------------------------------------------------------------
@@ -973,3 +985,32 @@ def test_positional_parameters():
     assert spec(script, "@s") == (MapKind.HASH, 8, 6, None, Str(6))
     assert spec(script, "@c") == (MapKind.HASH, 8, 8, None, INT64)
     assert spec(script, "@missing") == (MapKind.HASH, 8, 8, None, INT64)
+
+
+# -- strftime ----------------------------------------------------------------------------
+
+def test_strftime_is_a_timestamp_carrying_its_format():
+    from pytrace.lang.types import Formatted, Special
+    script = compile_script('BEGIN { printf("%s\\n", strftime("%H:%M:%S.%f", nsecs)); '
+                            '@t = strftime("%Y", 1000); }')
+    assert script.map("@t").value == Special(Formatted.TIMESTAMP, "%Y")
+    printf = [e for e in script.events if e.kind is EventKind.PRINTF][0]
+    assert printf.args.elems == (Special(Formatted.TIMESTAMP, "%H:%M:%S.%f"),)
+
+
+def test_strftime_mistakes():
+    assert compile_error('BEGIN { $f = "%Y"; @ = strftime($f, nsecs); }') == (
+        "-e:1:33: error: strftime() takes a strftime format string literal first, "
+        'e.g. strftime("%H:%M:%S", nsecs)\n'
+        'BEGIN { $f = "%Y"; @ = strftime($f, nsecs); }\n'
+        "                                ~~")
+    assert compile_error('BEGIN { @ = strftime("%Y", comm); }') == (
+        "-e:1:28: error: strftime()'s time (nanoseconds since boot) must be an integer, "
+        "not a string\n"
+        'BEGIN { @ = strftime("%Y", comm); }\n'
+        "                           ~~~~")
+    assert compile_error('BEGIN { @ = strftime("%Y"); }') == (
+        "-e:1:13: error: strftime() takes 2 arguments, 1 given\n"
+        'BEGIN { @ = strftime("%Y"); }\n'
+        "            ~~~~~~~~~~~~~~\n"
+        "hint: usage: strftime(fmt, nsecs)")

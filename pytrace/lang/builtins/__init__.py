@@ -1,18 +1,28 @@
 """Builtins are data: one record per builtin variable or function.
 
 Each record carries its name, signature, one-line doc, how to type-check a
-use (``check``) and how to lower it to IR (``lower``). The checker and the
-lowerer look names up here and nowhere else, ``pytrace -l builtins`` prints
-the docs from the same records, and adding a builtin means adding a record
-in one of this package's modules.
+use (``check``), how to lower it to IR (``lower``, through the lowerer's
+public interface: ``Lowerer.PUBLIC``) and the userspace service it needs
+(``userspace``). A value that prints specially has the type
+``Special(Formatted.X)``; X's formatter (text and JSON) is its entry in
+``render.formats.FORMATTERS``. The checker and the lowerer look names up
+here and nowhere else, ``pytrace -l builtins`` prints the docs from the
+same records, and adding a builtin means adding a record in one of this
+package's modules (RECIPE: the README's "Adding a builtin").
 """
 from __future__ import annotations
 
 from ...base.record import field, record
 from enum import Enum
-from typing import Callable
+from typing import Callable, Iterable
 
 from ..types import AggKind, Type
+
+
+#: the userspace services a builtin may need at run time (``userspace=``):
+#: "symbols" symbolizes kernel/user addresses and stacks (kstack, ustack,
+#: ksym, usym, func); "mapfiles" reads files into maps (load())
+USERSPACE_SERVICES = ("symbols", "mapfiles")
 
 
 class FnKind(Enum):
@@ -33,6 +43,8 @@ class Variable:
     category: str = "process"
     #: the ``pattern`` for families such as arg0..argN (matched by prefix+digits)
     family: bool = False
+    #: the userspace service this variable needs (one of USERSPACE_SERVICES), or None
+    userspace: str | None = None
 
 
 @record(frozen=True)
@@ -49,6 +61,8 @@ class Function:
     agg: AggKind | None = None
     #: AGG only: argument count (min, max) for the generic checks
     extra: dict = field(default_factory=dict, compare=False)
+    #: the userspace service this function needs (one of USERSPACE_SERVICES), or None
+    userspace: str | None = None
 
 
 @record(frozen=True)
@@ -72,6 +86,11 @@ class Registry:
 
     def names(self) -> list[str]:
         return sorted(set(self.variables) | set(self.functions))
+
+    def userspace(self, names: Iterable[str]) -> frozenset[str]:
+        """The userspace services the builtins called ``names`` need."""
+        found = (self.variable(n) or self.function(n) for n in names)
+        return frozenset(b.userspace for b in found if b is not None and b.userspace)
 
 
 def _build() -> Registry:

@@ -216,7 +216,7 @@ def lower_read(lw, ref: A.MapRef, spec) -> ir.VReg:
     lw.jump(top)
     lw.place(done)
     if kind in (AggKind.AVG, AggKind.STATS):
-        return lw._signed_divmod(AluOp.DIV, total, count)
+        return lw.signed_divmod(AluOp.DIV, total, count)
     return total
 
 

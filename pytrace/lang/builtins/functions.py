@@ -8,8 +8,8 @@ from .. import ir
 from ..params import const_value, param_text
 from ..printf import ArgKind, FormatError, parse_format
 from ..program import EventKind
-from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, CEnum, Inet6, Int, Ptr, Special, Stack,
-                     Str, Tuple, Void)
+from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, CEnum, Formatted, Inet6, Int, Ptr,
+                     Special, Stack, Str, Tuple, Void)
 from . import FnKind, Function
 
 VOID = Void()
@@ -93,7 +93,7 @@ def _check_print(ck, e: A.Call):
         return VOID
     first = e.args[0]
     if isinstance(first, A.MapRef) and not first.keys:
-        ck._map(first)       # records the use; the map must be assigned somewhere
+        ck.map_info(first)       # records the use; the map must be assigned somewhere
         for extra in e.args[1:]:
             if ck.const_int(extra) is None:
                 ck.error("print(@map, top, div): top and div must be constant integers",
@@ -139,6 +139,22 @@ def _lower_time(lw, e: A.Call):
     lw.send(lw.res.event(EventKind.TIME, fmt=fmt, loc=e.loc), lambda mem: None)
 
 
+def _check_strftime(ck, e: A.Call):
+    if not ck.expect_args(e, 2, 2):
+        return Special(Formatted.TIMESTAMP)
+    fmt = e.args[0]
+    if not isinstance(fmt, A.StrLit):
+        ck.expr(fmt)
+        ck.error("strftime() takes a strftime format string literal first, "
+                 'e.g. strftime("%H:%M:%S", nsecs)', fmt.loc)
+    ck.expect_int(e.args[1], "strftime()'s time (nanoseconds since boot)")
+    return Special(Formatted.TIMESTAMP, fmt.value if isinstance(fmt, A.StrLit) else "")
+
+
+def _lower_strftime(lw, e: A.Call):
+    return lw.int_value(e.args[1])        # the format travels in the type
+
+
 def _check_exit(ck, e: A.Call):
     if ck.expect_args(e, 0, 1) and e.args:
         ck.expect_int(e.args[0], "the exit code")
@@ -161,7 +177,7 @@ def _map_op(kind: EventKind):
                     ck.error(f"{e.name}() takes a whole map, without keys", ref.loc,
                              "to remove one key use delete(@map[key])"
                              if e.name == "clear" else None)
-                ck._map(ref)
+                ck.map_info(ref)
         return VOID
 
     def lower(lw, e: A.Call):
@@ -179,8 +195,8 @@ def _check_delete(ck, e: A.Call):
     if len(e.args) == 2:               # delete(@m, key): bpftrace 0.21's form
         ref = A.MapRef(ref.name, (e.args[1],), ref.loc)
         ck.typing.types[id(e)] = VOID
-    info = ck._map(ref)
-    ck._map_keys(info, ref)
+    info = ck.map_info(ref)
+    ck.map_keys(info, ref)
     return VOID
 
 
@@ -202,8 +218,8 @@ def _check_has_key(ck, e: A.Call):
         ref = ck.expect_map(e.args[0], "has_key()'s first argument")
         if ref is not None:
             full = A.MapRef(ref.name, tuple(e.args[1:]), ref.loc)
-            info = ck._map(full)
-            ck._map_keys(info, full)
+            info = ck.map_info(full)
+            ck.map_keys(info, full)
             ck.typing.types.update({id(full): BOOL})
     return BOOL
 
@@ -227,7 +243,7 @@ def _check_len(ck, e: A.Call):
         if ref is not None:
             if ref.keys:
                 ck.error("len() counts a whole map's keys; give the map without keys", ref.loc)
-            ck._map(ref)
+            ck.map_info(ref)
             from ..kernelinfo import Feature
             if not ck.kernel.has(Feature.BOUNDED_LOOPS):
                 ck.error("len() needs bpf_for_each_map_elem (Linux 5.13)", e.loc)
@@ -237,11 +253,11 @@ def _check_len(ck, e: A.Call):
 def _lower_len(lw, e: A.Call):
     """bpf_for_each_map_elem returns how many elements its callback saw; the
     callback does nothing but say "continue"."""
-    name = lw.fn.name + "_visit"
-    if not any(cb.name == name for cb in lw.fn.callbacks):
+    def make(name: str) -> ir.Function:
         cb = ir.Function(name)
         cb.ops.append(ir.Return(0, loc=e.loc))
-        lw.fn.callbacks.append(cb)
+        return cb
+    name = lw.callback("visit", make)
     return lw.call(Helper.for_each_map_elem, ir.MapFd(e.args[0].name), ir.FuncAddr(name), 0, 0)
 
 
@@ -273,7 +289,7 @@ def _check_str(ck, e: A.Call):
 def _lower_str(lw, e: A.Call):
     from ..values import ExtStr, Mem
     if isinstance(e.args[0], A.Positional):
-        return lw._str_const(param_text(lw.params, e.args[0].index), e)
+        return lw.str_const(param_text(lw.params, e.args[0].index), e)
     t = lw.type_of(e)
     arg_t = lw.type_of(e.args[0])
     v = lw.value(e.args[0])
@@ -398,6 +414,9 @@ FUNCTIONS = (
              FnKind.STMT, _check_print, _lower_print),
     Function("time", 'time([fmt])', "print the current time (strftime format)",
              FnKind.STMT, _check_time, _lower_time),
+    Function("strftime", "strftime(fmt, nsecs)",
+             "a boot-based time (nsecs) as wall-clock local time, printed with strftime "
+             "conversions (%f: microseconds)", FnKind.EXPR, _check_strftime, _lower_strftime),
     Function("exit", "exit([code])", "stop tracing, print the maps and exit",
              FnKind.STMT, _check_exit, _lower_exit),
     Function("clear", "clear(@map)", "delete every key of a map", FnKind.STMT, *_clear),

@@ -85,7 +85,7 @@ VARIABLES = (
     Variable("curtask", "the current task's struct task_struct * (typed from BTF)",
              _curtask_type, _lower_curtask, category="process"),
     Variable("func", "the traced function (prints its name)", _func_type, _lower_func,
-             category="probe"),
+             category="probe", userspace="symbols"),
 )
 
 FUNCTIONS = (

@@ -131,11 +131,11 @@ def _check_load(ck, e: A.Call):
     if ref.keys:
         ck.error("load() fills a whole map: give it without keys", ref.loc)
         return VOID
-    info = ck._map(ref)
+    info = ck.map_info(ref)
     if ck.final and info.keyed is not True:
         ck.error(f"load() needs to know {ref.name}'s keys: use the map with keys somewhere "
                  f"in the script", ref.loc, "e.g. $v = @rules[lpm(tcp.dport, ip.saddr)]")
-    ck._map_value(info, INT64, e.loc)                  # the file's values are integers
+    ck.map_value(info, INT64, e.loc)                  # the file's values are integers
     return VOID
 
 
@@ -151,5 +151,5 @@ FUNCTIONS = (
              '(ip.saddr, ip6.saddr, "10.0.0.0/8")', FnKind.EXPR, _check_lpm, _lower_lpm),
     Function("load", 'load(@map, "file")',
              "fill a map from a text file: one 'key value' entry a line",
-             FnKind.STMT, _check_load, _lower_load),
+             FnKind.STMT, _check_load, _lower_load, userspace="mapfiles"),
 )

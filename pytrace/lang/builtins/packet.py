@@ -182,17 +182,8 @@ class PacketView:
                 self.base[name] = pos
                 pos += st.size
         self.size = (pos + 7) // 8 * 8
-        self.slot = lw.fn.slot(max(self.size, 8), name="pkt")
-        lw.stack_used += self.size
-        saved, lw.fn.ops = lw.fn.ops, []
-        saved_loc, lw.loc = lw.loc, lw.group.probe.loc
-        try:
-            self._parse(layout)
-            parsed = lw.fn.ops
-        finally:
-            lw.fn.ops, lw.loc = saved, saved_loc
-        for op in parsed:
-            lw.at_entry(op)
+        self.slot = lw.stack_slot(self.size, name="pkt")
+        lw.emit_at_entry(lambda: self._parse(layout), lw.group.probe.loc)
 
     # -- what builtins read ----------------------------------------------------
     def header(self, name: str):

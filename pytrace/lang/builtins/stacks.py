@@ -260,22 +260,24 @@ def _lower_uaddr(lw, e: A.Call):
 
 VARIABLES = (
     Variable("kstack", "the kernel stack (as map key: one frame per line)",
-             _stack_var(StackKind.KERNEL), _lower_stack, category="probe"),
+             _stack_var(StackKind.KERNEL), _lower_stack, category="probe", userspace="symbols"),
     Variable("ustack", "the user-space stack of the current thread",
-             _stack_var(StackKind.USER), _lower_stack, category="probe"),
+             _stack_var(StackKind.USER), _lower_stack, category="probe", userspace="symbols"),
 )
 
 FUNCTIONS = (
     Function("kstack", "kstack([mode][, frames])",
              "the kernel stack, up to frames deep; mode bpftrace, perf or raw",
-             FnKind.EXPR, _check_stack_call(StackKind.KERNEL), _lower_stack),
+             FnKind.EXPR, _check_stack_call(StackKind.KERNEL), _lower_stack,
+             userspace="symbols"),
     Function("ustack", "ustack([mode][, frames])",
              "the user-space stack, up to frames deep; mode bpftrace, perf or raw",
-             FnKind.EXPR, _check_stack_call(StackKind.USER), _lower_stack),
+             FnKind.EXPR, _check_stack_call(StackKind.USER), _lower_stack,
+             userspace="symbols"),
     Function("ksym", "ksym(addr)", "a kernel address, printed as its symbol",
-             FnKind.EXPR, _check_sym(Formatted.KSYM), _lower_ksym),
+             FnKind.EXPR, _check_sym(Formatted.KSYM), _lower_ksym, userspace="symbols"),
     Function("usym", "usym(addr)", "a user-space address, printed as its symbol",
-             FnKind.EXPR, _check_sym(Formatted.USYM), _lower_usym),
+             FnKind.EXPR, _check_sym(Formatted.USYM), _lower_usym, userspace="symbols"),
     Function("kaddr", 'kaddr("name")', "the address of a kernel symbol",
              FnKind.EXPR, _check_kaddr, _lower_kaddr),
     Function("uaddr", 'uaddr("name")', "the address of a symbol in the probed binary",

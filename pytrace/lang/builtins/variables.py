@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from ...bpf.insn import AluOp, Helper
-from ..kernelinfo import Feature
 from .. import ir
 from ..types import INT64, UINT32, UINT64, Formatted, Special, Str
 from . import Variable
@@ -99,10 +98,16 @@ def _elapsed(lw, e):
     return lw.alu(AluOp.SUB, now, lw.reg_of(lw.constants.get("start_ns", 0)))
 
 
-def _needs(feature: Feature, what: str, kernel: str):
+def _needs_linux(version: tuple[int, int, int], what: str):
+    """A check for a variable whose helper has no feature probe of its own:
+    the kernel's version decides (an unknown version, 0.0.0, lets it pass
+    and the verifier judges)."""
     def check(ck, e):
-        if not ck.kernel.has(feature):
-            ck.error(f"{e.name} needs {what} ({kernel}), which this kernel lacks", e.loc)
+        running = ck.kernel.version
+        if running != (0, 0, 0) and running < version:
+            major, minor, _ = version
+            ck.error(f"{e.name} needs {what} (Linux {major}.{minor}), which this kernel lacks",
+                     e.loc)
         return UINT64
     return check
 
@@ -134,7 +139,7 @@ VARIABLES = (
     Variable("cgroup", "cgroup v2 id of the current task", UINT64,
              lambda lw, e: lw.call(Helper.get_current_cgroup_id)),
     Variable("jiffies", "the kernel's jiffies counter",
-             _needs(Feature.PROBE_READ_USER, "bpf_jiffies64", "Linux 5.5"),
+             _needs_linux((5, 5, 0), "bpf_jiffies64"),
              lambda lw, e: lw.call(Helper.jiffies64), category="time"),
     Variable("probe", "full name of the probe that fired", Special(Formatted.PROBE), _probe,
              category="probe"),
