@@ -6,10 +6,15 @@ closes a predicate is not a division; ``if`` is a keyword where a statement
 starts. Like Lark's contextual lexer, the lexer asks the parser which
 terminals may come next; unlike it, it builds no regex per parser state.
 Terminal names are the grammar's (``grammar.lark``).
+
+The REPL reads the same tokens (``tolerant_tokens``) to colour, complete and
+decide whether an input is finished: for input that is unfinished or wrong
+that mode never raises; it also yields comments, an unclosed string or
+comment, and characters that are no token, each as a token of its own.
 """
 from __future__ import annotations
 
-from .lalr import Token
+from .lalr import Parser, Tables, Token
 
 _IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _IDENT = _IDENT_START | frozenset("0123456789")
@@ -50,6 +55,8 @@ class Lexer:
         self.line_start = 0
         self.punct = {v: k for k, v in literals.items() if not v.isidentifier()}
         self.keywords = keywords
+        #: never raise (``tolerant_tokens``): an unclosed comment ends the text
+        self.tolerant = False
 
     # -- positions
     def _advance_to(self, end: int) -> None:
@@ -79,6 +86,8 @@ class Lexer:
             elif text.startswith("/*", pos):
                 close = text.find("*/", pos + 2)
                 if close < 0:
+                    if self.tolerant:
+                        return n
                     self._advance_to(pos)
                     raise LexError("unterminated comment", self.line,
                                    pos - self.line_start + 1, "close it with */")
@@ -90,30 +99,33 @@ class Lexer:
     # -- the token stream
     def tokens(self, parser):
         """Yield tokens; ``parser.acceptable(terminal)`` decides context."""
-        text = self.text
         while True:
             self._advance_to(self._skip_blank(self.pos))
             if self.pos >= self.n:
                 yield self._token("$END", self.pos)
                 return
-            c = text[self.pos]
-            if c in _IDENT_START:
-                yield self._word(parser)
-            elif c in _DIGITS:
-                yield self._number()
-            elif c == '"':
-                yield self._string()
-            elif c == "$":
-                yield self._dollar()
-            elif c == "@":
-                end = self.pos + 1
-                while end < self.n and text[end] in _IDENT:
-                    end += 1
-                yield self._token("MAPNAME", end)
-            elif c == "/":
-                yield self._slash(parser)
-            else:
-                yield self._operator()
+            yield self._next(parser)
+
+    def _next(self, parser) -> Token:
+        """The token at ``self.pos`` (which is not blank)."""
+        text = self.text
+        c = text[self.pos]
+        if c in _IDENT_START:
+            return self._word(parser)
+        if c in _DIGITS:
+            return self._number()
+        if c == '"':
+            return self._string()
+        if c == "$":
+            return self._dollar()
+        if c == "@":
+            end = self.pos + 1
+            while end < self.n and text[end] in _IDENT:
+                end += 1
+            return self._token("MAPNAME", end)
+        if c == "/":
+            return self._slash(parser)
+        return self._operator()
 
     def _word(self, parser) -> Token:
         text, start = self.text, self.pos
@@ -236,3 +248,160 @@ class Lexer:
         if terminal is None:
             raise LexError(f"unexpected character '{c}'", self.line, pos - self.line_start + 1)
         return self._token(terminal, pos + 1)
+
+
+# -- the tolerant mode: tokens for an editor ---------------------------------------
+
+#: token types of ``tolerant_tokens`` beyond the grammar's terminals (COMMENT
+#: is the grammar's own name for what it ignores)
+COMMENT = "COMMENT"
+OPEN_COMMENT = "OPEN_COMMENT"      # /* to the end of the text
+OPEN_STRING = "OPEN_STRING"        # " to the end of its line
+ERROR = "ERROR"                    # what the compiler's lexer rejects ('#', 12ab, $, 1.5)
+
+
+class Nesting:
+    """Where a token stream stands: open braces and brackets, and whether a
+    probe's predicate (``/.../`` before its block) is open. ``step`` each
+    token type in turn."""
+    __slots__ = ("depth", "bracket", "predicate")
+
+    def __init__(self):
+        self.depth = self.bracket = 0
+        self.predicate = False
+
+    @property
+    def top(self) -> bool:
+        """Whether a probe (rather than an expression) may come here."""
+        return self.depth <= 0 and not self.predicate
+
+    def step(self, type_: str) -> None:
+        if type_ == "LBRACE":
+            self.depth += 1
+            self.predicate = False
+        elif type_ == "RBRACE":
+            self.depth -= 1
+        elif type_ in ("LPAR", "LSQB"):
+            self.bracket += 1
+        elif type_ in ("RPAR", "RSQB"):
+            self.bracket -= 1
+        elif type_ == "SLASH" and self.depth <= 0:
+            self.predicate = True
+        elif type_ == "ENDPRED":
+            self.predicate = False
+
+
+class _Context:
+    """What the tolerant lexer asks in place of the parser: the parser's own
+    answer while the text so far parses; after the first token the parser
+    rejects, a guess from the nesting (a probe may start at the top level,
+    keywords and operators come inside blocks and predicates)."""
+
+    def __init__(self, t: Tables):
+        self.t = t
+        self.parser = Parser(t)
+        self.stack = [t.start]
+        self.parsing = True
+        self.nesting = Nesting()
+
+    def acceptable(self, terminal: str) -> bool:
+        if self.parsing:
+            return self.parser.accepts(self.stack, terminal)
+        top = self.nesting.top
+        if terminal in ("PROBE_SPEC", "SLASH"):
+            return top
+        if terminal == "ENDPRED":
+            return self.nesting.predicate
+        return terminal == "NAME" or not top
+
+    def shift(self, token: Token) -> bool:
+        """Take ``token``; False if the parser rejects it (the context
+        guesses from then on, and the caller reads the token again)."""
+        if self.parsing and not self._parse(token.type):
+            self.parsing = False
+            return False
+        self.nesting.step(token.type)
+        return True
+
+    def _parse(self, terminal: str) -> bool:
+        actions, rules, stack = self.t.actions, self.t.rules, self.stack
+        while True:
+            action = actions[stack[-1]].get(terminal)
+            if action is None:
+                return False
+            if action >= 0:
+                stack.append(action)
+                return True
+            origin, length, *_ = rules[-action - 1]
+            if length:
+                del stack[-length:]
+            stack.append(actions[stack[-1]][origin])
+
+
+class _TolerantLexer(Lexer):
+    def scan(self, context: _Context):
+        text, n = self.text, self.n
+        self.tolerant = True
+        while True:
+            pos = self.pos
+            while pos < n and text[pos] in " \t\r\n\f\v":
+                pos += 1
+            self._advance_to(pos)
+            if pos >= n:
+                return
+            if text.startswith("//", pos):
+                nl = text.find("\n", pos)
+                yield self._token(COMMENT, n if nl < 0 else nl)
+            elif text.startswith("/*", pos):
+                close = text.find("*/", pos + 2)
+                yield self._token(OPEN_COMMENT, n) if close < 0 else \
+                    self._token(COMMENT, close + 2)
+            else:
+                yield self._read(context)
+
+    def _read(self, context: _Context) -> Token:
+        mark = (self.pos, self.line, self.line_start)
+        token = self._attempt(context, mark)
+        if isinstance(token, Token) and context.shift(token):
+            return token
+        context.parsing = False          # the compiler would stop here: guess on
+        self.pos, self.line, self.line_start = mark
+        token = self._attempt(context, mark)
+        if not isinstance(token, Token):
+            token = self._error(token)
+        context.shift(token)
+        return token
+
+    def _attempt(self, context: _Context, mark) -> Token | LexError:
+        try:
+            return self._next(context)
+        except LexError as exc:
+            self.pos, self.line, self.line_start = mark
+            return exc
+
+    def _error(self, exc: LexError) -> Token:
+        text, pos = self.text, self.pos
+        if text[pos] == '"':
+            nl = text.find("\n", pos)
+            return self._token(OPEN_STRING, self.n if nl < 0 else nl)
+        return self._token(ERROR, min(pos + max(exc.width, 1), self.n))
+
+
+def tolerant_tokens(text: str, t: Tables) -> list[Token]:
+    """Every token of ``text`` as the compiler's lexer reads it, plus
+    COMMENT, OPEN_COMMENT, OPEN_STRING and ERROR tokens, without ``$END``;
+    never raises. Each token covers ``text[start_pos:start_pos + len(token)]``,
+    so the tokens and the blanks between them make up the whole text."""
+    return list(_TolerantLexer(text, t.literals, t.keywords).scan(_Context(t)))
+
+
+def keywords(t: Tables) -> frozenset[str]:
+    """The words statements and expressions reserve: the grammar's keywords
+    that come inside a block (so not ``config``, which opens a program) and
+    ``struct``, ``union``, ``enum``."""
+    in_block: set[str] = set()
+    for row in t.actions:
+        if "RBRACE" in row:
+            in_block.update(row)
+    return frozenset(w for w, terminal in t.keywords.items() if terminal in in_block) \
+        | _STRUCT_WORDS

@@ -2,22 +2,24 @@
 whether an input is complete (its braces balance), which words to offer
 for completion where the cursor is, and how to colour the language.
 
-Pure and fast (a character scan per keystroke, no regular expressions,
-no parser): the REPL's prompt-toolkit glue (``repl.py``) wraps these.
+All three read the compiler's own tokens: ``lang.lexer.tolerant_tokens``,
+the parser's lexer in the mode that takes unfinished or wrong input, over
+the text the parser would see (``lang.parser.prepare``). The REPL's
+prompt-toolkit glue (``app.py``) wraps these.
 """
 from __future__ import annotations
 
-from ..base.record import record
+from functools import cache
 
-KEYWORDS = frozenset({"if", "else", "while", "for", "unroll", "return", "break", "continue",
-                      "let", "sizeof", "offsetof", "struct", "union", "enum"})
-#: probe types whose second part is a kernel function (completed from BTF)
-FUNCTION_PROVIDERS = frozenset({"kprobe", "kretprobe", "fentry", "fexit", "k", "kr", "f", "fr"})
+from ..base.record import record
+from ..lang import lexer
+from ..lang.lalr import Token, tables
+from ..lang.parser import prepare
+
 #: completion lists longer than this are cut (tens of thousands of functions)
 MAX_CANDIDATES = 1000
-
-_IDENT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789")
-_SPEC_STOP = frozenset(" \t\r\n,{}/")
+#: how the word being completed starts: a name, a probe, a number, @map, $var
+_WORD_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789@$")
 
 
 @record(frozen=True)
@@ -32,49 +34,55 @@ class Candidate:
 class ScanState:
     """Where a scan of the input ended."""
     depth: int = 0              # open braces
-    string: bool = False        # inside "..."
+    string: bool = False        # inside "..." (on the last line)
     block_comment: bool = False
     predicate: bool = False     # inside /.../ at the top level
     bracket: int = 0            # open ( and [
+    opened: bool = False        # a block was opened
+
+
+def tokens(text: str) -> list[Token]:
+    """``text`` as the compiler's lexer reads it (``tolerant_tokens``)."""
+    return lexer.tolerant_tokens(prepare(text), tables())
+
+
+@cache
+def keywords() -> frozenset[str]:
+    """The words offered as keywords (from the grammar's tables)."""
+    return lexer.keywords(tables())
+
+
+@cache
+def _keyword_types() -> frozenset[str]:
+    return frozenset(tables().keywords.values()) | {"STRUCTKW"}
+
+
+@cache
+def function_probe_types() -> frozenset[str]:
+    """Spellings of the probe types whose second part is a kernel function
+    (completed from BTF): the kernel-function providers of the registry."""
+    from ..providers import REGISTRY, by_name
+    from ..providers.kernel_function import KernelFunctionProvider
+    registry = by_name()
+    return frozenset(s for _, _, spellings in REGISTRY
+                     if isinstance(registry[spellings[0]], KernelFunctionProvider)
+                     for s in spellings)
+
+
+def _end(token: Token) -> int:
+    return token.start_pos + len(token)
 
 
 def scan(text: str) -> ScanState:
-    depth = bracket = 0
-    string = block = predicate = False
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if block:
-            if c == "*" and text.startswith("*/", i):
-                block = False
-                i += 1
-        elif string:
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                string = False
-        elif c == '"':
-            string = True
-        elif c == "/" and text.startswith("//", i):
-            nl = text.find("\n", i)
-            i = n if nl < 0 else nl
-            continue
-        elif c == "/" and text.startswith("/*", i):
-            block = True
-            i += 1
-        elif c == "{":
-            depth += 1
-            predicate = False
-        elif c == "}":
-            depth -= 1
-        elif c in "([":
-            bracket += 1
-        elif c in ")]":
-            bracket -= 1
-        elif c == "/" and depth <= 0:
-            predicate = not predicate
-        i += 1
-    return ScanState(depth, string, block, predicate, bracket)
+    toks = tokens(text)
+    nesting = lexer.Nesting()
+    for tok in toks:
+        nesting.step(tok.type)
+    last = toks[-1] if toks else None
+    string = last is not None and last.type == lexer.OPEN_STRING and _end(last) == len(text)
+    block = last is not None and last.type == lexer.OPEN_COMMENT
+    return ScanState(nesting.depth, string, block, nesting.predicate, nesting.bracket,
+                     any(tok.type == "LBRACE" for tok in toks))
 
 
 def is_complete(text: str) -> bool:
@@ -91,7 +99,7 @@ def is_complete(text: str) -> bool:
     state = scan(text)
     if state.string or state.block_comment:
         return False
-    return state.depth < 0 or state.depth == 0 and "{" in text
+    return state.depth < 0 or state.depth == 0 and state.opened
 
 
 def indent_for(text: str) -> str:
@@ -144,20 +152,21 @@ def complete(before: str, words: Words) -> tuple[int, list[Candidate]]:
     stripped = before.lstrip()
     if stripped.startswith("."):
         return _complete_command(stripped, words)
-    state = scan(before)
-    if state.string or state.block_comment:
+    toks = tokens(before)
+    at_cursor = toks[-1] if toks and _end(toks[-1]) == len(before) else None
+    if at_cursor is not None and at_cursor.type in (
+            lexer.COMMENT, lexer.OPEN_COMMENT, lexer.OPEN_STRING):
         return 0, []
-    if state.depth <= 0 and not state.predicate:
-        word = _word_back(before, _SPEC_STOP)
+    word = ""
+    if at_cursor is not None and before[at_cursor.start_pos] in _WORD_START:
+        word = before[at_cursor.start_pos:]
+        toks = toks[:-1]
+    nesting = lexer.Nesting()
+    for tok in toks:
+        nesting.step(tok.type)
+    if nesting.top:
         return len(word), _probe_specs(word, words)
-    return _complete_expr(before, words)
-
-
-def _word_back(text: str, stops: frozenset) -> str:
-    i = len(text)
-    while i > 0 and text[i - 1] not in stops:
-        i -= 1
-    return text[i:]
+    return _complete_expr(word, toks[-1].type if toks else "", words)
 
 
 def _prefixed(items, prefix: str) -> list:
@@ -182,7 +191,7 @@ def _probe_specs(word: str, words: Words) -> list[Candidate]:
     full = known.get(provider, (provider, ()))[0]
     if full == "tracepoint":
         return _tracepoints(provider, parts[1:], words)
-    if provider in FUNCTION_PROVIDERS and len(parts) == 2:
+    if provider in function_probe_types() and len(parts) == 2:
         names = _prefixed(words.kernel_functions(), parts[1])[:MAX_CANDIDATES]
         return [Candidate(f"{provider}:{n}", n, "kernel function") for n in names]
     if provider in known:
@@ -204,24 +213,18 @@ def _tracepoints(provider: str, parts: list[str], words: Words) -> list[Candidat
     return []
 
 
-def _complete_expr(before: str, words: Words) -> tuple[int, list[Candidate]]:
-    i = len(before)
-    while i > 0 and before[i - 1] in _IDENT:
-        i -= 1
-    sigil = before[i - 1] if i > 0 and before[i - 1] in "@$" else ""
-    word = before[i:]
-    if sigil == "@":
-        return len(word) + 1, [Candidate(m, m, "map") for m in sorted(words.maps())
-                               if m.startswith("@" + word)]
-    if sigil == "$" or (i > 0 and (before[i - 1] == "." or before.endswith("->", 0, i))):
-        return 0, []
-    if not word or word[0].isdigit():
+def _complete_expr(word: str, previous: str, words: Words) -> tuple[int, list[Candidate]]:
+    """``word`` is typed in an expression, after a ``previous`` token type."""
+    if word.startswith("@"):
+        return len(word), [Candidate(m, m, "map") for m in sorted(words.maps())
+                           if m.startswith(word)]
+    if not word or word[0] in "$0123456789" or previous in ("DOT", "ARROW"):
         return 0, []
     out = []
     for name, kind, doc in words.builtins():
         if name.startswith(word):
             out.append(Candidate(name + ("(" if kind == "function" else ""), name, doc))
-    out += [Candidate(k, k, "keyword") for k in sorted(KEYWORDS) if k.startswith(word)]
+    out += [Candidate(k, k, "keyword") for k in sorted(keywords()) if k.startswith(word)]
     return len(word), out
 
 
@@ -257,96 +260,46 @@ def highlight(text: str, builtin_names: frozenset[str] = frozenset()
     """Each line of ``text`` as (style class, text) fragments."""
     if text.lstrip().startswith("."):
         return [[("class:command", line)] for line in text.split("\n")]
-    lines: list[list[tuple[str, str]]] = []
-    frags: list[tuple[str, str]] = []
-    depth = 0
-    i, n = 0, len(text)
-    block = pred = False
-    while i < n:
-        c = text[i]
-        if c == "\n":
-            lines.append(frags)
-            frags = []
-            i += 1
-            continue
-        if block or text.startswith("/*", i):
-            end = text.find("*/", i + (0 if block else 2))
-            stop = n if end < 0 else end + 2
-            nl = text.find("\n", i, stop)
-            if nl >= 0:
-                frags.append(("class:comment", text[i:nl]))
-                block = True
-                i = nl
-                continue
-            frags.append(("class:comment", text[i:stop]))
-            block = end < 0
-            i = stop
-            continue
-        if text.startswith("//", i):
-            nl = text.find("\n", i)
-            stop = n if nl < 0 else nl
-            frags.append(("class:comment", text[i:stop]))
-            i = stop
-            continue
-        if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"' and text[j] != "\n":
-                j += 2 if text[j] == "\\" else 1
-            j = min(j + 1, n) if j < n and text[j] == '"' else j
-            frags.append(("class:string", text[i:j]))
-            i = j
-            continue
-        if depth <= 0 and c == "/":
-            pred = not pred
-            frags.append(("", c))
-            i += 1
-            continue
-        if depth <= 0 and not pred and c not in _SPEC_STOP:
-            j = i
-            while j < n and text[j] not in _SPEC_STOP:
-                j += 1
-            frags.append(("class:probe", text[i:j]))
-            i = j
-            continue
-        if c in "@$":
-            j = i + 1
-            while j < n and text[j] in _IDENT:
-                j += 1
-            frags.append(("class:map" if c == "@" else "class:var", text[i:j]))
-            i = j
-            continue
-        if c.isdigit():
-            j = i
-            while j < n and (text[j] in _IDENT):
-                j += 1
-            frags.append(("class:number", text[i:j]))
-            i = j
-            continue
-        if c in _IDENT:
-            j = i
-            while j < n and text[j] in _IDENT:
-                j += 1
-            word = text[i:j]
-            k = j
-            while k < n and text[k] in " \t":
-                k += 1
-            if word in KEYWORDS:
-                style = "class:keyword"
-            elif k < n and text[k] == "(" and (word in builtin_names or not builtin_names):
-                style = "class:function"
-            elif word in builtin_names:
-                style = "class:builtin"
-            else:
-                style = ""
-            frags.append((style, word))
-            i = j
-            continue
-        if c == "{":
-            depth += 1
-            pred = False
-        elif c == "}":
-            depth -= 1
-        frags.append(("", c))
-        i += 1
-    lines.append(frags)
+    lines: list[list[tuple[str, str]]] = [[]]
+
+    def put(style: str, chunk: str) -> None:
+        first, *rest = chunk.split("\n")
+        if first:
+            lines[-1].append((style, first))
+        for part in rest:
+            lines.append([(style, part)] if part else [])
+
+    toks = tokens(text)
+    nesting = lexer.Nesting()
+    pos = 0
+    for i, tok in enumerate(toks):
+        put("", text[pos:tok.start_pos])
+        pos = _end(tok)
+        following = toks[i + 1].type if i + 1 < len(toks) else ""
+        put(_style(tok, nesting.top, following, builtin_names), text[tok.start_pos:pos])
+        nesting.step(tok.type)
+    put("", text[pos:])
     return lines
+
+
+_STYLE_OF = {
+    "PROBE_SPEC": "class:probe", "MAPNAME": "class:map", "VAR": "class:var",
+    "POSITIONAL": "class:var", "PARAMCOUNT": "class:var", "INT": "class:number",
+    "STRING": "class:string", lexer.OPEN_STRING: "class:string",
+    lexer.COMMENT: "class:comment", lexer.OPEN_COMMENT: "class:comment",
+}
+
+
+def _style(tok: Token, top: bool, following: str, builtin_names: frozenset[str]) -> str:
+    """A token's style class; ``top``: where a probe may start,
+    ``following``: the next token's type."""
+    type_ = tok.type
+    if type_ in _keyword_types():
+        return "class:keyword"
+    if type_ not in ("NAME", "INTTYPE"):
+        return _STYLE_OF.get(type_, "")
+    if top:
+        return "class:probe"
+    if following == "LPAR" and (tok in builtin_names or not builtin_names):
+        return "class:function"
+    return "class:builtin" if tok in builtin_names else ""

@@ -18,8 +18,8 @@ class SessionWords(Words):
         self._builtins: list | None = None
 
     def providers(self):
-        from ..providers import providers
-        return [(p.name, tuple(p.aliases), p.doc) for p in providers()]
+        from ..tools.builtins_listing import probe_types
+        return [(w.name, w.aliases, w.doc) for w in probe_types()]
 
     def listing(self, provider: str) -> list[str]:
         if provider not in self._listings:
@@ -49,19 +49,13 @@ class SessionWords(Words):
         return self._funcs
 
     def builtins(self):
+        """The words ``pytrace -l builtins`` lists, a function's meta
+        line led by its calls."""
         if self._builtins is None:
-            from ..lang.builtins import registry
-            reg = registry()
-            out = []
-            for name, v in sorted(reg.variables.items()):
-                out.append((name[:-1] + "0" if v.family else name, "variable", v.doc))
-            seen = set()
-            for name, f in sorted(reg.functions.items()):
-                if name not in seen:
-                    seen.add(name)
-                    out.append((name, "function", f"{f.signature}: {f.doc}"
-                                if f.signature else f.doc))
-            self._builtins = out
+            from ..tools.builtins_listing import builtin_words
+            self._builtins = [(w.completion or w.name, w.kind,
+                               f"{w.signature}: {w.doc}" if w.signature else w.doc)
+                              for w in builtin_words()]
         return self._builtins
 
     def builtin_names(self) -> frozenset[str]:

@@ -1,4 +1,6 @@
-"""``pytrace -l [PATTERN]``: the probes pytrace can attach to."""
+"""``pytrace -l [PATTERN]``: the probes pytrace can attach to; ``-l 'struct X'``
+kernel types; ``-l builtins`` the builtins and probe types
+(``builtins_listing``)."""
 from __future__ import annotations
 
 import fnmatch
@@ -12,20 +14,21 @@ def print_listing(out, pattern: str, verbose: bool, masked) -> int:
     from ..providers import by_name, providers
     if pattern.startswith(("struct ", "union ", "enum ")):
         return _print_types(out, pattern, verbose)
+    if pattern == "builtins" or pattern.startswith("builtins:"):
+        from .builtins_listing import print_builtins
+        return print_builtins(out, pattern.partition(":")[2], verbose)
     check_privileges()
     kernel = host.build(features.probe_features(masked))
     # describe probes as written, even where the kernel could not attach them
     choices = ProbeChoices(describe_only=True)
     provider_name, _, rest = pattern.partition(":")
     registry = by_name()
-    if pattern and provider_name in registry:
-        chosen = [registry[provider_name]]
-    else:
-        chosen, rest = list(providers()), pattern
+    # PROVIDER:PATTERN asks that provider; any other pattern filters every listing
+    named = bool(pattern) and provider_name in registry
+    chosen = [registry[provider_name]] if named else list(providers())
     for p in chosen:
-        sub = rest if p is not registry.get(provider_name) else rest
-        for name in p.listing(sub if ":" in sub or not sub else sub, kernel):
-            if pattern and provider_name not in registry and not fnmatch.fnmatchcase(name, pattern):
+        for name in p.listing(rest if named else pattern, kernel):
+            if pattern and not named and not fnmatch.fnmatchcase(name, pattern):
                 continue
             out.write(name + "\n")
             if verbose:

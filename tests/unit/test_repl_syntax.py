@@ -11,7 +11,8 @@ from pytrace.base.diagnostics import UsageError
 from pytrace.render.encode import encode, encode_key, encode_value, parse_assignment, parse_map_key
 from pytrace.lang.program import MapKind, MapSpec
 from pytrace.lang.types import INT64, UINT64, Agg, AggKind, Int, Str, Tuple
-from pytrace.repl.syntax import Words, complete, highlight, indent_for, is_complete, scan
+from pytrace.repl.syntax import (Words, complete, function_probe_types, highlight, indent_for,
+                                 is_complete, keywords, scan)
 
 
 # -- Enter: run or continue ------------------------------------------------------
@@ -36,6 +37,19 @@ from pytrace.repl.syntax import Words, complete, highlight, indent_for, is_compl
 ])
 def test_is_complete(text, done):
     assert is_complete(text) is done
+
+
+def test_the_compilers_tokens_decide():
+    # an angle-bracket body is a body, as the parser reads it
+    assert is_complete("BEGIN < @x = 2 > 1; exit() >")
+    assert not is_complete("BEGIN < @x = 1")
+    # braces in a comment or string open nothing; a string ends with its line
+    assert not is_complete("BEGIN /* { */")
+    assert not is_complete('BEGIN { "abc')
+    assert scan('BEGIN { "abc\n').string is False
+    assert scan("BEGIN { /* x").block_comment
+    assert scan("t:a:b /pid / 2").predicate      # a division inside the predicate
+    assert scan("BEGIN { f(a[1").bracket == 2
 
 
 def test_scan_and_indent():
@@ -102,6 +116,18 @@ def test_complete_probe_types_and_names():
     assert offered("interval:m") == (10, ["interval:ms:N"])
 
 
+def test_kernel_function_probe_types_come_from_the_registry():
+    assert function_probe_types() == {"kprobe", "k", "kretprobe", "kr", "fentry", "kfunc", "f",
+                                      "fexit", "kretfunc", "fr"}
+    assert offered("kfunc:vfs_r") == (11, ["kfunc:vfs_read"])
+    assert offered("kretfunc:vfs_w") == (14, ["kretfunc:vfs_write"])
+
+
+def test_keywords_come_from_the_grammar():
+    assert keywords() == {"if", "else", "while", "for", "unroll", "return", "break",
+                          "continue", "let", "sizeof", "offsetof", "struct", "union", "enum"}
+
+
 def test_complete_inside_blocks():
     start, cands = complete("BEGIN { @x = co", FakeWords())
     assert start == 2
@@ -115,6 +141,14 @@ def test_complete_inside_blocks():
     assert offered("BEGIN { args.co") == (0, [])
     assert offered('BEGIN { printf("co') == (0, [])           # inside a string
     assert offered("BEGIN { x = 12") == (0, [])
+    assert offered("BEGIN { // co") == (0, [])              # inside a comment
+    assert offered("BEGIN { /* co") == (0, [])
+    assert offered("BEGIN { $x = @b") == (2, ["@bytes"])
+    assert offered("BEGIN { x->co") == (0, [])
+    assert offered("BEGIN { if (1) { } el") == (2, ["else"])
+    assert offered("BEGIN { } ") == (0, ["BEGIN", "END", "tracepoint:", "interval:"])
+    assert offered("BEGIN {}") == (0, ["BEGIN", "END", "tracepoint:", "interval:"])
+    assert offered("BEGIN t:sysc") == (6, ["t:syscalls:"])    # a probe, where one may start
 
 
 def test_complete_commands():
@@ -141,6 +175,11 @@ def test_highlight():
     assert "".join(t for line in lines for _, t in line) == \
         't:a:b /pid == 1/ {  @x[comm] = count(); // c  $s = "a}";}'
     assert highlight(".print @x") == [[("class:command", ".print @x")]]
+    assert highlight('BEGIN { $x = 1.5; " }', frozenset()) == [[
+        ("class:probe", "BEGIN"), ("", " "), ("", "{"), ("", " "), ("class:var", "$x"),
+        ("", " "), ("", "="), ("", " "), ("", "1.5"), ("", ";"), ("", " "),
+        ("class:string", '" }')]]
+    assert highlight("BEGIN < exit() >", frozenset({"exit"}))[0][4] == ("class:function", "exit")
     block = highlight("BEGIN { /* a\nb */ if }", frozenset())
     assert block[1] == [("class:comment", "b */"), ("", " "), ("class:keyword", "if"),
                         ("", " "), ("", "}")]
