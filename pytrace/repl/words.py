@@ -21,6 +21,16 @@ class SessionWords(Words):
         from ..providers import providers
         return [(p.name, tuple(p.aliases), p.doc) for p in providers()]
 
+    def whole_probes(self, provider: str) -> tuple[str, ...]:
+        from ..providers import by_name
+        p = by_name().get(provider)
+        return p.whole_probes if p is not None else ()
+
+    def tracepoint_names(self, provider: str) -> bool:
+        from ..providers import by_name
+        p = by_name().get(provider)
+        return p is not None and p.tracepoint_names
+
     def listing(self, provider: str) -> list[str]:
         if provider not in self._listings:
             from ..providers import by_name

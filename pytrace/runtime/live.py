@@ -25,7 +25,6 @@ from contextlib import ExitStack
 
 from ..base.diagnostics import RuntimeFailure, UsageError
 from ..lang.kernelinfo import Feature
-from ..lang.probes import ProgKind
 from ..lang.program import CompiledScript, MapKind, MapSpec
 from .detach import BackgroundCloser, stop_now
 from ..base.record import field, record
@@ -66,8 +65,10 @@ class LiveProbe:
     def mechanism(self) -> str:
         """How the probe is attached, for ``.probes``."""
         if self.special == "BEGIN":
-            test_run = self.programs and self.programs[0].kind is ProgKind.RAW_TRACEPOINT
-            return "ran once (BPF_PROG_TEST_RUN)" if test_run else "ran once (getpgid tracepoint)"
+            from ..providers import by_name
+            target = self.programs[0].targets[0] if self.programs else None
+            how = by_name()[target.provider].run_once_how(target) if target else ""
+            return f"ran once ({how})"
         if self.special == "END":
             return "runs at the end"
         kinds = []
@@ -238,12 +239,12 @@ class LiveSession(Session):
     def _attach_unit(self, built: list[LiveProbe]) -> None:
         """BEGIN runs first (as in a script), then every other probe attaches;
         an attach failure takes the whole input's probes back."""
-        from ..providers.special import Special
-        special = Special()
+        from ..providers import by_name
         for lp in built:
             if lp.special == "BEGIN":
                 for prog, fd in zip(lp.programs, lp.prog_fds):
-                    special.trigger(prog.targets[0], fd, self.runtime)
+                    target = prog.targets[0]
+                    by_name()[target.provider].run_once(target, fd, self.runtime)
                 self._drain()
                 lp.state = RAN
                 lp.stack.close()            # its programs are done
@@ -433,12 +434,12 @@ class LiveSession(Session):
         stop_now([a for lp in self.probes for a in lp.attachments])
         self._drain()
         self._ignoring = False
-        from ..providers.special import Special
-        special = Special()
+        from ..providers import by_name
         for lp in self.probes:
             if lp.special == "END":
                 for prog, fd in zip(lp.programs, lp.prog_fds):
-                    special.trigger(prog.targets[0], fd, self.runtime)
+                    target = prog.targets[0]
+                    by_name()[target.provider].run_once(target, fd, self.runtime)
                 self._drain()
         self._finish()
         return self.exit_code

@@ -14,7 +14,6 @@ from ..base.record import field, record
 
 from ..base.diagnostics import CompileError, Diagnostic, RuntimeFailure, Severity
 from ..lang.kernelinfo import Feature, KernelInfo
-from ..lang.probes import ProgKind
 from ..lang.program import CompiledProbe, CompiledScript, Counter, EventKind, Limits, MapKind
 
 #: how BEGIN/END-only scripts, exit() and the -c child end a run
@@ -59,18 +58,6 @@ class Runtime:
         cpus = online_cpus()
         self.cpus = cpus
         self.first_cpu = cpus[0] if cpus else 0
-
-
-def _prog_type(kind: ProgKind) -> int:
-    from ..kernel.bpf import ProgType
-    return {ProgKind.TRACEPOINT: ProgType.TRACEPOINT,
-            ProgKind.RAW_TRACEPOINT: ProgType.RAW_TRACEPOINT,
-            ProgKind.KPROBE: ProgType.KPROBE,
-            ProgKind.KPROBE_MULTI: ProgType.KPROBE,
-            ProgKind.PERF_EVENT: ProgType.PERF_EVENT,
-            ProgKind.TRACING: ProgType.TRACING,
-            ProgKind.XDP: ProgType.XDP,
-            ProgKind.SCHED_CLS: ProgType.SCHED_CLS}[kind]
 
 
 def _map_type(kind: MapKind) -> int:
@@ -207,7 +194,9 @@ class Session:
         insns = relocate(probe.insns, fds)
         # fentry/fexit/tp_btf programs name their attach point when loaded
         target = probe.targets[0]
-        extra = dict(by_name()[target.provider].load_options(target))
+        provider = by_name()[target.provider]
+        prog_type = provider.prog_type(probe.kind)
+        extra = dict(provider.load_options(target))
         if len(probe.funcs) > 1:
             from ..bpf.prog_btf import program_btf
             blob, func_info = program_btf(probe.funcs)
@@ -216,12 +205,12 @@ class Session:
             extra.update(btf_fd=btf_fd, func_info=func_info)
         try:
             if self.options.verbose:
-                res = bpf.prog_load_logged(_prog_type(probe.kind), encode(insns),
+                res = bpf.prog_load_logged(prog_type, encode(insns),
                                            name=probe.name, **extra)
                 fd = res.fd
                 self._verifier_stats(probe, res.log)
             else:
-                fd = bpf.prog_load(_prog_type(probe.kind), encode(insns), name=probe.name,
+                fd = bpf.prog_load(prog_type, encode(insns), name=probe.name,
                                    **extra)
         except bpf.BpfError as err:
             raise self._rejected(probe, err) from None
@@ -308,11 +297,11 @@ class Session:
             registry[name].sweep(runtime)
 
     def _run_special(self, which: str, runtime: Runtime) -> None:
-        from ..providers.special import Special
-        provider = Special()
+        from ..providers import by_name
         for probe in self.script.probes:
             if probe.special == which:
-                provider.trigger(probe.targets[0], self.prog_fds[probe.index], runtime)
+                target = probe.targets[0]
+                by_name()[target.provider].run_once(target, self.prog_fds[probe.index], runtime)
         self._drain()
 
     def _attach_all(self, runtime: Runtime) -> int:
