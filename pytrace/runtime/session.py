@@ -10,68 +10,17 @@ from __future__ import annotations
 import os
 import signal
 from contextlib import ExitStack
-from ..base.record import field, record
 
 from ..base.diagnostics import CompileError, Diagnostic, RuntimeFailure, Severity
 from ..lang.kernelinfo import Feature, KernelInfo
-from ..lang.program import CompiledProbe, CompiledScript, Counter, EventKind, Limits, MapKind
+from ..lang.program import CompiledProbe, CompiledScript, Counter, EventKind, MapKind
+from .attacher import Runtime, attach_program
+from .eventloop import _Signals
+from .loader import _bpf_name, _map_type
+from .options import Options
 
 #: how BEGIN/END-only scripts, exit() and the -c child end a run
 STOP_EXIT, STOP_SIGNAL, STOP_CHILD, STOP_DONE = "exit", "signal", "child", "done"
-
-
-@record
-class Options:
-    text: str
-    name: str = "-e"
-    params: list[str] = field(default_factory=list)
-    command: list[str] | None = None
-    pid: int | None = None
-    quiet: bool = False
-    dump: frozenset[str] = frozenset()
-    dry_run: bool = False
-    verbose: bool = False
-    masked: frozenset[Feature] = frozenset()
-    limits: Limits = field(default_factory=Limits)
-    #: stop after this many seconds (library use); None: run until told
-    timeout: float | None = None
-    #: --no-fallback: a kprobe never runs as fentry, nor fentry as a kprobe
-    no_fallback: bool = False
-    #: xdp probes replace a program already on the interface
-    force: bool = False
-
-
-class Runtime:
-    """What providers need at attach time."""
-
-    def __init__(self, kernel: KernelInfo, pid: int | None = None, cpid: int | None = None,
-                 force: bool = False):
-        self.kernel = kernel
-        #: --force: xdp probes replace a program already on their interface
-        self.force = force
-        #: -p PID: per-process probes (uprobes, timers) attach to this process only
-        self.pid = pid
-        #: the -c child's pid
-        self.cpid = cpid
-        self.use_link = kernel.has(Feature.LINK)
-        from ..kernel.maps import online_cpus
-        cpus = online_cpus()
-        self.cpus = cpus
-        self.first_cpu = cpus[0] if cpus else 0
-
-
-def _map_type(kind: MapKind) -> int:
-    from ..kernel.bpf import MapType
-    return {MapKind.HASH: MapType.HASH, MapKind.PERCPU_HASH: MapType.PERCPU_HASH,
-            MapKind.ARRAY: MapType.ARRAY, MapKind.PERCPU_ARRAY: MapType.PERCPU_ARRAY,
-            MapKind.RINGBUF: MapType.RINGBUF,
-            MapKind.PERF_EVENT_ARRAY: MapType.PERF_EVENT_ARRAY,
-            MapKind.STACK_TRACE: MapType.STACK_TRACE, MapKind.LPM_TRIE: MapType.LPM_TRIE}[kind]
-
-
-def _bpf_name(name: str) -> str:
-    clean = "".join(c if c.isalnum() or c in "_." else "_" for c in name.lstrip("@"))
-    return (clean or "anon")[:15]
 
 
 class Session:
@@ -516,84 +465,6 @@ class Session:
             self._dump("\n".join(asm_lines(p)))
 
 
-def attach_program(targets: list, prog_fd: int, runtime: Runtime, keep) -> None:
-    """Attach one loaded program to its targets, handing each Attachment to
-    ``keep`` as soon as it exists, so a failure midway leaves none unowned.
-    A provider may take all of its targets at once (``attach_group``: one
-    kprobe_multi link for a wildcard); else they attach one at a time."""
-    from ..providers import by_name
-    registry = by_name()
-    by_provider: dict[str, list] = {}
-    for target in targets:
-        by_provider.setdefault(target.provider, []).append(target)
-    for name, group in by_provider.items():
-        provider = registry[name]
-        try:
-            got = provider.attach_group(group, prog_fd, runtime)
-        except (OSError, RuntimeFailure) as err:
-            what = group[0].name + (f" and {len(group) - 1} more" if len(group) > 1 else "")
-            raise _attach_failure(what, err) from None
-        if got is not None:
-            for a in got:
-                keep(a)
-            continue
-        for target in group:
-            try:
-                got = provider.attach(target, prog_fd, runtime)
-            except (OSError, RuntimeFailure) as err:
-                raise _attach_failure(target.name, err) from None
-            for a in got:
-                keep(a)
-
-
-def _attach_failure(name: str, err: Exception) -> RuntimeFailure:
-    import errno
-    code = getattr(err, "errno", None)
-    why = getattr(err, "strerror", None) or str(err)
-    hint = getattr(err, "hint", None)      # a provider's own advice (RuntimeFailure)
-    if code == errno.EMFILE:
-        hint = ("every probe needs open files; pytrace raised its limit as far as the hard "
-                "limit allows: raise that (ulimit -Hn) or attach to fewer probes")
-    elif code in (errno.ENOENT, errno.EINVAL):
-        hint = f"check that {name} exists: pytrace -l '{name}'"
-    return RuntimeFailure(f"cannot attach {name}: {why}", hint=hint)
-
-
 def _monotonic_ns() -> int:
     import time
     return time.monotonic_ns()
-
-
-class _Signals:
-    """SIGINT/SIGTERM end the run (maps still print); a wakeup fd makes the
-    poll loop notice at once."""
-
-    def __init__(self, session: Session):
-        self.session = session
-
-    def __enter__(self) -> "_Signals":
-        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.fd = self.r
-        self.old = {}
-        try:
-            self.old_fd = signal.set_wakeup_fd(self.w)
-        except ValueError:           # not the main thread (library use): no signals
-            self.old_fd = None
-            return self
-        self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.session._signal = True
-
-    def __exit__(self, *exc) -> None:
-        for s, h in self.old.items():
-            signal.signal(s, _ignore_now if h is None else h)
-        if self.old_fd is not None:
-            signal.set_wakeup_fd(self.old_fd)
-        os.close(self.r)
-        os.close(self.w)
-
-
-def _ignore_now(signum, frame) -> None:
-    pass
