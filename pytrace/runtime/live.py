@@ -2,8 +2,8 @@
 
 A ``LiveSession`` holds the parts a one-shot ``Session`` holds (loader,
 attacher, event stream, map reader, services) and grows one input at a
-time. Each input is compiled against everything loaded so far (``compile_ast(base=)``):
-its probes read and update the maps earlier probes made (same types, same
+time. Each input is compiled against everything loaded so far
+(``compile_ast(base=)``): its probes read and update the maps earlier probes made (same types, same
 kernel maps), their events get ids after the earlier ones, so one reader
 serves every probe. An input is loaded and attached as a unit: when a
 program is rejected nothing of it stays; when an attach fails none of its
