@@ -111,8 +111,8 @@ def run(script: str, *, params: list[str] | None = None,
     its maps at the end, as Python objects."""
     import shlex
 
-    from .cli import limits_from_env, masked_features
-    from .runtime.session import Options, Session
+    from .runtime.options import Options, limits_from_env, masked_features
+    from .runtime.session import Session
     if isinstance(command, str):
         command = shlex.split(command)
     options = Options(script, "<script>", list(params or []), command, pid, quiet=True,

@@ -11,6 +11,7 @@ import sys
 
 from . import __version__
 from .base.diagnostics import PytraceError, UsageError
+from .runtime.options import limits_from_env, masked_features
 
 USAGE = """\
 usage: pytrace [options] (-e PROGRAM | FILE | -) [ARG ...]
@@ -163,37 +164,6 @@ def _set(a: Args, name: str, value: str) -> None:
                                  "or all)")
     elif name == "--no-feature":
         a.masked += [v for v in value.split(",") if v]
-
-
-def limits_from_env(environ=os.environ):
-    from .lang.program import Limits
-    changes = {}
-    for key, field in Limits.NAMES.items():
-        raw = environ.get("PYTRACE_" + key.upper())
-        if raw is None:
-            continue
-        current = getattr(Limits(), field)
-        if isinstance(current, int):
-            if not raw.isdigit() or int(raw) <= 0:
-                raise UsageError(f"PYTRACE_{key.upper()} must be a positive number, not '{raw}'")
-            changes[field] = int(raw)
-        else:
-            changes[field] = raw
-    return Limits(**changes)
-
-
-def masked_features(names: list[str]):
-    from .lang.kernelinfo import Feature
-    known = {f.value: f for f in Feature}
-    out = set()
-    for n in names:
-        if n not in known:
-            raise UsageError(f"--no-feature: unknown feature '{n}' (known: "
-                             f"{', '.join(sorted(known))})")
-        out.add(known[n])
-        if n == "link":         # no BPF links at all: xdp/tc attach through netlink too
-            out |= {Feature.XDP_LINK, Feature.TCX}
-    return frozenset(out)
 
 
 def _read_program(a: Args) -> tuple[str, str]:

@@ -115,13 +115,15 @@ def _unknown_provider(spec: A.ProbeSpec, resolvers: Resolvers) -> Diagnostic:
     import difflib
     spellings: dict[int, list[str]] = {}
     main: dict[int, str] = {}
+    whole: dict[int, tuple[str, ...]] = {}
     for name, resolver in resolvers.by_name.items():
         spellings.setdefault(id(resolver), []).append(name)
         main[id(resolver)] = getattr(resolver, "name", "")
+        whole[id(resolver)] = getattr(resolver, "whole_probes", ())
     listed, candidates = [], []
     for rid, names in spellings.items():
-        if "special" in names:
-            shown = [n for n in names if n.isupper()]
+        if whole[rid]:
+            shown = [n for n in names if n in whole[rid]]
             listed += shown
             candidates += shown
             continue
@@ -174,13 +176,14 @@ def _lpm_spec(info: MapInfo, key, limits: Limits) -> MapSpec:
                    limits.max_map_keys, key, value)
 
 
-def _prog_name(group: Group, index: int) -> str:
+def _prog_name(group: Group, index: int, resolvers: Resolvers) -> str:
     """pt<N>_<what>, within BPF's 15 characters: the tracepoint's name, else
-    the probe type and its last part (pt3_interval_1)."""
+    the probe type and its last part (pt3_interval_1): the provider's
+    ``prog_name_prefix``."""
     target = group.targets[0]
     tail = target.name.rsplit(":", 1)[-1]
-    if target.provider not in ("tracepoint", "special"):
-        tail = f"{target.provider}_{tail}"
+    tail = getattr(resolvers.get(target.provider), "prog_name_prefix",
+                   f"{target.provider}_") + tail
     clean = "".join(c if c.isalnum() or c == "_" else "_" for c in tail)
     return f"pt{index}_{clean}"[:15]
 
@@ -213,11 +216,12 @@ def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
         first = len(base.probes)
     probes = []
     for i, (group, typing) in enumerate(zip(groups, typings)):
-        lowerer = Lowerer(group, typing, res, _prog_name(group, first + i), i, params, constants)
+        lowerer = Lowerer(group, typing, res, _prog_name(group, first + i, resolvers), i, params,
+                          constants)
         fn = lowerer.lower_probe()
         ir_dump = fn.dump()
         prog = emit(fn)
-        special = group.targets[0].name if group.targets[0].provider == "special" else ""
+        special = group.targets[0].name if group.targets[0].context.runs_once else ""
         probes.append(CompiledProbe(i, prog.name, group.targets, group.context.kind,
                                     prog.insns, prog.locs, prog.stack_size, ir_dump, special,
                                     prog.funcs, group.probe_index))

@@ -192,7 +192,7 @@ class Lowerer(StatementLowering, ExpressionLowering, AccessOps, CopyOps, MemoryO
         self.loc = probe.loc
         self._init_conditional_vars(probe.body)
         only = self.ctx_info.only_tgid
-        if only is None and self.group.targets[0].provider != "special" and \
+        if only is None and not self.ctx_info.runs_once and \
                 self.ctx_info.kind not in (ProgKind.PERF_EVENT, ProgKind.XDP,
                                            ProgKind.SCHED_CLS):    # packets have no process
             only = self.constants.get("filter_pid")      # -p PID

@@ -66,6 +66,9 @@ class ProbeContext:
     user_pointers: bool = False
     #: run only for this process (BEGIN/END through a uprobe on old kernels)
     only_tgid: int | None = None
+    #: the program runs once, started by pytrace (BEGIN, END), in no traced
+    #: process: it is never attached, and ``-p PID`` does not filter it
+    runs_once: bool = False
     #: ctx is a struct pt_regs (kprobe, uprobe): reg("name") reads it
     pt_regs: bool = False
     #: how ``func`` finds the function's address

@@ -1,22 +1,44 @@
 """Probe types, one module each, behind one interface.
 
 A provider turns a probe spec (``tracepoint:syscalls:sys_enter_*``) into
-attach targets with their program context (compile time, pure), attaches a
-loaded program to a target (run time) and lists what it can attach to
-(``-l``). Adding a probe type is a new module and one line in ``PROVIDERS``.
+attach targets with their program context (compile time, pure), names the
+BPF program type its programs load as, attaches a loaded program to a
+target or runs it once (BEGIN/END) (run time) and lists what it can attach
+to (``-l``). It also states how its probes are spelled (for error hints,
+program names and completion), so nothing outside this package names a
+probe type. Adding a probe type is a new module and one line in ``REGISTRY``.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from ..base.diagnostics import CompileError, Diagnostic, Severity
-from ..lang.probes import ProbeChoices, Resolvers, Target
+from ..lang.probes import ProbeChoices, ProgKind, Resolvers, Target
+
+#: the BPF program type each kind of program loads as (``kernel.bpf.ProgType``
+#: member names; looked up when loading, so importing providers stays cheap)
+PROG_TYPES: dict[ProgKind, str] = {
+    ProgKind.TRACEPOINT: "TRACEPOINT",
+    ProgKind.RAW_TRACEPOINT: "RAW_TRACEPOINT",
+    ProgKind.KPROBE: "KPROBE",
+    ProgKind.KPROBE_MULTI: "KPROBE",
+    ProgKind.PERF_EVENT: "PERF_EVENT",
+    ProgKind.TRACING: "TRACING",
+    ProgKind.XDP: "XDP",
+    ProgKind.SCHED_CLS: "SCHED_CLS",
+}
 
 
 class Provider:
     """The name and aliases come from the provider's line in ``REGISTRY``."""
     #: one line for ``pytrace -l`` and error hints
     doc: str = ""
+    #: probes this type names whole, without a colon (``BEGIN``, ``END``):
+    #: error hints and completion offer these instead of ``name:``
+    whole_probes: tuple[str, ...] = ()
+    #: its probes are tracefs tracepoints, ``name:CATEGORY:EVENT``
+    #: (completion offers the categories, then their events)
+    tracepoint_names: bool = False
 
     def choosing(self, choices: ProbeChoices) -> "Provider":
         """This provider deciding by the user's ``choices`` (``--no-fallback``,
@@ -34,6 +56,27 @@ class Provider:
         """Attach one program to several of this provider's targets at once
         (a kprobe_multi link); None: attach them one by one with attach()."""
         return None
+
+    def prog_type(self, kind: ProgKind) -> int:
+        """The BPF program type (``kernel.bpf.ProgType``) a program of
+        ``kind`` serving this provider's targets loads as."""
+        from ..kernel.bpf import ProgType
+        return ProgType[PROG_TYPES[kind]]
+
+    def run_once(self, target: Target, prog_fd: int, runtime) -> None:
+        """Run a loaded program once, now: for targets whose context
+        ``runs_once`` (BEGIN, END), which are never attached."""
+        raise NotImplementedError(f"{self.name} probes do not run once")
+
+    def run_once_how(self, target: Target) -> str:
+        """How ``run_once`` runs the program of ``target``, for ``.probes``."""
+        return ""
+
+    @property
+    def prog_name_prefix(self) -> str:
+        """What a program's name has between ``pt<N>_`` and the last part of
+        its probe: the probe type (``pt3_interval_1``, ``pt0_kprobe_vfs_read``)."""
+        return self.name + "_"
 
     def load_options(self, target: Target) -> dict:
         """Extra BPF_PROG_LOAD attributes for the program serving ``target``
@@ -141,9 +184,3 @@ def providers() -> tuple[Provider, ...]:
 def resolvers(choices: ProbeChoices = ProbeChoices()) -> Resolvers:
     """The providers as the compiler sees them, deciding by ``choices``."""
     return Resolvers(by_name(), choices)
-
-
-def split_spec(text: str) -> list[str]:
-    """``provider:a:b`` -> ["provider", "a", "b"]; a path part (starting with
-    '/') keeps its own colons only up to the next one (uprobe:/bin/x:func)."""
-    return text.split(":")

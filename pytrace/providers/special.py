@@ -19,6 +19,9 @@ NAMES = {"BEGIN": "BEGIN", "begin": "BEGIN", "END": "END", "end": "END"}
 
 class Special(Provider):
     doc = "BEGIN / END: run once when tracing starts / ends"
+    whole_probes = ("BEGIN", "END")
+    #: pt0_BEGIN, pt1_END
+    prog_name_prefix = ""
 
     def expand(self, spec, kernel) -> list[Target]:
         which = NAMES.get(spec.text)
@@ -26,7 +29,8 @@ class Special(Provider):
             raise self.fail(f"unknown probe '{spec.text}'", spec,
                             "probes are BEGIN, END or PROVIDER:..., e.g. tracepoint:syscalls:*")
         if kernel.has(Feature.TEST_RUN):
-            ctx = ProbeContext(ProgKind.RAW_TRACEPOINT, args_missing=f"{which} has no 'args'")
+            ctx = ProbeContext(ProgKind.RAW_TRACEPOINT, args_missing=f"{which} has no 'args'",
+                               runs_once=True)
             return [Target("special", which, ctx, None)]
         info = kernel.tracepoint(*FALLBACK_TRACEPOINT)
         if info is None:
@@ -34,10 +38,10 @@ class Special(Provider):
                 f"{which} cannot run on this kernel: it needs BPF_PROG_TEST_RUN on raw "
                 "tracepoints (Linux 5.10) or the syscalls:sys_enter_getpgid tracepoint", spec)
         ctx = ProbeContext(ProgKind.TRACEPOINT, args_missing=f"{which} has no 'args'",
-                           only_tgid=os.getpid())
+                           only_tgid=os.getpid(), runs_once=True)
         return [Target("special", which, ctx, info.id)]
 
-    def trigger(self, target: Target, prog_fd: int, runtime) -> None:
+    def run_once(self, target: Target, prog_fd: int, runtime) -> None:
         """Run the program once, now."""
         from ..kernel import attach, bpf as sys
         if target.context.kind is ProgKind.RAW_TRACEPOINT:
@@ -46,6 +50,11 @@ class Special(Provider):
         fd = attach.open_tracepoint(target.data)
         with attach.attach_perf_event(fd, prog_fd, runtime.use_link, what=target.name):
             os.getpgid(0)
+
+    def run_once_how(self, target: Target) -> str:
+        if target.context.kind is ProgKind.RAW_TRACEPOINT:
+            return "BPF_PROG_TEST_RUN"
+        return "getpgid tracepoint"
 
     def attach(self, target: Target, prog_fd: int, runtime) -> list:
         return []

@@ -17,6 +17,9 @@ from . import Provider
 
 class Tracepoint(Provider):
     doc = "static kernel tracepoints: tracepoint:CATEGORY:NAME (wildcards * and ?)"
+    tracepoint_names = True
+    #: the event's name says enough: pt0_sys_enter_read
+    prog_name_prefix = ""
 
     def expand(self, spec, kernel) -> list[Target]:
         parts = spec.text.split(":")

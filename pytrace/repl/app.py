@@ -21,7 +21,8 @@ from ..base.diagnostics import PytraceError, RuntimeFailure
 from ..runtime.live import LiveSession
 from .syntax import STYLES, complete, highlight, indent_for, is_complete
 from .commands import Commands
-from ..runtime.session import Options
+from .words import SessionWords
+from ..runtime.options import Options
 
 INSTALL_HINT = "pip install 'pytrace[repl]'"
 PROMPT = "pytrace> "
@@ -100,7 +101,7 @@ class Repl:
         self.ending = False
         self.watching = None            # the .watch Application while it runs
         self.commands = Commands(self)
-        words = session.words()
+        words = SessionWords(session)
         self.prompt = PromptSession(
             multiline=True, key_bindings=_key_bindings(), completer=ThreadedCompleter(
                 _completer(words)), lexer=_lexer(words.builtin_names()),

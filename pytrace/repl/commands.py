@@ -94,7 +94,7 @@ class Commands:
                           f"{' '.join(names)}: empty")
 
     def clear(self, arg: str) -> None:
-        cleared = self.session.clear_maps(arg.split() or None)
+        cleared = self.session.live_maps.clear_maps(arg.split() or None)
         self.repl.say(f"cleared {', '.join(cleared)}" if cleared else "no maps to clear")
 
     async def watch(self, arg: str) -> None:
@@ -102,7 +102,7 @@ class Commands:
         if not parts or len(parts) > 2:
             raise UsageError("write .watch @map [SECONDS]")
         name = parts[0]
-        self.session.map_spec(name)
+        self.session.live_maps.map_spec(name)
         secs = 1.0
         if len(parts) == 2:
             try:
@@ -153,7 +153,8 @@ class Commands:
         self.repl.add(text, arg)
 
     def info(self, arg: str) -> None:
-        self.session.print_info(self.repl.out)
+        from ..tools.info import print_info
+        print_info(self.repl.out, self.session.options.masked)
         self.repl.out.flush()
 
     def quit(self, arg: str) -> None:

@@ -121,6 +121,14 @@ class Words:
         """Probe names a probe type lists (``interval:s:N``)."""
         return []
 
+    def whole_probes(self, provider: str) -> tuple[str, ...]:
+        """Probes the type names whole, without a colon (BEGIN, END)."""
+        return ()
+
+    def tracepoint_names(self, provider: str) -> bool:
+        """Whether the type's probes are tracepoints (CATEGORY:EVENT)."""
+        return False
+
     def tracepoints(self) -> list[tuple[str, str]]:
         return []
 
@@ -178,8 +186,9 @@ def _probe_specs(word: str, words: Words) -> list[Candidate]:
     if len(parts) == 1:
         out = []
         for name, aliases, doc in words.providers():
-            if name == "special":
-                out += [Candidate(n, n, doc) for n in ("BEGIN", "END") if n.startswith(word)]
+            if words.whole_probes(name):
+                out += [Candidate(n, n, doc) for n in words.whole_probes(name)
+                        if n.startswith(word)]
             elif name.startswith(word) or any(a.startswith(word) and word for a in aliases):
                 out.append(Candidate(name + ":", name, doc))
         return out
@@ -189,7 +198,7 @@ def _probe_specs(word: str, words: Words) -> list[Candidate]:
         for a in aliases:
             known[a] = (name, aliases)
     full = known.get(provider, (provider, ()))[0]
-    if full == "tracepoint":
+    if words.tracepoint_names(full):
         return _tracepoints(provider, parts[1:], words)
     if provider in function_probe_types() and len(parts) == 2:
         names = _prefixed(words.kernel_functions(), parts[1])[:MAX_CANDIDATES]

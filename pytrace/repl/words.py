@@ -1,6 +1,6 @@
 """What the live session can tell completion: probe types, tracepoints,
 kernel functions (BTF), builtins with their doc lines, maps in use, probe
-numbers (the ``repl_syntax.Words`` interface). Each list is read once."""
+numbers (the ``repl.syntax.Words`` interface). Each list is read once."""
 from __future__ import annotations
 
 from ..base.diagnostics import PytraceError
@@ -8,7 +8,7 @@ from .syntax import Words
 
 
 class SessionWords(Words):
-    """Completion words from the live session (repl_syntax.Words)."""
+    """Completion words from the live session (repl.syntax.Words)."""
 
     def __init__(self, session):
         self.session = session
@@ -20,6 +20,16 @@ class SessionWords(Words):
     def providers(self):
         from ..tools.builtins_listing import probe_types
         return [(w.name, w.aliases, w.doc) for w in probe_types()]
+
+    def whole_probes(self, provider: str) -> tuple[str, ...]:
+        from ..providers import by_name
+        p = by_name().get(provider)
+        return p.whole_probes if p is not None else ()
+
+    def tracepoint_names(self, provider: str) -> bool:
+        from ..providers import by_name
+        p = by_name().get(provider)
+        return p is not None and p.tracepoint_names
 
     def listing(self, provider: str) -> list[str]:
         if provider not in self._listings:
@@ -62,7 +72,7 @@ class SessionWords(Words):
         return frozenset(n for n, _, _ in self.builtins())
 
     def maps(self):
-        return [m.name for m in self.session.user_maps]
+        return [m.name for m in self.session.live_maps.user_maps]
 
     def probe_numbers(self):
         return [p.number for p in self.session.probes]

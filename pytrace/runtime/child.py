@@ -40,6 +40,11 @@ class Child:
         except (OSError, AttributeError):
             self.pidfd = -1
 
+    @property
+    def released(self) -> bool:
+        """Whether ``release`` let the command run (or it can no longer)."""
+        return self._go < 0
+
     def release(self) -> None:
         if self._go >= 0:
             os.write(self._go, b"g")

@@ -1,8 +1,9 @@
 """The interactive session: probes come and go while the maps live on.
 
-A ``LiveSession`` is a ``Session`` that grows one input at a time. Each
-input is compiled against everything loaded so far (``compile_ast(base=)``):
-its probes read and update the maps earlier probes made (same types, same
+A ``LiveSession`` holds the parts a one-shot ``Session`` holds (loader,
+attacher, event stream, map reader, services) and grows one input at a
+time. Each input is compiled against everything loaded so far
+(``compile_ast(base=)``): its probes read and update the maps earlier probes made (same types, same
 kernel maps), their events get ids after the earlier ones, so one reader
 serves every probe. An input is loaded and attached as a unit: when a
 program is rejected nothing of it stays; when an attach fails none of its
@@ -24,12 +25,17 @@ import os
 from contextlib import ExitStack
 
 from ..base.diagnostics import RuntimeFailure, UsageError
-from ..lang.kernelinfo import Feature
-from ..lang.probes import ProgKind
-from ..lang.program import CompiledScript, MapKind, MapSpec
-from .detach import BackgroundCloser, stop_now
 from ..base.record import field, record
-from .session import STOP_EXIT, STOP_SIGNAL, Options, Runtime, Session, attach_program
+from ..lang.kernelinfo import Feature, KernelInfo
+from ..lang.program import CompiledScript, MapKind, MapSpec
+from .attacher import AttachContext, Attacher
+from .detach import BackgroundCloser, stop_now
+from .eventloop import STOP_EXIT, STOP_SIGNAL, Ending, EventStream
+from .livemaps import LiveMaps
+from .loader import Loader, create_map, make_room
+from .mapreader import MapReader
+from .options import Options
+from .services import ServiceContext, Services
 
 #: how many of pytrace's own counters (one per map that can fill up, plus
 #: lost events) all inputs of a session can have together
@@ -54,6 +60,20 @@ class LiveProbe:
     stack: ExitStack = field(default_factory=ExitStack)
     state: str = ATTACHED
 
+    def run_count(self) -> int | None:
+        """How often its programs ran (BPF_ENABLE_STATS on); None once they
+        are gone or when the kernel does not say."""
+        from ..kernel import bpf
+        if self.state != ATTACHED:
+            return None
+        total = 0
+        for fd in self.prog_fds:
+            try:
+                total += bpf.prog_info(fd).run_cnt
+            except bpf.BpfError:
+                return None
+        return total
+
     @property
     def name(self) -> str:
         """The probe's attach points, shortened: ``tracepoint:syscalls:sys_enter_read``."""
@@ -66,8 +86,10 @@ class LiveProbe:
     def mechanism(self) -> str:
         """How the probe is attached, for ``.probes``."""
         if self.special == "BEGIN":
-            test_run = self.programs and self.programs[0].kind is ProgKind.RAW_TRACEPOINT
-            return "ran once (BPF_PROG_TEST_RUN)" if test_run else "ran once (getpgid tracepoint)"
+            from ..providers import by_name
+            target = self.programs[0].targets[0] if self.programs else None
+            how = by_name()[target.provider].run_once_how(target) if target else ""
+            return f"ran once ({how})"
         if self.special == "END":
             return "runs at the end"
         kinds = []
@@ -88,7 +110,10 @@ class LiveProbe:
         return f"{provider}: {', '.join(kinds) or 'nothing'}"
 
 
-class LiveSession(Session):
+class LiveSession:
+    """Probes added and detached one input at a time, sharing maps and one
+    event reader, until ``finish()``; ``close()`` leaves nothing loaded."""
+
     @classmethod
     def printing(cls, options: Options, fmt: str, out, err) -> "LiveSession":
         """A session printing as the CLI does (``-f text|json``) to out/err."""
@@ -101,17 +126,46 @@ class LiveSession(Session):
         return ref[0]
 
     def __init__(self, options: Options, printer):
-        super().__init__(options, printer)
+        self.options = options
+        self.printer = printer
+        self.stack = ExitStack()
+        self.kernel: KernelInfo | None = None
+        self.child = None
+        self.watched = None
+        self.ending = Ending()
+        self.loader = Loader(options.verbose)
+        self.services = Services(ServiceContext(self.loader, self.stack, options.pid))
+        self.map_reader = MapReader(self.loader)
+        self.events = EventStream(self.loader, printer, self.services, self.map_reader,
+                                  self.ending)
+        #: the maps as the REPL reads and writes them (.print, .set …)
+        self.live_maps = LiveMaps(self.loader, self.map_reader, printer)
+        self.attacher: Attacher | None = None
         self.probes: list[LiveProbe] = []
         self.inputs = 0
-        self.runtime: Runtime | None = None
         self.finished = False
         self._next_number = 1
-        self._constants_now: dict[str, int] = {}
-        self._swept: set[str] = set()
+        self._constants: dict[str, int] = {}
         self._stats_fd = -1
         self._closer = BackgroundCloser()
         self.stack.callback(self._closer.wait)     # the last to run when closing
+
+    @property
+    def script(self) -> CompiledScript | None:
+        """Everything loaded so far, as one script."""
+        return self.loader.script
+
+    @property
+    def maps(self) -> dict:
+        return self.loader.maps
+
+    @property
+    def exit_code(self) -> int:
+        return self.ending.exit_code
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.ending.reason
 
     # -- set-up ----------------------------------------------------------------
     def start(self) -> None:
@@ -119,32 +173,25 @@ class LiveSession(Session):
         the event reader."""
         from ..kernel import bpf
         from ..kernel import privileges
-        self.prepare()
+        from .prepare import learn_kernel, program_constants, start_processes
+        self.kernel = learn_kernel(self.options)
+        self.child, self.watched = start_processes(self.options, self.stack)
         privileges.raise_rlimit_memlock()
-        self._constants_now = self._constants()
-        self.script = CompiledScript([], self._session_maps(), [], [], self.options.limits, {})
-        for spec in self.script.maps:
-            self.maps[spec.name] = self._create_map(spec, self.stack)
-        self.start_events()
+        self._constants = program_constants(self.options, self.child)
+        self.loader.script = CompiledScript([], session_maps(self.kernel, self.options.limits),
+                                            [], [], self.options.limits, {})
+        for spec in self.loader.script.maps:
+            self.loader.maps[spec.name] = create_map(spec, self.stack)
+        self.events.open(EVENTS_MAP, self.stack)
         self.stack.callback(self._close_probes)
-        self.runtime = Runtime(self.kernel, self.options.pid,
-                               self.child.pid if self.child is not None else None,
-                               force=self.options.force)
+        self.attacher = Attacher(AttachContext(self.kernel, self.options.pid,
+                                               self.child.pid if self.child is not None
+                                               else None, force=self.options.force))
         try:
             self._stats_fd = bpf.enable_stats()
             self.stack.callback(os.close, self._stats_fd)
         except bpf.BpfError:
             self._stats_fd = -1          # before 5.8: no hit counts
-
-    def _session_maps(self) -> list[MapSpec]:
-        limits = self.options.limits
-        if self.kernel.has(Feature.RINGBUF):
-            events = MapSpec(EVENTS_MAP, MapKind.RINGBUF, 0, 0, limits.ringbuf_size, user=False)
-        else:
-            events = MapSpec(EVENTS_MAP, MapKind.PERF_EVENT_ARRAY, 4, 4,
-                             max(self.kernel.ncpus, 1), user=False)
-        counters = MapSpec(COUNTERS_MAP, MapKind.ARRAY, 4, 8 * COUNTER_SLOTS, 1, user=False)
-        return [events, counters]
 
     # -- adding probes -----------------------------------------------------------
     def add(self, text: str, name: str | None = None) -> list[LiveProbe]:
@@ -153,50 +200,30 @@ class LiveSession(Session):
         (CompileError with located messages, RuntimeFailure): after a compile
         or load error nothing of ``text`` stays; after an attach failure none
         of its probes does (its new maps do, as its BEGIN left them)."""
-        from ..compile import compile_ast
         from ..lang.parser import parse
-        from ..providers import resolvers
+        from .compiling import compile_input
         if self.finished:
             raise UsageError("the session has ended")
         self.inputs += 1
         program = parse(text, name or f"<input {self.inputs}>")
         if not program.probes:
             return []
-        unit = compile_ast(program, self.kernel, resolvers(self.choices),
-                           params=self.options.params,
-                           constants=self._constants_now, limits=self.options.limits,
-                           base=self.script)
-        self._fallback_notes(unit)          # kprobe running as fentry, …
+        unit = compile_input(program, self.options, self.kernel, self._constants,
+                             self.printer, self.loader.script)
         if len(unit.counters) > COUNTER_SLOTS:
             raise RuntimeFailure(f"this session has used all {COUNTER_SLOTS} of pytrace's "
                                  "counters (one per map that can fill up)",
                                  hint="end the session and start a new one")
-        self._make_room(unit, self._open_estimate())
+        make_room(unit, self._open_estimate())
         pending = ExitStack()           # new shared maps: the session's once all went well
         private = ExitStack()           # this input's scratch map: the programs hold it
         built: list[LiveProbe] = []
         try:
             with private:
-                fds = {n: m.fd for n, m in self.maps.items()}
-                new_maps = {}
-                for spec in unit.maps:
-                    if spec.name in self.maps:
-                        continue
-                    owner = private if spec.name == SCRATCH_MAP else pending
-                    m = self._create_map(spec, owner)
-                    fds[spec.name] = m.fd
-                    if spec.name != SCRATCH_MAP:
-                        new_maps[spec.name] = (spec, m)
-                for index, probe in enumerate(program.probes):
-                    programs = [p for p in unit.probes if p.source == index]
-                    lp = LiveProbe(0, probe.loc.text(), programs[0].special if programs else "",
-                                   [t for p in programs for t in p.targets], programs)
-                    built.append(lp)
-                    for p in programs:
-                        lp.prog_fds.append(self._load_program(p, fds, lp.stack))
+                new_maps = load_input(self.loader, program, unit, pending, private, built)
             self._commit(unit, new_maps)
             self.stack.push(pending.pop_all())
-            self._sweep_new(unit)
+            self.attacher.sweep(unit.probes)
             self._attach_unit(built)
         except BaseException:
             for lp in built:
@@ -215,42 +242,35 @@ class LiveSession(Session):
             lp.stack.close()
 
     def _open_estimate(self) -> int:
-        return len(self.maps) + sum(len(p.prog_fds) + 2 * len(p.attachments)
-                                    for p in self.probes)
+        return len(self.loader.maps) + sum(len(p.prog_fds) + 2 * len(p.attachments)
+                                           for p in self.probes)
 
     def _commit(self, unit: CompiledScript, new_maps: dict) -> None:
         """The input's maps and events become the session's: from here on
         its programs' events decode and its maps print."""
-        old = self.script
+        old = self.loader.script
         maps = list(old.maps) + [spec for spec, _ in new_maps.values()]
         for name, (_, m) in new_maps.items():
-            self.maps[name] = m
-        self.script = CompiledScript(old.probes + unit.probes, maps, unit.events, unit.counters,
-                                     old.limits, unit.probe_names, None, unit.map_origins)
-        self._start_symbols()          # user stacks: follow processes from now (idempotent)
-
-    def _sweep_new(self, unit: CompiledScript) -> None:
-        from ..providers import by_name
-        registry = by_name()
-        for name in sorted({t.provider for p in unit.probes for t in p.targets} - self._swept):
-            registry[name].sweep(self.runtime)
-            self._swept.add(name)
+            self.loader.maps[name] = m
+        self.loader.script = CompiledScript(old.probes + unit.probes, maps, unit.events,
+                                            unit.counters, old.limits, unit.probe_names, None,
+                                            unit.map_origins)
+        # user stacks: follow processes from now (idempotent)
+        self.services.start_needed(self.loader.script)
 
     def _attach_unit(self, built: list[LiveProbe]) -> None:
         """BEGIN runs first (as in a script), then every other probe attaches;
         an attach failure takes the whole input's probes back."""
-        from ..providers.special import Special
-        special = Special()
         for lp in built:
             if lp.special == "BEGIN":
                 for prog, fd in zip(lp.programs, lp.prog_fds):
-                    special.trigger(prog.targets[0], fd, self.runtime)
-                self._drain()
+                    self.attacher.run_once(prog, fd)
+                self.events.drain()
                 lp.state = RAN
                 lp.stack.close()            # its programs are done
             elif lp.special == "END":
                 lp.state = AT_END
-        if self.stop_reason is not None:    # exit() in BEGIN: the session ends
+        if self.ending.reason is not None:  # exit() in BEGIN: the session ends
             return
         for lp in built:
             if lp.special:
@@ -260,7 +280,7 @@ class LiveSession(Session):
                 lp.stack.callback(a.close)
                 lp.attachments.append(a)
             for prog, fd in zip(lp.programs, lp.prog_fds):
-                attach_program(prog.targets, fd, self.runtime, keep)    # kprobe_multi too
+                self.attacher.attach(prog, fd, keep)    # kprobe_multi too
 
     # -- removing probes -----------------------------------------------------------
     def probe(self, number: int) -> LiveProbe:
@@ -288,7 +308,7 @@ class LiveSession(Session):
         period to close (~40 ms each, one after the other: half a minute for
         a wildcard over every syscall), which the prompt should not wait for."""
         stop_now([a for lp in gone for a in lp.attachments])
-        self._drain()
+        self.events.drain()
         for lp in gone:
             self.probes.remove(lp)
             lp.state = DETACHED
@@ -301,21 +321,12 @@ class LiveSession(Session):
 
     def hits(self, lp: LiveProbe) -> int | None:
         """How often the probe's programs ran (None: the kernel does not count)."""
-        from ..kernel import bpf
-        if self._stats_fd < 0 or lp.state != ATTACHED:
-            return None
-        total = 0
-        for fd in lp.prog_fds:
-            try:
-                total += bpf.prog_info(fd).run_cnt
-            except bpf.BpfError:
-                return None
-        return total
+        return lp.run_count() if self._stats_fd >= 0 else None
 
     def poll(self) -> bool:
         """Handle the events waiting; True once the session should end
         (exit() in a probe, a signal)."""
-        self._drain()
+        self.events.drain()
         return self.should_end
 
     @property
@@ -324,96 +335,39 @@ class LiveSession(Session):
 
     def terminate(self) -> None:
         """SIGTERM: end as Ctrl-D does."""
-        self.stop_reason = self.stop_reason or STOP_SIGNAL
+        self.ending.stop(STOP_SIGNAL)
 
     def events_fileno(self) -> int | None:
-        return self.reader.fileno() if self.reader is not None else None
+        return self.events.fileno()
 
-    @property
-    def user_maps(self) -> list[MapSpec]:
-        return sorted(self.script.user_maps, key=lambda m: m.name)
-
-    def map_spec(self, name: str) -> MapSpec:
-        for spec in self.script.user_maps:
-            if spec.name == name:
-                return spec
-        known = ", ".join(m.name for m in self.user_maps) or "none yet"
-        raise UsageError(f"there is no map {name} (maps: {known})")
-
+    # -- the maps (the rest: live_maps) -------------------------------------------------
     def print_maps(self, names: list[str] | None = None) -> int:
-        """Print maps as they are now (all, or ``names``), in the CLI's
-        format; returns how many had something to print."""
-        specs = [self.map_spec(n) for n in names] if names else self.user_maps
-        shown = 0
-        for spec in specs:
-            dump = self.dump_map(spec.name)
-            if dump.entries or (names and dump.is_scalar and not dump.is_hist):
-                self.printer.map(dump, fill_empty_scalar=True)
-                shown += 1
-        return shown
+        return self.live_maps.print_maps(names)
 
     def render_map(self, name: str) -> str:
-        """A map as text, as ``.print`` shows it ("" when empty)."""
-        import io
-
-        from ..render.output import TextPrinter
-        self.map_spec(name)
-        buf = io.StringIO()
-        TextPrinter(buf, buf, self.printer.resolvers).map(self.dump_map(name),
-                                                           fill_empty_scalar=True)
-        return buf.getvalue()
-
-    def clear_maps(self, names: list[str] | None = None) -> list[str]:
-        specs = [self.map_spec(n) for n in names] if names else self.user_maps
-        for spec in specs:
-            self.maps[spec.name].clear()
-        return [s.name for s in specs]
-
-    def write_map(self, name: str, key, value) -> None:
-        """``@name[key] = value`` from userspace (key None for a scalar map)."""
-        from ..render.encode import encode_key, encode_value
-        spec = self.map_spec(name)
-        m = self.maps[name]
-        raw_key = encode_key(spec, key)
-        raw = encode_value(spec, value, m.ncpus)
-        from ..kernel.bpf import BpfError
-        try:
-            m.update(raw_key, raw)
-        except BpfError as err:
-            raise RuntimeFailure(f"cannot write {name}: {err}") from None
-
-    def delete_key(self, name: str, key) -> bool:
-        from ..render.encode import encode_key
-        spec = self.map_spec(name)
-        return self.maps[name].delete(encode_key(spec, key))
+        return self.live_maps.render_map(name)
 
     def write_entry(self, text: str) -> None:
-        """``@m[k] = v`` as a person types it (numbers, strings, tuples)."""
-        from ..render.encode import parse_assignment
-        self.write_map(*parse_assignment(text))
+        self.live_maps.write_entry(text)
 
     def delete_entry(self, text: str) -> bool:
-        """``@m[k]`` as typed; False when there was no such key."""
-        from ..render.encode import parse_map_key
-        return self.delete_key(*parse_map_key(text))
+        return self.live_maps.delete_entry(text)
 
-    # -- what the REPL shows besides maps --------------------------------------------
-    def words(self):
-        """What completion offers (live_words.SessionWords)."""
-        from ..repl.words import SessionWords
-        return SessionWords(self)
+    # -- what printers ask -----------------------------------------------------------
+    def resolve(self, how, value: int) -> str | None:
+        """Text for values userspace prints specially (probe names …)."""
+        return self.services.resolve(how, value)
 
-    def print_info(self, out) -> None:
-        """The kernel feature table (``pytrace --info``)."""
-        from ..tools.info import print_info
-        print_info(out, self.options.masked)
+    def resolve_stack(self, stack_type, value: int) -> str:
+        """A stack as bpftrace prints it (output.Resolvers.stack)."""
+        return self.services.resolve_stack(stack_type, value)
 
     # -- the -c child ----------------------------------------------------------------
     def release_child(self) -> int:
         """Let the -c command run; returns its pid."""
         if self.child is None:
             raise UsageError("there is no command to run: start pytrace with -c CMD")
-        if self.child._go < 0:
+        if self.child.released:
             raise UsageError(f"the command (pid {self.child.pid}) was already started")
         self.child.release()
         return self.child.pid
@@ -432,19 +386,60 @@ class LiveSession(Session):
             return self.exit_code
         self.finished = True
         stop_now([a for lp in self.probes for a in lp.attachments])
-        self._drain()
-        self._ignoring = False
-        from ..providers.special import Special
-        special = Special()
+        self.events.drain()
+        self.events.ignoring = False
         for lp in self.probes:
             if lp.special == "END":
                 for prog, fd in zip(lp.programs, lp.prog_fds):
-                    special.trigger(prog.targets[0], fd, self.runtime)
-                self._drain()
-        self._finish()
+                    self.attacher.run_once(prog, fd)
+                self.events.drain()
+        self.map_reader.print_at_exit(self.printer, self.events.lost)
         return self.exit_code
+
+    def close(self) -> None:
+        self.stack.close()
 
     def script_text(self) -> str:
         """The live probes as one script (``.save``)."""
         return "".join(lp.text.rstrip() + "\n\n" for lp in self.probes).rstrip("\n") + "\n" \
             if self.probes else ""
+
+
+def session_maps(kernel: KernelInfo, limits) -> list[MapSpec]:
+    """The maps every input shares from the start: the event buffer (ring
+    or perf buffer) and pytrace's counters."""
+    if kernel.has(Feature.RINGBUF):
+        events = MapSpec(EVENTS_MAP, MapKind.RINGBUF, 0, 0, limits.ringbuf_size, user=False)
+    else:
+        events = MapSpec(EVENTS_MAP, MapKind.PERF_EVENT_ARRAY, 4, 4,
+                         max(kernel.ncpus, 1), user=False)
+    counters = MapSpec(COUNTERS_MAP, MapKind.ARRAY, 4, 8 * COUNTER_SLOTS, 1, user=False)
+    return [events, counters]
+
+
+def load_input(loader: Loader, program, unit: CompiledScript, pending: ExitStack,
+               private: ExitStack, built: list[LiveProbe]) -> dict:
+    """Load one input: the maps the session lacks are made (its scratch map
+    owned by ``private``, the others by ``pending``) and each probe's
+    programs loaded into the probe's own stack. Its probes are appended to
+    ``built`` as they are made, so a failure midway leaves none unowned
+    (``LiveSession.add`` closes them). Returns the new shared maps,
+    name -> (spec, map)."""
+    fds = loader.map_fds()
+    new_maps = {}
+    for spec in unit.maps:
+        if spec.name in loader.maps:
+            continue
+        owner = private if spec.name == SCRATCH_MAP else pending
+        m = create_map(spec, owner)
+        fds[spec.name] = m.fd
+        if spec.name != SCRATCH_MAP:
+            new_maps[spec.name] = (spec, m)
+    for index, probe in enumerate(program.probes):
+        programs = [p for p in unit.probes if p.source == index]
+        lp = LiveProbe(0, probe.loc.text(), programs[0].special if programs else "",
+                       [t for p in programs for t in p.targets], programs)
+        built.append(lp)
+        for p in programs:
+            lp.prog_fds.append(loader.load_program(p, fds, lp.stack))
+    return new_maps

@@ -190,23 +190,23 @@ def test_maps_written_from_userspace(live):
     lv.add('BEGIN { @allow[comm] = 0; @limit = 0; @pair["a", 1] = "x"; }')
     lv.add(f'{TP} /comm == "ptlive6"/ {{ if (@allow[comm] == 1) {{ @allowed = count(); }} '
            f'@seen = @limit; }}')
-    lv.s.write_map("@allow", "ptlive6", 1)
-    lv.s.write_map("@limit", None, -3)
-    lv.s.write_map("@pair", ("b", 2), "y")
+    lv.s.live_maps.write_map("@allow", "ptlive6", 1)
+    lv.s.live_maps.write_map("@limit", None, -3)
+    lv.s.live_maps.write_map("@pair", ("b", 2), "y")
     calls("ptlive6", 2)
-    assert lv.s.delete_key("@allow", "ptlive6") is True
-    assert lv.s.delete_key("@allow", "ptlive6") is False
+    assert lv.s.live_maps.delete_key("@allow", "ptlive6") is True
+    assert lv.s.live_maps.delete_key("@allow", "ptlive6") is False
     calls("ptlive6", 2)
-    lv.s.write_map("@allowed", None, 40)     # a count() map takes a total too
+    lv.s.live_maps.write_map("@allowed", None, 40)     # a count() map takes a total too
     lv.s.print_maps()
     assert lv.take() == (f"@allow[{lv.s_comm}]: 0\n@allowed: 40\n@limit: -3\n"
                          "@pair[a, 1]: x\n@pair[b, 2]: y\n@seen: -3\n")
     with pytest.raises(UsageError, match='the value "yz" is longer than the map.s 1-byte'):
-        lv.s.write_map("@pair", ("b", 2), "yz")
+        lv.s.live_maps.write_map("@pair", ("b", 2), "yz")
     with pytest.raises(UsageError, match="must be an integer"):
-        lv.s.write_map("@allow", "x", "y")
+        lv.s.live_maps.write_map("@allow", "x", "y")
     with pytest.raises(UsageError, match="there is no map @nope"):
-        lv.s.write_map("@nope", None, 1)
+        lv.s.live_maps.write_map("@nope", None, 1)
 
 
 def test_clear_and_hits(live):
@@ -214,10 +214,10 @@ def test_clear_and_hits(live):
     [p] = lv.add(f'{TP} /comm == "ptlive7"/ {{ @c[pid] = count(); @total++; }}')
     calls("ptlive7", 6)
     assert lv.s.hits(p) >= 6            # every getppid() on the machine runs it
-    assert lv.s.clear_maps(["@c"]) == ["@c"]
+    assert lv.s.live_maps.clear_maps(["@c"]) == ["@c"]
     lv.s.print_maps()
     assert lv.take() == "@total: 6\n"
-    assert lv.s.clear_maps() == ["@c", "@total"]
+    assert lv.s.live_maps.clear_maps() == ["@c", "@total"]
     assert lv.s.print_maps() == 0
 
 

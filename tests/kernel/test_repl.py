@@ -253,12 +253,13 @@ def test_completion_from_the_live_session():
 
     from pytrace.runtime.live import LiveSession
     from pytrace.repl.app import _completer
+    from pytrace.repl.words import SessionWords
 
     session = LiveSession.printing(Options(""), "text", io.StringIO(), io.StringIO())
     try:
         session.start()
         session.add('BEGIN { @opens["x"] = 1; }')
-        completer = _completer(session.words())
+        completer = _completer(SessionWords(session))
 
         def offered(text: str) -> list[str]:
             doc = Document(text, len(text))

@@ -72,6 +72,12 @@ class FakeWords(Words):
     def listing(self, provider):
         return {"interval": ["interval:s:N", "interval:ms:N"]}.get(provider, [])
 
+    def whole_probes(self, provider):
+        return ("BEGIN", "END") if provider == "special" else ()
+
+    def tracepoint_names(self, provider):
+        return provider == "tracepoint"
+
     def tracepoints(self):
         return [("sched", "sched_switch"), ("syscalls", "sys_enter_open"),
                 ("syscalls", "sys_enter_openat"), ("syscalls", "sys_enter_read"),

@@ -37,6 +37,13 @@ def stack_map_name(stack: Stack) -> str:
     return f"stack_{'k' if stack.kind is StackKind.KERNEL else 'u'}{stack.frames}"
 
 
+def holds_user_addresses(map_name: str) -> bool:
+    """Whether pytrace's map ``map_name`` holds user addresses (a user
+    stack's frames, usym()'s processes): printing them needs the mappings
+    of processes that may be gone by then, so userspace follows them."""
+    return map_name.startswith("stack_u") or map_name == USYM_PIDS_MAP
+
+
 def _default_mode(ck, e) -> StackMode:
     mode = _MODES.get(str(ck.limits.stack_mode))
     if mode is None:

@@ -47,7 +47,7 @@ def received_of_ten(sink: socket.socket) -> int:
 def drive() -> None:
     try:
         deadline = time.monotonic() + 20
-        while not getattr(session, "_live", None) and time.monotonic() < deadline:
+        while not session.attachments.live and time.monotonic() < deadline:
             time.sleep(0.01)                      # until the xdp probe is attached
         sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sink.bind(("127.0.0.1", 9999))

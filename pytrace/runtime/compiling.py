@@ -1,0 +1,59 @@
+"""Compiling a session's script (or one live input) and what goes with it:
+the ``-d ast,ir,asm`` dumps and a note for each probe that runs through
+another mechanism than the one written."""
+from __future__ import annotations
+
+from ..lang.program import CompiledScript
+
+
+def compile_script(options, kernel, constants: dict[str, int], printer,
+                   dump_out=None) -> CompiledScript:
+    """The one-shot session's script, dumped as ``options.dump`` asks."""
+    from ..compile import compile_ast
+    from ..lang.parser import parse
+    from ..providers import resolvers
+    program = parse(options.text, options.name)
+    if "ast" in options.dump:
+        from ..lang.dump import ast_lines
+        _dump(dump_out, "\n".join(ast_lines(program)))
+    script = compile_ast(program, kernel, resolvers(options.probe_choices()), params=options.params,
+                         constants=constants, limits=options.limits)
+    print_fallback_notes(printer, script)
+    if "ir" in options.dump:
+        for p in script.probes:
+            _dump(dump_out, f"; {p.name}: {', '.join(t.name for t in p.targets[:4])}")
+            _dump(dump_out, "\n".join(p.ir_dump))
+    if "asm" in options.dump:
+        from ..lang.dump import asm_lines
+        for p in script.probes:
+            _dump(dump_out, "\n".join(asm_lines(p)))
+    return script
+
+
+def compile_input(program, options, kernel, constants: dict[str, int], printer,
+                  base: CompiledScript) -> CompiledScript:
+    """One input of the live session (parsed), compiled against ``base``:
+    everything loaded so far (``compile_ast(base=)``)."""
+    from ..compile import compile_ast
+    from ..providers import resolvers
+    unit = compile_ast(program, kernel, resolvers(options.probe_choices()), params=options.params,
+                       constants=constants, limits=options.limits, base=base)
+    print_fallback_notes(printer, unit)         # kprobe running as fentry, …
+    return unit
+
+
+def print_fallback_notes(printer, script: CompiledScript) -> None:
+    """One line on stderr for each probe that runs through another
+    mechanism than the one written (kprobe as fentry, …)."""
+    seen = set()
+    for p in script.probes:
+        for t in p.targets:
+            note = t.context.note
+            if note and note not in seen:
+                seen.add(note)
+                printer.message(f"note: {note}")
+
+
+def _dump(out, text: str) -> None:
+    import sys
+    print(text, file=out or sys.stdout)

@@ -1,0 +1,240 @@
+"""Events programs send, and the loop that waits for them.
+
+Every record in the event buffer starts with its event's u64 id; the rest
+is laid out as its ``EventSpec.args`` declares (printf's arguments, exit's
+code, print's top and div …). ``EventStream`` reads the buffer, decodes a
+record with its spec and hands the values to the handler for its kind in
+``HANDLERS``: one function per ``EventKind``. ``poll_until_stopped`` is the
+one-shot run's loop: it waits on the buffer, the signal pipe, the traced
+process and the services until something ends the run (``Ending``).
+"""
+from __future__ import annotations
+
+import os
+import signal
+from contextlib import ExitStack
+from typing import Callable
+
+from ..base.record import record
+from ..lang.program import EventKind, EventSpec, MapKind
+
+#: how BEGIN/END-only scripts, exit() and the -c child end a run
+STOP_EXIT, STOP_SIGNAL, STOP_CHILD, STOP_DONE = "exit", "signal", "child", "done"
+
+
+@record
+class Ending:
+    """Why the run ends (a ``STOP_*``; None: it goes on) and its exit status."""
+    reason: str | None = None
+    exit_code: int = 0
+
+    def exit(self, code: int) -> None:
+        """``exit(code)`` in a probe: the first one sets the status."""
+        if self.reason != STOP_EXIT:
+            self.exit_code = code & 0xFF
+        self.reason = STOP_EXIT
+
+    def stop(self, reason: str) -> None:
+        """End for ``reason`` unless the run is ending already."""
+        self.reason = self.reason or reason
+
+
+class EventStream:
+    """The session's event buffer: reads records and dispatches them.
+
+    ``loader`` (a ``loader.Loader``) gives the script whose events decode
+    and the maps print/clear/zero act on; ``maps`` (a ``MapReader``) dumps
+    a map for printing; ``services`` serve what userspace does for builtins.
+    ``ignoring``: after exit() nothing more prints (as bpftrace), until the
+    session lets END speak."""
+
+    def __init__(self, loader, printer, services, maps, ending: Ending):
+        self.loader = loader
+        self.printer = printer
+        self.services = services
+        self.maps = maps
+        self.ending = ending
+        self.reader = None
+        self.ignoring = False
+        self._formats: dict[int, list] = {}
+
+    def open(self, events_map: str, owner: ExitStack) -> None:
+        """Start reading the ring or perf buffer ``events_map`` (none: the
+        script sends nothing); the reader is closed by ``owner``."""
+        from ..kernel import buffers
+        script = self.loader.script
+        spec = next((m for m in script.maps if m.name == events_map), None)
+        if spec is None:
+            return
+        fd = self.loader.maps[events_map].fd
+        if spec.kind is MapKind.RINGBUF:
+            self.reader = buffers.RingBufferReader(fd, spec.max_entries, self.handle)
+        else:
+            self.reader = buffers.PerfBufferReader(fd, None, self.handle,
+                                                   pages_per_cpu=script.limits.perf_rb_pages)
+        owner.callback(self.reader.close)
+
+    @property
+    def lost(self) -> int:
+        """Records the kernel dropped because the buffer was full."""
+        return self.reader.lost if self.reader is not None else 0
+
+    def fileno(self) -> int | None:
+        return self.reader.fileno() if self.reader is not None else None
+
+    def drain(self) -> None:
+        """Handle every record waiting, then what the services have."""
+        if self.reader is not None:
+            while self.reader.poll(0):
+                pass
+        self.services.poll()
+
+    def handle(self, data: bytes) -> None:
+        """One record: find its spec by id, decode it, run its handler."""
+        if self.ignoring:
+            return
+        events = self.loader.script.events
+        eid = int.from_bytes(data[:EventSpec.HEADER], "little")
+        if not 1 <= eid <= len(events):
+            return
+        spec = events[eid - 1]
+        from ..render.decode import decode
+        HANDLERS[spec.kind](self, spec, decode(spec.args, data, EventSpec.HEADER))
+
+    def printf_text(self, spec: EventSpec, values: tuple) -> str:
+        from ..lang.printf import format_printf, parse_format
+        from ..render.output import printf_arg
+        segs = self._formats.get(spec.id)
+        if segs is None:
+            segs = self._formats[spec.id] = parse_format(spec.fmt)
+        convs = [s for s in segs if not isinstance(s, str)]
+        args = [printf_arg(c, t, v, self.printer.resolvers)
+                for c, t, v in zip(convs, spec.args.elems, values)]
+        return format_printf(segs, args)
+
+
+# -- one handler per event kind: (stream, spec, the record's values) ---------------
+
+def _printf(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    stream.printer.printf(stream.printf_text(spec, values))
+
+
+def _exit(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    (code,) = values
+    stream.ending.exit(code)
+    stream.ignoring = True          # bpftrace stops printing at exit()
+
+
+def _print_map(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    top, div = values
+    stream.printer.map(stream.maps.dump(spec.map), top, div or 1, fill_empty_scalar=True)
+
+
+def _clear_map(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    stream.loader.maps[spec.map].clear()
+
+
+def _zero_map(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    stream.loader.maps[spec.map].zero()
+
+
+def _print_value(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    stream.printer.value(spec.args.elems[0], values[0])
+
+
+def _time(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    import time
+    stream.printer.time(time.strftime(spec.fmt))
+
+
+def _load_map(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    stream.services.get("mapfiles").load(spec.map, spec.fmt)
+
+
+#: what each kind of event does in userspace
+HANDLERS: dict[EventKind, Callable[[EventStream, EventSpec, tuple], None]] = {
+    EventKind.PRINTF: _printf,
+    EventKind.EXIT: _exit,
+    EventKind.PRINT_MAP: _print_map,
+    EventKind.CLEAR_MAP: _clear_map,
+    EventKind.ZERO_MAP: _zero_map,
+    EventKind.PRINT_VALUE: _print_value,
+    EventKind.TIME: _time,
+    EventKind.LOAD_MAP: _load_map,
+}
+
+
+# -- the one-shot run's loop ------------------------------------------------------------
+
+def poll_until_stopped(stream: EventStream, signals: "Signals", waited, timeout: float | None,
+                       owner: ExitStack) -> None:
+    """Handle events until ``stream.ending`` has a reason: exit() in a
+    probe, SIGINT/SIGTERM, ``waited`` (the -c child or the -p process)
+    exiting, or ``timeout`` seconds passing."""
+    import select
+    import time
+    ending = stream.ending
+    ep = select.epoll()
+    owner.callback(ep.close)
+    if stream.reader is not None:
+        ep.register(stream.reader.fileno(), select.EPOLLIN)
+    ep.register(signals.fd, select.EPOLLIN)
+    if waited is not None and waited.pidfd >= 0:
+        ep.register(waited.pidfd, select.EPOLLIN)
+    for fd in stream.services.filenos():
+        ep.register(fd, select.EPOLLIN)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while ending.reason is None:
+        wait = 1.0 if waited is not None and waited.pidfd < 0 else -1
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                ending.reason = STOP_DONE
+                break
+            wait = left if wait < 0 else min(wait, left)
+        try:
+            ep.poll(wait)
+        except InterruptedError:
+            pass
+        stream.drain()
+        if signals.received:
+            ending.stop(STOP_SIGNAL)
+        elif waited is not None and waited.poll():
+            stream.drain()
+            ending.stop(STOP_CHILD)
+
+
+class Signals:
+    """SIGINT/SIGTERM end the run (maps still print); a wakeup fd makes the
+    poll loop notice at once."""
+
+    def __init__(self):
+        #: a SIGINT or SIGTERM arrived
+        self.received = False
+
+    def __enter__(self) -> "Signals":
+        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.fd = self.r
+        self.old = {}
+        try:
+            self.old_fd = signal.set_wakeup_fd(self.w)
+        except ValueError:           # not the main thread (library use): no signals
+            self.old_fd = None
+            return self
+        self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.received = True
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self.old.items():
+            signal.signal(s, _ignore_now if h is None else h)
+        if self.old_fd is not None:
+            signal.set_wakeup_fd(self.old_fd)
+        os.close(self.r)
+        os.close(self.w)
+
+
+def _ignore_now(signum, frame) -> None:
+    pass
