@@ -293,7 +293,7 @@ class KernelFunctionProvider(Provider):
     # -- run time ----------------------------------------------------------------
     def load_options(self, target: Target) -> dict:
         data: FuncTarget = target.data
-        from ..kernel.bpf import AttachType
+        from ..kernel.bpf_consts import AttachType
         if data.multi:
             return {"expected_attach_type": AttachType.TRACE_KPROBE_MULTI}
         if data.mechanism is not Mechanism.FENTRY:

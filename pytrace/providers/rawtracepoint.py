@@ -68,7 +68,7 @@ class RawTracepoint(Provider):
     def load_options(self, target: Target) -> dict:
         if not target.data.btf_id:
             return {}
-        from ..kernel.bpf import AttachType
+        from ..kernel.bpf_consts import AttachType
         return {"expected_attach_type": AttachType.TRACE_RAW_TP,
                 "attach_btf_id": target.data.btf_id}
 

@@ -62,7 +62,7 @@ class Runtime:
 
 
 def _prog_type(kind: ProgKind) -> int:
-    from ..kernel.bpf import ProgType
+    from ..kernel.bpf_consts import ProgType
     return {ProgKind.TRACEPOINT: ProgType.TRACEPOINT,
             ProgKind.RAW_TRACEPOINT: ProgType.RAW_TRACEPOINT,
             ProgKind.KPROBE: ProgType.KPROBE,
@@ -74,7 +74,7 @@ def _prog_type(kind: ProgKind) -> int:
 
 
 def _map_type(kind: MapKind) -> int:
-    from ..kernel.bpf import MapType
+    from ..kernel.bpf_consts import MapType
     return {MapKind.HASH: MapType.HASH, MapKind.PERCPU_HASH: MapType.PERCPU_HASH,
             MapKind.ARRAY: MapType.ARRAY, MapKind.PERCPU_ARRAY: MapType.PERCPU_ARRAY,
             MapKind.RINGBUF: MapType.RINGBUF,
@@ -189,7 +189,7 @@ class Session:
     def _create_map(spec, owner: ExitStack):
         """The kernel map for ``spec``, closed by ``owner``."""
         from ..kernel.maps import Map
-        from ..kernel.bpf import MapFlag
+        from ..kernel.bpf_consts import MapFlag
         # an LPM trie must be created without preallocation
         flags = MapFlag.NO_PREALLOC if spec.kind is MapKind.LPM_TRIE else 0
         m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,
