@@ -1,9 +1,11 @@
 """eBPF instructions as values, in the ISA's own words.
 
 Builders hang off the opcode enums (``AluOp.ADD.imm(Reg.R1, 22)``), every
-instruction prints in the kernel verifier's syntax (``r1 += 22``), and
-``encode``/``decode`` round-trip the 8-byte wire format. This is a leaf
-module: it imports nothing from pytrace. No bare opcode hex lives outside it.
+instruction prints in the kernel verifier's syntax (``r1 += 22``, through
+insn_text.py), and ``encode``/``decode`` round-trip the 8-byte wire format.
+This is the leaf of the code generator: from pytrace it imports only
+base.record (and insn_text for ``Insn.text``). No bare opcode hex lives
+outside it and insn_text.py.
 
 Wire format (include/uapi/linux/bpf.h, struct bpf_insn):
 ``u8 code; u8 dst_reg:4, src_reg:4; s16 off; s32 imm``; the 64-bit
