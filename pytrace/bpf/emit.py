@@ -1,12 +1,10 @@
-"""IR to eBPF instructions: register allocation, spills, stack layout, labels.
+"""IR to eBPF instructions: stack layout, labels, map and callback references.
 
-Allocation is linear scan over live intervals computed from a proper
-liveness analysis (loops included). A virtual register live across a helper
-call may only sit in r6..r9 (calls clobber r0..r5). Hints (call arguments
-want r1..r5, call results r0, the context r1) remove most moves. When
-registers run out, the interval ending last is spilled to an 8-byte stack
-slot and the function is rewritten with a reload before each use and a
-store after each definition, then allocated again.
+regalloc.py chooses a register for every virtual register; ``emit`` runs it
+(spilling and allocating again, up to ``max_rounds``), then turns each op
+into instructions, lays out the stack slots, resolves jumps to labels and
+appends the callbacks. ``relocate`` later puts map fds into the loads that
+name maps.
 """
 from __future__ import annotations
 
@@ -17,7 +15,7 @@ from ..lang import ir
 from .insn import (ARG_REGS, FP, AluOp, AtomicOp, Insn, JmpOp, PseudoSrc,
                    Reg, Size, call, exit_, ja, ld_map_fd, mov, mov_imm, slot_offsets, to_be,
                    Class, Mode)
-from .regalloc import _Spill, _allocate, _blocks, _spill
+from .regalloc import NeedsSpill, allocate, basic_blocks, spill_to_stack
 
 STACK_LIMIT = 512
 
@@ -180,7 +178,7 @@ class _Emitter:
         if isinstance(b, ir.VReg):
             rb = self.reg(b)
             if rd == rb and rd != ra:
-                # only commutative ops get here (see _intervals)
+                # only commutative ops get here (see regalloc._intervals)
                 self.put(reg_form(rd, ra))
                 return
             if rd != ra:
@@ -268,7 +266,7 @@ def _drop_unreachable(ops: list[ir.Op]) -> list[ir.Op]:
     """Only the ops control can reach from the entry: statements after
     ``exit()``, ``return`` or a packet verdict (``drop;``) are dead, and the
     verifier refuses programs with unreachable instructions."""
-    blocks = _blocks(ops)
+    blocks = basic_blocks(ops)
     block_of_label = {ops[s].label: b for b, (s, _) in enumerate(blocks)
                       if isinstance(ops[s], ir.Place)}
     seen: set[int] = set()
@@ -292,10 +290,10 @@ def _emit_one(fn: ir.Function, max_rounds: int) -> Program:
     fn.ops = _drop_unreachable(fn.ops)
     for _ in range(max_rounds):
         try:
-            where = _allocate(fn.ops)
+            where = allocate(fn.ops)
             break
-        except _Spill as spill:
-            _spill(fn, spill.vregs)
+        except NeedsSpill as spill:
+            spill_to_stack(fn, spill.vregs)
     else:
         raise CompileError(Diagnostic(Severity.ERROR,
                                       f"probe {fn.name} needs more registers than BPF has"))

@@ -23,7 +23,7 @@ _SCRATCH_ORDER = (Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R4, Reg.R5) + CALLEE_SAVED
 
 # -- liveness ------------------------------------------------------------
 
-def _blocks(ops: list[ir.Op]) -> list[tuple[int, int]]:
+def basic_blocks(ops: list[ir.Op]) -> list[tuple[int, int]]:
     """Basic blocks as (first, last) op indexes."""
     leaders = {0}
     for i, op in enumerate(ops):
@@ -38,7 +38,7 @@ def _blocks(ops: list[ir.Op]) -> list[tuple[int, int]]:
 
 def _intervals(ops: list[ir.Op]) -> dict[ir.VReg, list[int]]:
     """vreg -> [start, end] in positions (op i uses at 2i, defines at 2i+1)."""
-    blocks = _blocks(ops)
+    blocks = basic_blocks(ops)
     block_of_label = {}
     for b, (s, _) in enumerate(blocks):
         if isinstance(ops[s], ir.Place):
@@ -109,7 +109,9 @@ def _intervals(ops: list[ir.Op]) -> dict[ir.VReg, list[int]]:
 
 # -- allocation ----------------------------------------------------------
 
-class _Spill(Exception):
+class NeedsSpill(Exception):
+    """``allocate`` ran out of registers: these vregs must live on the stack."""
+
     def __init__(self, vregs: list[ir.VReg]):
         self.vregs = vregs
 
@@ -130,7 +132,8 @@ def _hints(ops: list[ir.Op]) -> dict[ir.VReg, Reg]:
     return hints
 
 
-def _allocate(ops: list[ir.Op]) -> dict[ir.VReg, Reg]:
+def allocate(ops: list[ir.Op]) -> dict[ir.VReg, Reg]:
+    """A register for every vreg of ``ops``; raises NeedsSpill when they do not fit."""
     iv = _intervals(ops)
     calls = [2 * i + 1 for i, op in enumerate(ops) if isinstance(op, ir.Call)]
     hints = _hints(ops)
@@ -172,7 +175,7 @@ def _allocate(ops: list[ir.Op]) -> dict[ir.VReg, Reg]:
         where[v] = choice
         active.append((end, v))
     if spills:
-        raise _Spill(spills)
+        raise NeedsSpill(spills)
     return where
 
 
@@ -197,7 +200,9 @@ def _replace(op: ir.Op, mapping: dict[ir.VReg, ir.VReg], uses: bool) -> ir.Op:
     return type(op)(**kwargs)
 
 
-def _spill(fn: ir.Function, vregs: list[ir.VReg]) -> None:
+def spill_to_stack(fn: ir.Function, vregs: list[ir.VReg]) -> None:
+    """Rewrite ``fn`` so each of ``vregs`` lives in an 8-byte stack slot:
+    a reload before every use, a store after every definition."""
     slots = {v: fn.slot(8, name=f"spill{v.id}") for v in vregs}
     out: list[ir.Op] = []
     for op in fn.ops:
