@@ -368,7 +368,7 @@ def _multi(kernel, parsed: FuncSpec, functions: list[str]) -> bool:
 
 
 def _func_kind():
-    from ..btf.reader import BtfKind
+    from ..btf.records import BtfKind
     return BtfKind.FUNC
 
 
