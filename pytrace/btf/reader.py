@@ -12,7 +12,7 @@ base's string section (``Btf.load(path, base=vmlinux)``).
 
 Decoding every type of vmlinux (~130k types) in Python takes a second, so
 nothing is decoded up front. Opening builds (or loads from the cache) one
-index: the word offset of every type record, the named ids sorted by name
+index (index.py): the word offset of every type record, the named ids sorted by name
 (binary search) and the function names (for listing probe targets). Types are decoded on demand
 from the mmap'd (Linux 6.16+ lets sysfs BTF be mapped) or read file. The
 index cache is keyed by content (size + CRC-32 of the whole file: under a
@@ -26,23 +26,14 @@ import sys
 from array import array
 from bisect import bisect_left
 
+from . import index
 from .records import (VOID, BtfEnumValue, BtfError, BtfKind, BtfMember, BtfParam, BtfType,
                       BtfVarSecinfo, FuncLinkage, FuncSignature, IntEncoding, VarLinkage)
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 _MAGIC_LE = b"\x9f\xeb"
 _MAGIC_BE = b"\xeb\x9f"
-#: bump when the on-disk index layout changes
-_INDEX_FORMAT = 1
 
-
-#: u32 words after the 3-word common record: (fixed, per vlen item), by kind
-_EXTRA_WORDS = (
-    None, (1, 0), (0, 0), (3, 0), (0, 3), (0, 3), (0, 2), (0, 0), (0, 0), (0, 0),
-    (0, 0), (0, 0), (0, 0), (0, 2), (1, 0), (0, 3), (0, 0), (1, 0), (0, 0), (0, 3),
-)
-_FIXED = tuple(e[0] if e else 0 for e in _EXTRA_WORDS)
-_PER_VLEN = tuple(e[1] if e else 0 for e in _EXTRA_WORDS)
 #: kinds resolve() looks through
 _MODIFIERS = frozenset((BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST,
                         BtfKind.RESTRICT, BtfKind.TYPE_TAG))
@@ -147,85 +138,16 @@ class Btf:
         key = (sys.byteorder,) + self._content_key()
         tag = f"{os.path.basename(path)}-{zlib.crc32(os.path.abspath(path).encode()):08x}"
         file = os.path.join(cache_dir(), f"btf-{tag}.idx")
-        if self._load_index(file, key):
+        found = index.load(file, key, self._words)
+        if found is not None:
+            self._offsets, self._by_name, self._func_names = found
             return
         self._build_index()
-        write_atomic(file, self._dump_index(key))
-
-    # Index file: u32 header length, marshal'd (format, key, section lengths),
-    # padding to 4, then the offsets and by-name arrays (native u32) and the
-    # function names; the arrays are used in place as memoryview casts.
-
-    def _dump_index(self, key: tuple) -> bytes:
-        import marshal
-        offs, names, funcs = self._offsets.tobytes(), self._by_name.tobytes(), self._func_names
-        head = marshal.dumps((_INDEX_FORMAT, key, len(offs), len(names), len(funcs)))
-        return b"".join((len(head).to_bytes(4, "little"), head,
-                         bytes(-(4 + len(head)) % 4), offs, names, funcs))
-
-    def _load_index(self, file: str, key: tuple) -> bool:
-        import marshal
-        try:
-            with open(file, "rb") as f:
-                raw = f.read()
-            n = int.from_bytes(raw[:4], "little")
-            fmt, k, n_offs, n_names, n_funcs = marshal.loads(raw[4:4 + n])
-            p = 4 + n + (-(4 + n) % 4)
-            if fmt != _INDEX_FORMAT or k != key or p + n_offs + n_names + n_funcs != len(raw):
-                return False
-            mv = memoryview(raw)
-            self._offsets = mv[p:p + n_offs].cast("I")
-            self._by_name = mv[p + n_offs:p + n_offs + n_names].cast("I")
-            self._func_names = mv[p + n_offs + n_names:]
-        except (OSError, EOFError, ValueError, TypeError):
-            return False
-        return self._index_consistent()
-
-    def _index_consistent(self) -> bool:
-        """Cheap sanity check of a loaded index: the last record ends the section."""
-        offs, w = self._offsets, self._words
-        if not offs:
-            return len(w) == 0
-        last = offs[-1]
-        if last + 2 >= len(w):
-            return False
-        info = w[last + 1]
-        k = (info >> 24) & 0x1F
-        return k < len(_FIXED) and last + 3 + _FIXED[k] + (info & 0xFFFF) * _PER_VLEN[k] == len(w)
+        write_atomic(file, index.dump((self._offsets, self._by_name, self._func_names), key))
 
     def _build_index(self) -> None:
-        w, n, i = self._words, len(self._words), 0
-        offs = array("I")
-        append, fixed, per = offs.append, _FIXED, _PER_VLEN
-        try:
-            while i < n:
-                append(i)
-                info = w[i + 1]
-                k = (info >> 24) & 0x1F
-                if not k:
-                    raise IndexError
-                i += 3 + fixed[k] + (info & 0xFFFF) * per[k]
-        except IndexError:
-            tid = self.start_id + len(offs) - 1
-            raise BtfError(f"{self.name}: type id {tid} has an unknown kind or runs past the "
-                           f"type section", hint="pytrace knows BTF kinds up to ENUM64") from None
-        if i != n:
-            raise BtfError(f"{self.name}: the last type record runs past the type section")
-        self._offsets = offs
-        strb = self._strbytes
-        names = [strb(w[o]) for o in offs]
-        order = sorted(range(len(names)), key=names.__getitem__)
-        first = bisect_left(order, b"\x01", key=names.__getitem__)  # skip anonymous
-        start = self.start_id
-        self._by_name = array("I", [start + j for j in order[first:]])
-        func, funcs = BtfKind.FUNC << 24, []
-        for t in self._by_name:
-            o = offs[t - start]
-            if w[o + 1] & 0x1F000000 == func:
-                n = strb(w[o])
-                if not funcs or funcs[-1] != n:
-                    funcs.append(n)
-        self._func_names = b"\0".join(funcs)
+        self._offsets, self._by_name, self._func_names = index.build(
+            self._words, self._strbytes, self.start_id, self.name)
 
     # ---- strings and raw records -----------------------------------------------
 
