@@ -26,7 +26,7 @@ import sys
 from array import array
 from bisect import bisect_left
 
-from . import index
+from . import index, spelling
 from .records import (VOID, BtfEnumValue, BtfError, BtfKind, BtfMember, BtfParam, BtfType,
                       BtfVarSecinfo, FuncLinkage, FuncSignature, IntEncoding, VarLinkage)
 
@@ -37,8 +37,6 @@ _MAGIC_BE = b"\xeb\x9f"
 #: kinds resolve() looks through
 _MODIFIERS = frozenset((BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST,
                         BtfKind.RESTRICT, BtfKind.TYPE_TAG))
-_QUALIFIERS = {BtfKind.CONST: "const", BtfKind.VOLATILE: "volatile",
-               BtfKind.RESTRICT: "restrict"}
 
 
 def _signed(v: int, bits: int) -> int:
@@ -327,58 +325,15 @@ class Btf:
             return t.nelems * self.size_of(t.type)
         return t.size
 
-    # ---- C spelling ------------------------------------------------------------
+    # ---- C spelling (spelling.py) ---------------------------------------------
 
     def type_name(self, tid: int) -> str:
         """The C spelling: ``struct task_struct *``, ``const char *``, ``int (*)(void *)``."""
-        return self._declare(tid, "")
+        return spelling.type_name(self, tid)
 
     def declaration(self, tid: int, name: str) -> str:
         """``name`` declared with type ``tid``: ``char comm[16]``, ``void (*func)(int)``."""
-        return self._declare(tid, name)
-
-    def _qualifies_pointer(self, tid: int) -> bool:
-        """Whether a qualifier on ``tid`` is written after a ``*`` (``char *const``):
-        its operand, through other qualifiers and tags but not typedefs, is a PTR."""
-        k = self.kind(tid)
-        while k in _QUALIFIERS or k is BtfKind.TYPE_TAG:
-            tid = self.type(tid).type
-            k = self.kind(tid)
-        return k is BtfKind.PTR
-
-    def _declare(self, tid: int, decl: str) -> str:
-        t = self.type(tid)
-        K = t.kind
-        if K is BtfKind.PTR:
-            return self._declare(t.type, "*" + decl)
-        if K in _QUALIFIERS:
-            if self._qualifies_pointer(t.type):
-                return self._declare(t.type, _QUALIFIERS[K] + (" " + decl if decl else ""))
-            return _QUALIFIERS[K] + " " + self._declare(t.type, decl)
-        if K is BtfKind.TYPE_TAG:
-            return self._declare(t.type, decl)
-        if K is BtfKind.ARRAY:
-            inner = f"({decl})" if decl.startswith("*") else decl
-            return self._declare(t.type, f"{inner}[{t.nelems}]")
-        if K is BtfKind.FUNC_PROTO:
-            inner = f"({decl})" if decl.startswith("*") else decl
-            args = [self.type_name(p.type) if p.type or p.name else "..." for p in t.params]
-            return self._declare(t.type, f"{inner}({', '.join(args) or 'void'})")
-        if K is BtfKind.FUNC:
-            return self._declare(t.type, t.name + decl)
-        if K is BtfKind.VAR:
-            return self._declare(t.type, t.name + (" " + decl if decl else ""))
-        if K in (BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.ENUM64, BtfKind.FWD):
-            tag = {BtfKind.STRUCT: "struct", BtfKind.UNION: "union", BtfKind.FWD:
-                   "union" if t.kind_flag else "struct"}.get(K, "enum")
-            base = f"{tag} {t.name or '(anon)'}"
-        else:
-            base = t.name or "void"
-        if not decl:
-            return base
-        return base + decl if decl.startswith(("[", "(")) and not decl.startswith("(*") else \
-            f"{base} {decl}"
-
+        return spelling.declaration(self, tid, name)
 
 def _map_file(path: str):
     """The file's bytes: a read-only private mapping when the file allows it
