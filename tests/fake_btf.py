@@ -11,7 +11,8 @@ compiler would (naturally aligned), so listings are stable.
 from __future__ import annotations
 
 from pytrace.base.record import replace
-from pytrace.btf.reader import MAGIC, Btf, BtfKind, IntEncoding
+from pytrace.btf.reader import Btf
+from pytrace.btf.records import MAGIC, BtfKind, IntEncoding
 from pytrace.lang.kernelinfo import Feature
 
 from tests.fakes import fake_kernel

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import struct
 
-from ..btf.reader import MAGIC as BTF_MAGIC
-from ..btf.reader import BtfKind as Kind
-from ..btf.reader import FuncLinkage
+from ..btf.records import MAGIC as BTF_MAGIC
+from ..btf.records import BtfKind as Kind
+from ..btf.records import FuncLinkage
 
 BTF_VERSION = 1
 _HEADER = struct.Struct("<HBBIIIII")     # magic, version, flags, hdr_len, 4 x u32

@@ -6,7 +6,8 @@ bitfields with their widths, enums with their values.
 """
 from __future__ import annotations
 
-from .reader import Btf, BtfKind
+from .reader import Btf
+from .records import BtfKind
 
 _TAGS = {BtfKind.STRUCT: "struct", BtfKind.UNION: "union", BtfKind.ENUM: "enum",
          BtfKind.ENUM64: "enum"}

@@ -12,7 +12,7 @@ base's string section (``Btf.load(path, base=vmlinux)``).
 
 Decoding every type of vmlinux (~130k types) in Python takes a second, so
 nothing is decoded up front. Opening builds (or loads from the cache) one
-index: the word offset of every type record, the named ids sorted by name
+index (index.py): the word offset of every type record, the named ids sorted by name
 (binary search) and the function names (for listing probe targets). Types are decoded on demand
 from the mmap'd (Linux 6.16+ lets sysfs BTF be mapped) or read file. The
 index cache is keyed by content (size + CRC-32 of the whole file: under a
@@ -25,149 +25,18 @@ import os
 import sys
 from array import array
 from bisect import bisect_left
-from dataclasses import dataclass
-from enum import IntEnum, IntFlag
 
-from ..base.diagnostics import RuntimeFailure
+from . import index, spelling
+from .records import (VOID, BtfEnumValue, BtfError, BtfKind, BtfMember, BtfParam, BtfType,
+                      BtfVarSecinfo, FuncLinkage, FuncSignature, IntEncoding, VarLinkage)
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
-MAGIC = 0xEB9F
 _MAGIC_LE = b"\x9f\xeb"
 _MAGIC_BE = b"\xeb\x9f"
-#: bump when the on-disk index layout changes
-_INDEX_FORMAT = 1
 
-
-class BtfKind(IntEnum):
-    UNKN = 0
-    INT = 1
-    PTR = 2
-    ARRAY = 3
-    STRUCT = 4
-    UNION = 5
-    ENUM = 6          # values up to 32 bits; kind_flag = signed (6.0)
-    FWD = 7           # kind_flag = union
-    TYPEDEF = 8
-    VOLATILE = 9
-    CONST = 10
-    RESTRICT = 11
-    FUNC = 12         # vlen = linkage
-    FUNC_PROTO = 13
-    VAR = 14
-    DATASEC = 15
-    FLOAT = 16        # Linux 5.13
-    DECL_TAG = 17     # Linux 5.16
-    TYPE_TAG = 18     # Linux 5.17
-    ENUM64 = 19       # Linux 6.0
-
-
-class IntEncoding(IntFlag):
-    NONE = 0
-    SIGNED = 1
-    CHAR = 2
-    BOOL = 4
-
-
-class FuncLinkage(IntEnum):
-    STATIC = 0
-    GLOBAL = 1
-    EXTERN = 2
-
-
-class VarLinkage(IntEnum):
-    STATIC = 0
-    GLOBAL_ALLOCATED = 1
-    GLOBAL_EXTERN = 2
-
-
-#: u32 words after the 3-word common record: (fixed, per vlen item), by kind
-_EXTRA_WORDS = (
-    None, (1, 0), (0, 0), (3, 0), (0, 3), (0, 3), (0, 2), (0, 0), (0, 0), (0, 0),
-    (0, 0), (0, 0), (0, 0), (0, 2), (1, 0), (0, 3), (0, 0), (1, 0), (0, 0), (0, 3),
-)
-_FIXED = tuple(e[0] if e else 0 for e in _EXTRA_WORDS)
-_PER_VLEN = tuple(e[1] if e else 0 for e in _EXTRA_WORDS)
 #: kinds resolve() looks through
 _MODIFIERS = frozenset((BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST,
                         BtfKind.RESTRICT, BtfKind.TYPE_TAG))
-_QUALIFIERS = {BtfKind.CONST: "const", BtfKind.VOLATILE: "volatile",
-               BtfKind.RESTRICT: "restrict"}
-
-
-class BtfError(RuntimeFailure):
-    """BTF missing, unreadable or malformed."""
-
-
-@dataclass(frozen=True, slots=True)
-class BtfMember:
-    name: str               # "" for an anonymous struct/union member
-    type: int
-    bit_offset: int         # from the start of the enclosing struct
-    bitfield_size: int = 0  # 0 unless a bitfield
-
-
-@dataclass(frozen=True, slots=True)
-class BtfParam:
-    name: str               # "" when unnamed; a trailing (\"\", 0) means "..."
-    type: int
-
-
-@dataclass(frozen=True, slots=True)
-class BtfEnumValue:
-    name: str
-    value: int
-
-
-@dataclass(frozen=True, slots=True)
-class BtfVarSecinfo:
-    type: int               # a VAR (or FUNC) id
-    offset: int
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class BtfType:
-    """One decoded type record; fields a kind does not use keep defaults.
-
-    ``type`` is the referenced type for PTR, TYPEDEF, CONST, VOLATILE,
-    RESTRICT, TYPE_TAG, DECL_TAG and VAR; the element type for ARRAY; the
-    FUNC_PROTO of a FUNC; the return type of a FUNC_PROTO.
-    """
-    id: int
-    kind: BtfKind
-    name: str
-    kind_flag: bool = False
-    size: int = 0                       # INT STRUCT UNION ENUM ENUM64 DATASEC FLOAT
-    type: int = 0
-    encoding: IntEncoding = IntEncoding.NONE   # INT
-    bit_offset: int = 0                 # INT (legacy bitfield ints)
-    bits: int = 0                       # INT
-    index_type: int = 0                 # ARRAY
-    nelems: int = 0                     # ARRAY
-    members: tuple[BtfMember, ...] = ()          # STRUCT UNION
-    params: tuple[BtfParam, ...] = ()            # FUNC_PROTO
-    values: tuple[BtfEnumValue, ...] = ()        # ENUM ENUM64
-    linkage: FuncLinkage | VarLinkage | None = None   # FUNC VAR
-    component_idx: int = -1             # DECL_TAG: member/param index, -1 = the decl
-    secinfos: tuple[BtfVarSecinfo, ...] = ()     # DATASEC
-
-    @property
-    def signed(self) -> bool:
-        if self.kind is BtfKind.INT:
-            return bool(self.encoding & IntEncoding.SIGNED)
-        return self.kind_flag and self.kind in (BtfKind.ENUM, BtfKind.ENUM64)
-
-
-@dataclass(frozen=True, slots=True)
-class FuncSignature:
-    name: str
-    return_type: int
-    params: tuple[BtfParam, ...]
-    linkage: FuncLinkage
-    variadic: bool = False
-
-
-VOID = BtfType(0, BtfKind.UNKN, "void")
 
 
 def _signed(v: int, bits: int) -> int:
@@ -267,85 +136,16 @@ class Btf:
         key = (sys.byteorder,) + self._content_key()
         tag = f"{os.path.basename(path)}-{zlib.crc32(os.path.abspath(path).encode()):08x}"
         file = os.path.join(cache_dir(), f"btf-{tag}.idx")
-        if self._load_index(file, key):
+        found = index.load(file, key, self._words)
+        if found is not None:
+            self._offsets, self._by_name, self._func_names = found
             return
         self._build_index()
-        write_atomic(file, self._dump_index(key))
-
-    # Index file: u32 header length, marshal'd (format, key, section lengths),
-    # padding to 4, then the offsets and by-name arrays (native u32) and the
-    # function names; the arrays are used in place as memoryview casts.
-
-    def _dump_index(self, key: tuple) -> bytes:
-        import marshal
-        offs, names, funcs = self._offsets.tobytes(), self._by_name.tobytes(), self._func_names
-        head = marshal.dumps((_INDEX_FORMAT, key, len(offs), len(names), len(funcs)))
-        return b"".join((len(head).to_bytes(4, "little"), head,
-                         bytes(-(4 + len(head)) % 4), offs, names, funcs))
-
-    def _load_index(self, file: str, key: tuple) -> bool:
-        import marshal
-        try:
-            with open(file, "rb") as f:
-                raw = f.read()
-            n = int.from_bytes(raw[:4], "little")
-            fmt, k, n_offs, n_names, n_funcs = marshal.loads(raw[4:4 + n])
-            p = 4 + n + (-(4 + n) % 4)
-            if fmt != _INDEX_FORMAT or k != key or p + n_offs + n_names + n_funcs != len(raw):
-                return False
-            mv = memoryview(raw)
-            self._offsets = mv[p:p + n_offs].cast("I")
-            self._by_name = mv[p + n_offs:p + n_offs + n_names].cast("I")
-            self._func_names = mv[p + n_offs + n_names:]
-        except (OSError, EOFError, ValueError, TypeError):
-            return False
-        return self._index_consistent()
-
-    def _index_consistent(self) -> bool:
-        """Cheap sanity check of a loaded index: the last record ends the section."""
-        offs, w = self._offsets, self._words
-        if not offs:
-            return len(w) == 0
-        last = offs[-1]
-        if last + 2 >= len(w):
-            return False
-        info = w[last + 1]
-        k = (info >> 24) & 0x1F
-        return k < len(_FIXED) and last + 3 + _FIXED[k] + (info & 0xFFFF) * _PER_VLEN[k] == len(w)
+        write_atomic(file, index.dump((self._offsets, self._by_name, self._func_names), key))
 
     def _build_index(self) -> None:
-        w, n, i = self._words, len(self._words), 0
-        offs = array("I")
-        append, fixed, per = offs.append, _FIXED, _PER_VLEN
-        try:
-            while i < n:
-                append(i)
-                info = w[i + 1]
-                k = (info >> 24) & 0x1F
-                if not k:
-                    raise IndexError
-                i += 3 + fixed[k] + (info & 0xFFFF) * per[k]
-        except IndexError:
-            tid = self.start_id + len(offs) - 1
-            raise BtfError(f"{self.name}: type id {tid} has an unknown kind or runs past the "
-                           f"type section", hint="pytrace knows BTF kinds up to ENUM64") from None
-        if i != n:
-            raise BtfError(f"{self.name}: the last type record runs past the type section")
-        self._offsets = offs
-        strb = self._strbytes
-        names = [strb(w[o]) for o in offs]
-        order = sorted(range(len(names)), key=names.__getitem__)
-        first = bisect_left(order, b"\x01", key=names.__getitem__)  # skip anonymous
-        start = self.start_id
-        self._by_name = array("I", [start + j for j in order[first:]])
-        func, funcs = BtfKind.FUNC << 24, []
-        for t in self._by_name:
-            o = offs[t - start]
-            if w[o + 1] & 0x1F000000 == func:
-                n = strb(w[o])
-                if not funcs or funcs[-1] != n:
-                    funcs.append(n)
-        self._func_names = b"\0".join(funcs)
+        self._offsets, self._by_name, self._func_names = index.build(
+            self._words, self._strbytes, self.start_id, self.name)
 
     # ---- strings and raw records -----------------------------------------------
 
@@ -525,58 +325,15 @@ class Btf:
             return t.nelems * self.size_of(t.type)
         return t.size
 
-    # ---- C spelling ------------------------------------------------------------
+    # ---- C spelling (spelling.py) ---------------------------------------------
 
     def type_name(self, tid: int) -> str:
         """The C spelling: ``struct task_struct *``, ``const char *``, ``int (*)(void *)``."""
-        return self._declare(tid, "")
+        return spelling.type_name(self, tid)
 
     def declaration(self, tid: int, name: str) -> str:
         """``name`` declared with type ``tid``: ``char comm[16]``, ``void (*func)(int)``."""
-        return self._declare(tid, name)
-
-    def _qualifies_pointer(self, tid: int) -> bool:
-        """Whether a qualifier on ``tid`` is written after a ``*`` (``char *const``):
-        its operand, through other qualifiers and tags but not typedefs, is a PTR."""
-        k = self.kind(tid)
-        while k in _QUALIFIERS or k is BtfKind.TYPE_TAG:
-            tid = self.type(tid).type
-            k = self.kind(tid)
-        return k is BtfKind.PTR
-
-    def _declare(self, tid: int, decl: str) -> str:
-        t = self.type(tid)
-        K = t.kind
-        if K is BtfKind.PTR:
-            return self._declare(t.type, "*" + decl)
-        if K in _QUALIFIERS:
-            if self._qualifies_pointer(t.type):
-                return self._declare(t.type, _QUALIFIERS[K] + (" " + decl if decl else ""))
-            return _QUALIFIERS[K] + " " + self._declare(t.type, decl)
-        if K is BtfKind.TYPE_TAG:
-            return self._declare(t.type, decl)
-        if K is BtfKind.ARRAY:
-            inner = f"({decl})" if decl.startswith("*") else decl
-            return self._declare(t.type, f"{inner}[{t.nelems}]")
-        if K is BtfKind.FUNC_PROTO:
-            inner = f"({decl})" if decl.startswith("*") else decl
-            args = [self.type_name(p.type) if p.type or p.name else "..." for p in t.params]
-            return self._declare(t.type, f"{inner}({', '.join(args) or 'void'})")
-        if K is BtfKind.FUNC:
-            return self._declare(t.type, t.name + decl)
-        if K is BtfKind.VAR:
-            return self._declare(t.type, t.name + (" " + decl if decl else ""))
-        if K in (BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.ENUM64, BtfKind.FWD):
-            tag = {BtfKind.STRUCT: "struct", BtfKind.UNION: "union", BtfKind.FWD:
-                   "union" if t.kind_flag else "struct"}.get(K, "enum")
-            base = f"{tag} {t.name or '(anon)'}"
-        else:
-            base = t.name or "void"
-        if not decl:
-            return base
-        return base + decl if decl.startswith(("[", "(")) and not decl.startswith("(*") else \
-            f"{base} {decl}"
-
+        return spelling.declaration(self, tid, name)
 
 def _map_file(path: str):
     """The file's bytes: a read-only private mapping when the file allows it

@@ -20,7 +20,7 @@ from ..base.diagnostics import RuntimeFailure
 from . import bpf
 from . import perf
 from . import privileges
-from .bpf import AttachType
+from .bpf_consts import AttachType
 from .perf import PerfAttrFlag, PerfSwConfig, PerfType
 
 TRACEFS = "/sys/kernel/tracing"

@@ -38,7 +38,7 @@ from typing import Callable
 from . import bpf
 
 from . import perf
-from .bpf import RingbufHeader
+from .bpf_consts import RingbufHeader
 from .perf import PerfRecordType
 
 Callback = Callable[[bytes], object]

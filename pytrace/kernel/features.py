@@ -181,7 +181,8 @@ PROBE_FUNCTIONS = ("bpf_fentry_test1", "do_nanosleep", "vfs_read", "ksys_read")
 
 def _btf_func(names=PROBE_FUNCTIONS) -> tuple[int, str]:
     """(BTF id, name) of the first of ``names`` the kernel's BTF has."""
-    from ..btf.reader import Btf, BtfKind
+    from ..btf.reader import Btf
+    from ..btf.records import BtfKind
     btf = Btf.load()
     for name in names:
         tid = btf.find(name, BtfKind.FUNC)
@@ -230,7 +231,8 @@ def _probe_fentry() -> bool:
 
 def _probe_tp_btf() -> bool:
     from . import bpf
-    from ..btf.reader import Btf, BtfKind
+    from ..btf.reader import Btf
+    from ..btf.records import BtfKind
     btf = Btf.load()
     for name in ("sched_switch", "sys_enter", "sched_process_exit"):
         tid = btf.find("btf_trace_" + name, BtfKind.TYPEDEF)

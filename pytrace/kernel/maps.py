@@ -13,7 +13,8 @@ import os
 from typing import Iterator
 
 from . import bpf
-from .bpf import BpfError, MapType, UpdateFlag
+from .bpf import BpfError
+from .bpf_consts import MapType, UpdateFlag
 
 _POSSIBLE_CPUS: list[int] | None = None
 

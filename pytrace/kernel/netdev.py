@@ -26,7 +26,8 @@ from ..base.diagnostics import RuntimeFailure
 from ..base.record import record
 from . import bpf
 from .attach import Attachment, attach_link
-from .bpf import AttachType, BpfError
+from .bpf import BpfError
+from .bpf_consts import AttachType
 
 
 class XdpFlag(IntFlag):

@@ -80,7 +80,7 @@ def sweep(xdp: bool, tc: bool) -> list[str]:
     """Remove netlink attachments a killed pytrace left in this network
     namespace; returns one line per removal. Links cannot outlive their
     process, so without orphaned programs there is nothing to do."""
-    from .bpf import ProgType
+    from .bpf_consts import ProgType
     xdp_orphans = orphans(ProgType.XDP) if xdp else set()
     tc_orphans = orphans(ProgType.SCHED_CLS) if tc else set()
     if not xdp_orphans and not tc_orphans:

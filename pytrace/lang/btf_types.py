@@ -38,7 +38,8 @@ from ..base.record import replace
 # for the converter's users
 from .types import (UINT8, AddrSpace, Array, CEnum, Field, Int, Ptr, Str, Struct, StructRef, Type,
                     Void)
-from ..btf.reader import Btf, BtfError, BtfKind, BtfMember, IntEncoding
+from ..btf.reader import Btf
+from ..btf.records import BtfError, BtfKind, BtfMember, IntEncoding
 
 #: how C programmers spell base types -> how GCC's BTF names them
 _GCC_SPELLING = {

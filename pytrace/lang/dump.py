@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..base.record import fields as record_fields, is_record, replace
 
-from ..bpf.insn import Insn, decode, encode, format_insn, slot_offsets
+from ..bpf.insn import Insn, decode, encode, slot_offsets
+from ..bpf.insn_text import format_insn
 from . import ast as A
 
 

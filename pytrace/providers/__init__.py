@@ -60,7 +60,7 @@ class Provider:
     def prog_type(self, kind: ProgKind) -> int:
         """The BPF program type (``kernel.bpf.ProgType``) a program of
         ``kind`` serving this provider's targets loads as."""
-        from ..kernel.bpf import ProgType
+        from ..kernel.bpf_consts import ProgType
         return ProgType[PROG_TYPES[kind]]
 
     def run_once(self, target: Target, prog_fd: int, runtime) -> None:

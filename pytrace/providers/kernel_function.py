@@ -300,7 +300,7 @@ class KernelFunctionProvider(Provider):
     # -- run time ----------------------------------------------------------------
     def load_options(self, target: Target) -> dict:
         data: FuncTarget = target.data
-        from ..kernel.bpf import AttachType
+        from ..kernel.bpf_consts import AttachType
         if data.multi:
             return {"expected_attach_type": AttachType.TRACE_KPROBE_MULTI}
         if data.mechanism is not Mechanism.FENTRY:
@@ -374,7 +374,7 @@ def _multi(kernel, parsed: FuncSpec, functions: list[str]) -> bool:
 
 
 def _func_kind():
-    from ..btf.reader import BtfKind
+    from ..btf.records import BtfKind
     return BtfKind.FUNC
 
 

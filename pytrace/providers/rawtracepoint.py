@@ -56,7 +56,7 @@ class RawTracepoint(Provider):
                    "describe it; use arg0, arg1, …")
         btf_id = 0
         if args is not None and kernel.has(Feature.TP_BTF):
-            from ..btf.reader import BtfKind
+            from ..btf.records import BtfKind
             btf_id = conv.btf.find("btf_trace_" + name, BtfKind.TYPEDEF) or 0
         if btf_id:
             ctx = ProbeContext(ProgKind.TRACING, args=args, args_missing=missing, argn=argn)
@@ -68,7 +68,7 @@ class RawTracepoint(Provider):
     def load_options(self, target: Target) -> dict:
         if not target.data.btf_id:
             return {}
-        from ..kernel.bpf import AttachType
+        from ..kernel.bpf_consts import AttachType
         return {"expected_attach_type": AttachType.TRACE_RAW_TP,
                 "attach_btf_id": target.data.btf_id}
 
@@ -96,7 +96,7 @@ def raw_tracepoints(kernel, pattern: str) -> list[str]:
     from ..lang.kernel_types import converter
     conv = converter(kernel)
     if conv is not None:
-        from ..btf.reader import BtfKind
+        from ..btf.records import BtfKind
         names = [n[len("btf_trace_"):] for n in conv.btf.names("btf_trace_", BtfKind.TYPEDEF)]
     else:
         names = sorted({n for c, n in kernel.list_tracepoints("*:*") if c not in _NOT_RAW})

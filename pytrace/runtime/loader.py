@@ -16,7 +16,7 @@ from ..lang.program import CompiledProbe, CompiledScript, MapKind, MapSpec
 
 
 def _map_type(kind: MapKind) -> int:
-    from ..kernel.bpf import MapType
+    from ..kernel.bpf_consts import MapType
     return {MapKind.HASH: MapType.HASH, MapKind.PERCPU_HASH: MapType.PERCPU_HASH,
             MapKind.ARRAY: MapType.ARRAY, MapKind.PERCPU_ARRAY: MapType.PERCPU_ARRAY,
             MapKind.RINGBUF: MapType.RINGBUF,
@@ -98,7 +98,7 @@ class Loader:
 def create_map(spec: MapSpec, owner: ExitStack):
     """The kernel map for ``spec``, closed by ``owner``."""
     from ..kernel.maps import Map
-    from ..kernel.bpf import MapFlag
+    from ..kernel.bpf_consts import MapFlag
     # an LPM trie must be created without preallocation
     flags = MapFlag.NO_PREALLOC if spec.kind is MapKind.LPM_TRIE else 0
     m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,

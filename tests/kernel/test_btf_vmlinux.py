@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from pytrace.btf.reader import VMLINUX, Btf, BtfKind
+from pytrace.btf.reader import VMLINUX, Btf
+from pytrace.btf.records import BtfKind
 from pytrace.lang.btf_types import StructRef, TypeConverter
 from pytrace.lang.types import Int, Ptr, Str, Struct
 

@@ -402,7 +402,8 @@ def test_enums_print_by_name():
 
 def test_enum_arguments_of_a_raw_tracepoint_print_by_name():
     need("raw_tracepoint", "btf")
-    from pytrace.btf.reader import Btf, BtfKind
+    from pytrace.btf.reader import Btf
+    from pytrace.btf.records import BtfKind
     btf = Btf.load()
     values = {v.name: v.value for v in btf.type(btf.find("hrtimer_mode", BtfKind.ENUM)).values}
     r = pytrace("-q", "-e", 'rawtracepoint:hrtimer_start /pid == cpid/ '
@@ -415,7 +416,8 @@ def test_enum_arguments_of_a_raw_tracepoint_print_by_name():
 
 def test_sizeof_and_offsetof_agree_with_btf():
     need("btf")
-    from pytrace.btf.reader import Btf, BtfKind
+    from pytrace.btf.reader import Btf
+    from pytrace.btf.records import BtfKind
     btf = Btf.load()
     task = btf.type(btf.find("task_struct", BtfKind.STRUCT))
     comm = next(m for m in task.members if m.name == "comm")

@@ -13,7 +13,7 @@ import os
 import pytest
 
 from pytrace.kernel import maps
-from pytrace.kernel.bpf import MapType
+from pytrace.kernel.bpf_consts import MapType
 from pytrace.render.decode import build_dump
 from pytrace.lang.types import INT64, Agg, AggKind, Str, Tuple
 from pytrace.render.output import JsonPrinter, TextPrinter

@@ -21,7 +21,8 @@ from pytrace.kernel import attach, buffers as events, features, maps
 from pytrace.kernel import bpf
 from pytrace.bpf.insn import (FP, AluOp, AtomicOp, Helper, Insn, JmpOp, Reg, Size, call, encode,
                               exit_, ld_map_fd, mov, mov_imm)
-from pytrace.kernel.bpf import BpfError, MapType, ProgType
+from pytrace.kernel.bpf import BpfError
+from pytrace.kernel.bpf_consts import MapType, ProgType
 from pytrace.lang.kernelinfo import Feature
 
 pytestmark = [pytest.mark.kernel,

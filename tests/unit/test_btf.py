@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from pytrace.btf import reader as btf_mod
-from pytrace.btf.reader import (Btf, BtfEnumValue, BtfError, BtfKind, BtfMember, BtfParam,
-                                BtfVarSecinfo, FuncLinkage, IntEncoding, VarLinkage)
+from pytrace.btf.reader import Btf
+from pytrace.btf.records import (MAGIC, BtfEnumValue, BtfError, BtfKind, BtfMember, BtfParam,
+                                 BtfVarSecinfo, FuncLinkage, IntEncoding, VarLinkage)
 from pytrace.lang.btf_types import CEnum, StructRef, TypeConverter
 from pytrace.lang.types import UINT8, AddrSpace, Array, Int, Ptr, Str, Struct, Void
 
@@ -99,7 +99,7 @@ class Blob:
     def bytes(self, order: str = "little") -> bytes:
         types = b"".join(w.to_bytes(4, order) for w in self.words)
         strs = bytes(self.strs)
-        head = (btf_mod.MAGIC.to_bytes(2, order) + bytes((1, 0)) +
+        head = (MAGIC.to_bytes(2, order) + bytes((1, 0)) +
                 b"".join(v.to_bytes(4, order) for v in (24, 0, len(types), len(types), len(strs))))
         return head + types + strs
 

@@ -11,8 +11,9 @@ vector). The tests need no root: the kernel's text is pasted here.
 import pytest
 
 from pytrace.bpf.insn import (FP, AluOp, AtomicOp, Class, Helper, Insn, JmpOp, Mode, PseudoCall,
-                              PseudoSrc, Reg, Size, Src, call, decode, disassemble, encode, exit_,
-                              format_insn, ja, ld_imm64, ld_map_fd, mov, mov_imm, slot_offsets)
+                              PseudoSrc, Reg, Size, Src, call, decode, encode, exit_, ja,
+                              ld_imm64, ld_map_fd, mov, mov_imm, slot_offsets)
+from pytrace.bpf.insn_text import disassemble, format_insn
 
 R0, R1, R2, R6, R7 = Reg.R0, Reg.R1, Reg.R2, Reg.R6, Reg.R7
 

@@ -339,7 +339,7 @@ def test_a_wildcard_goes_in_one_kprobe_multi_link_when_ftrace_lists_its_function
     ts = targets("kprobe:vfs_*", kernel=kernel)
     assert [t.context.kind for t in ts] == [ProgKind.KPROBE_MULTI] * 2
     assert all(t.data.multi and t.context.probe_by_cookie for t in ts)
-    from pytrace.kernel.bpf import AttachType
+    from pytrace.kernel.bpf_consts import AttachType
     assert by_name()["kprobe"].load_options(ts[0]) == {
         "expected_attach_type": AttachType.TRACE_KPROBE_MULTI}
     (p,) = compile_ast(parse("kprobe:vfs_* { @[probe] = count(); }", "-e"), kernel,

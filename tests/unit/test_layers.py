@@ -16,12 +16,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "pytrace"
 
 #: the pipeline, earliest first: a module may import its own stage and any
-#: earlier one. ``bpf.insn`` (the instruction set) is a stage of its own,
-#: before ``lang``, because the IR is written in the ISA's words; the rest
-#: of ``bpf`` (emit, program BTF) comes after ``lang``, which it consumes.
+#: earlier one. ``bpf.insn`` (the instruction set) and ``bpf.insn_text`` (its
+#: text) are a stage of their own, before ``lang``, because the IR is written
+#: in the ISA's words; the rest of ``bpf`` (emit, program BTF) comes after
+#: ``lang``, which it consumes.
 STAGES: tuple[tuple[str, ...], ...] = (
     ("pytrace.base",),
-    ("pytrace.bpf.insn",),
+    ("pytrace.bpf.insn", "pytrace.bpf.insn_text"),
     ("pytrace.btf",),
     ("pytrace.lang",),
     ("pytrace.bpf",),
@@ -149,7 +150,7 @@ def test_the_old_lang_to_emit_import_is_caught():
     got = check("pytrace.lang.compiler", "from ..bpf.emit import emit\n")
     assert got == ["pytrace.lang.compiler:1: imports pytrace.bpf.emit (a later stage); "
                    "pytrace.lang.compiler may import only: pytrace.base, pytrace.bpf.insn, "
-                   "pytrace.btf, pytrace.lang"]
+                   "pytrace.bpf.insn_text, pytrace.btf, pytrace.lang"]
 
 
 def test_imports_inside_functions_count():

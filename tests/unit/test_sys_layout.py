@@ -1,4 +1,5 @@
-"""The ctypes layouts in kernel/bpf.py against the kernel's UAPI headers.
+"""The ctypes layouts in kernel/bpf_attrs.py and perf.py, and the pinned
+bpf.h constants of kernel/bpf_consts.py, against the kernel's UAPI headers.
 
 Expected numbers are what gcc reports (sizeof/offsetof) for
 include/uapi/linux/bpf.h and perf_event.h on a 64-bit target.
@@ -7,27 +8,25 @@ import ctypes
 
 import pytest
 
-from pytrace.kernel import bpf
+from pytrace.kernel import bpf, bpf_attrs, bpf_consts, perf
 
 
-
-from pytrace.kernel import perf
 def off(cls, field):
     return getattr(cls, field).offset
 
 
 @pytest.mark.parametrize("cls, size", [
-    (bpf.MapCreateAttr, 80),       # up to map_token_fd
-    (bpf.MapElemAttr, 32),
-    (bpf.MapBatchAttr, 56),        # attr.batch
-    (bpf.ProgLoadAttr, 144),       # up to log_true_size
-    (bpf.TestRunAttr, 80),         # attr.test up to batch_size
-    (bpf.GetIdAttr, 12),
-    (bpf.InfoAttr, 16),
-    (bpf.RawTracepointAttr, 24),
-    (bpf.LinkCreateAttr, 32),      # with the perf_event/tracing/tcx union members
-    (bpf.BpfProgInfo, 232),
-    (bpf.BpfMapInfo, 104),
+    (bpf_attrs.MapCreateAttr, 80),       # up to map_token_fd
+    (bpf_attrs.MapElemAttr, 32),
+    (bpf_attrs.MapBatchAttr, 56),        # attr.batch
+    (bpf_attrs.ProgLoadAttr, 144),       # up to log_true_size
+    (bpf_attrs.TestRunAttr, 80),         # attr.test up to batch_size
+    (bpf_attrs.GetIdAttr, 12),
+    (bpf_attrs.InfoAttr, 16),
+    (bpf_attrs.RawTracepointAttr, 24),
+    (bpf_attrs.LinkCreateAttr, 32),      # with the perf_event/tracing/tcx union members
+    (bpf_attrs.BpfProgInfo, 232),
+    (bpf_attrs.BpfMapInfo, 104),
     (perf.PerfEventAttr, 136),      # PERF_ATTR_SIZE_VER8
     (perf.PerfEventMmapPage, 1088),
     (perf.PerfEventHeader, 8),
@@ -37,71 +36,71 @@ def test_struct_sizes(cls, size):
 
 
 @pytest.mark.parametrize("cls, field, offset", [
-    (bpf.MapCreateAttr, "map_flags", 16),
-    (bpf.MapCreateAttr, "map_name", 28),
-    (bpf.MapCreateAttr, "btf_fd", 48),
-    (bpf.MapCreateAttr, "btf_vmlinux_value_type_id", 60),
-    (bpf.MapCreateAttr, "map_extra", 64),
-    (bpf.MapCreateAttr, "map_token_fd", 76),
-    (bpf.MapElemAttr, "key", 8),
-    (bpf.MapElemAttr, "value", 16),
-    (bpf.MapElemAttr, "next_key", 16),
-    (bpf.MapElemAttr, "flags", 24),
-    (bpf.MapBatchAttr, "count", 32),
-    (bpf.MapBatchAttr, "map_fd", 36),
-    (bpf.MapBatchAttr, "elem_flags", 40),
-    (bpf.MapBatchAttr, "flags", 48),
-    (bpf.ProgLoadAttr, "insns", 8),
-    (bpf.ProgLoadAttr, "license", 16),
-    (bpf.ProgLoadAttr, "log_level", 24),
-    (bpf.ProgLoadAttr, "log_buf", 32),
-    (bpf.ProgLoadAttr, "kern_version", 40),
-    (bpf.ProgLoadAttr, "prog_name", 48),
-    (bpf.ProgLoadAttr, "expected_attach_type", 68),
-    (bpf.ProgLoadAttr, "prog_btf_fd", 72),
-    (bpf.ProgLoadAttr, "func_info", 80),
-    (bpf.ProgLoadAttr, "attach_btf_id", 108),
-    (bpf.ProgLoadAttr, "attach_prog_fd", 112),
-    (bpf.ProgLoadAttr, "attach_btf_obj_fd", 112),
-    (bpf.ProgLoadAttr, "fd_array", 120),
-    (bpf.ProgLoadAttr, "core_relo_rec_size", 136),
-    (bpf.ProgLoadAttr, "log_true_size", 140),
-    (bpf.TestRunAttr, "data_in", 16),
-    (bpf.TestRunAttr, "repeat", 32),
-    (bpf.TestRunAttr, "duration", 36),
-    (bpf.TestRunAttr, "ctx_size_in", 40),
-    (bpf.TestRunAttr, "ctx_in", 48),
-    (bpf.TestRunAttr, "ctx_out", 56),
-    (bpf.TestRunAttr, "flags", 64),
-    (bpf.TestRunAttr, "cpu", 68),
-    (bpf.TestRunAttr, "batch_size", 72),
-    (bpf.GetIdAttr, "next_id", 4),
-    (bpf.GetIdAttr, "open_flags", 8),
-    (bpf.InfoAttr, "info_len", 4),
-    (bpf.InfoAttr, "info", 8),
-    (bpf.RawTracepointAttr, "prog_fd", 8),
-    (bpf.RawTracepointAttr, "cookie", 16),
-    (bpf.LinkCreateAttr, "target_fd", 4),
-    (bpf.LinkCreateAttr, "attach_type", 8),
-    (bpf.LinkCreateAttr, "flags", 12),
-    (bpf.LinkCreateAttr, "target_btf_id", 16),
-    (bpf.LinkCreateAttr, "perf_event", 16),
-    (bpf.BpfProgInfo, "tag", 8),
-    (bpf.BpfProgInfo, "jited_prog_insns", 24),
-    (bpf.BpfProgInfo, "load_time", 40),
-    (bpf.BpfProgInfo, "map_ids", 56),
-    (bpf.BpfProgInfo, "name", 64),
-    (bpf.BpfProgInfo, "ifindex", 80),
-    (bpf.BpfProgInfo, "netns_dev", 88),
-    (bpf.BpfProgInfo, "btf_id", 128),
-    (bpf.BpfProgInfo, "run_time_ns", 192),
-    (bpf.BpfProgInfo, "verified_insns", 216),
-    (bpf.BpfProgInfo, "attach_btf_id", 224),
-    (bpf.BpfMapInfo, "name", 24),
-    (bpf.BpfMapInfo, "ifindex", 40),
-    (bpf.BpfMapInfo, "netns_dev", 48),
-    (bpf.BpfMapInfo, "btf_vmlinux_id", 76),
-    (bpf.BpfMapInfo, "map_extra", 80),
+    (bpf_attrs.MapCreateAttr, "map_flags", 16),
+    (bpf_attrs.MapCreateAttr, "map_name", 28),
+    (bpf_attrs.MapCreateAttr, "btf_fd", 48),
+    (bpf_attrs.MapCreateAttr, "btf_vmlinux_value_type_id", 60),
+    (bpf_attrs.MapCreateAttr, "map_extra", 64),
+    (bpf_attrs.MapCreateAttr, "map_token_fd", 76),
+    (bpf_attrs.MapElemAttr, "key", 8),
+    (bpf_attrs.MapElemAttr, "value", 16),
+    (bpf_attrs.MapElemAttr, "next_key", 16),
+    (bpf_attrs.MapElemAttr, "flags", 24),
+    (bpf_attrs.MapBatchAttr, "count", 32),
+    (bpf_attrs.MapBatchAttr, "map_fd", 36),
+    (bpf_attrs.MapBatchAttr, "elem_flags", 40),
+    (bpf_attrs.MapBatchAttr, "flags", 48),
+    (bpf_attrs.ProgLoadAttr, "insns", 8),
+    (bpf_attrs.ProgLoadAttr, "license", 16),
+    (bpf_attrs.ProgLoadAttr, "log_level", 24),
+    (bpf_attrs.ProgLoadAttr, "log_buf", 32),
+    (bpf_attrs.ProgLoadAttr, "kern_version", 40),
+    (bpf_attrs.ProgLoadAttr, "prog_name", 48),
+    (bpf_attrs.ProgLoadAttr, "expected_attach_type", 68),
+    (bpf_attrs.ProgLoadAttr, "prog_btf_fd", 72),
+    (bpf_attrs.ProgLoadAttr, "func_info", 80),
+    (bpf_attrs.ProgLoadAttr, "attach_btf_id", 108),
+    (bpf_attrs.ProgLoadAttr, "attach_prog_fd", 112),
+    (bpf_attrs.ProgLoadAttr, "attach_btf_obj_fd", 112),
+    (bpf_attrs.ProgLoadAttr, "fd_array", 120),
+    (bpf_attrs.ProgLoadAttr, "core_relo_rec_size", 136),
+    (bpf_attrs.ProgLoadAttr, "log_true_size", 140),
+    (bpf_attrs.TestRunAttr, "data_in", 16),
+    (bpf_attrs.TestRunAttr, "repeat", 32),
+    (bpf_attrs.TestRunAttr, "duration", 36),
+    (bpf_attrs.TestRunAttr, "ctx_size_in", 40),
+    (bpf_attrs.TestRunAttr, "ctx_in", 48),
+    (bpf_attrs.TestRunAttr, "ctx_out", 56),
+    (bpf_attrs.TestRunAttr, "flags", 64),
+    (bpf_attrs.TestRunAttr, "cpu", 68),
+    (bpf_attrs.TestRunAttr, "batch_size", 72),
+    (bpf_attrs.GetIdAttr, "next_id", 4),
+    (bpf_attrs.GetIdAttr, "open_flags", 8),
+    (bpf_attrs.InfoAttr, "info_len", 4),
+    (bpf_attrs.InfoAttr, "info", 8),
+    (bpf_attrs.RawTracepointAttr, "prog_fd", 8),
+    (bpf_attrs.RawTracepointAttr, "cookie", 16),
+    (bpf_attrs.LinkCreateAttr, "target_fd", 4),
+    (bpf_attrs.LinkCreateAttr, "attach_type", 8),
+    (bpf_attrs.LinkCreateAttr, "flags", 12),
+    (bpf_attrs.LinkCreateAttr, "target_btf_id", 16),
+    (bpf_attrs.LinkCreateAttr, "perf_event", 16),
+    (bpf_attrs.BpfProgInfo, "tag", 8),
+    (bpf_attrs.BpfProgInfo, "jited_prog_insns", 24),
+    (bpf_attrs.BpfProgInfo, "load_time", 40),
+    (bpf_attrs.BpfProgInfo, "map_ids", 56),
+    (bpf_attrs.BpfProgInfo, "name", 64),
+    (bpf_attrs.BpfProgInfo, "ifindex", 80),
+    (bpf_attrs.BpfProgInfo, "netns_dev", 88),
+    (bpf_attrs.BpfProgInfo, "btf_id", 128),
+    (bpf_attrs.BpfProgInfo, "run_time_ns", 192),
+    (bpf_attrs.BpfProgInfo, "verified_insns", 216),
+    (bpf_attrs.BpfProgInfo, "attach_btf_id", 224),
+    (bpf_attrs.BpfMapInfo, "name", 24),
+    (bpf_attrs.BpfMapInfo, "ifindex", 40),
+    (bpf_attrs.BpfMapInfo, "netns_dev", 48),
+    (bpf_attrs.BpfMapInfo, "btf_vmlinux_id", 76),
+    (bpf_attrs.BpfMapInfo, "map_extra", 80),
     (perf.PerfEventAttr, "config", 8),
     (perf.PerfEventAttr, "sample_period", 16),
     (perf.PerfEventAttr, "sample_freq", 16),
@@ -147,8 +146,8 @@ def test_field_offsets(cls, field, offset):
 
 def test_link_create_union_members():
     # offsets inside attr.link_create's union (which starts at 16)
-    assert bpf._LinkTracing.cookie.offset == 24 - 16
-    assert bpf._LinkTcx.expected_revision.offset == 24 - 16
+    assert bpf_attrs._LinkTracing.cookie.offset == 24 - 16
+    assert bpf_attrs._LinkTcx.expected_revision.offset == 24 - 16
 
 
 def test_perf_ioctl_numbers():
@@ -161,11 +160,11 @@ def test_perf_ioctl_numbers():
 
 
 def test_enum_values_pinned():
-    assert bpf.BpfCmd.LINK_CREATE == 28 and bpf.BpfCmd.MAP_LOOKUP_BATCH == 24
-    assert bpf.MapType.RINGBUF == 27 and bpf.MapType.LRU_PERCPU_HASH == 10
-    assert bpf.ProgType.TRACING == 26 and bpf.ProgType.RAW_TRACEPOINT == 17
-    assert bpf.AttachType.PERF_EVENT == 41 and bpf.AttachType.TCX_EGRESS == 47
-    assert bpf.AttachType.TRACE_FENTRY == 24 and bpf.AttachType.XDP == 37
+    assert bpf_consts.BpfCmd.LINK_CREATE == 28 and bpf_consts.BpfCmd.MAP_LOOKUP_BATCH == 24
+    assert bpf_consts.MapType.RINGBUF == 27 and bpf_consts.MapType.LRU_PERCPU_HASH == 10
+    assert bpf_consts.ProgType.TRACING == 26 and bpf_consts.ProgType.RAW_TRACEPOINT == 17
+    assert bpf_consts.AttachType.PERF_EVENT == 41 and bpf_consts.AttachType.TCX_EGRESS == 47
+    assert bpf_consts.AttachType.TRACE_FENTRY == 24 and bpf_consts.AttachType.XDP == 37
     assert perf.PerfSwConfig.BPF_OUTPUT == 10 and perf.PerfSampleType.RAW == 1 << 10
     assert perf.PerfAttrFlag.FREQ == 1 << 10 and perf.PerfAttrFlag.SAMPLE_ID_ALL == 1 << 18
 
@@ -191,7 +190,7 @@ def test_error_text_names_the_call_and_errno():
     e = bpf.BpfError("BPF_PROG_LOAD", errno.EPERM)
     assert str(e) == "BPF_PROG_LOAD failed: Operation not permitted (EPERM)"
     assert e.exit_code == 1
-    e = bpf.BpfError("BPF_MAP_LOOKUP_BATCH", bpf.ENOTSUPP)
+    e = bpf.BpfError("BPF_MAP_LOOKUP_BATCH", bpf_consts.ENOTSUPP)
     assert str(e) == ("BPF_MAP_LOOKUP_BATCH failed: Operation not supported by this "
                       "kernel (ENOTSUPP)")
     e = bpf.BpfError("BPF_PROG_LOAD", errno.EACCES, verifier_log="0: (bf) r0 = r2\nR2 !read_ok")

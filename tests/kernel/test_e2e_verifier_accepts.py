@@ -1,5 +1,6 @@
-"""Bugs outside the network code that issue 6's work ran into, kept as
-regression tests."""
+"""Programs the verifier used to refuse, now loaded on the real kernel:
+statements after exit() (unreachable instructions) and a string copied to
+an odd offset inside a tuple key. Found during issue 6's work."""
 import pytest
 
 from conftest import needs_root, pytrace
