@@ -17,6 +17,7 @@ USAGE = """\
 usage: pytrace [options] (-e PROGRAM | FILE | -) [ARG ...]
        pytrace [-i] [-c CMD | -p PID]  the interactive REPL (needs prompt-toolkit)
        pytrace -l [PATTERN]       list probes (-lv: with their arguments)
+       pytrace -l builtins[:GLOB] list builtin variables, functions and probe types
        pytrace --info             the kernel features pytrace found
 
 options:
@@ -40,7 +41,8 @@ options:
   --no-fallback     never run a kprobe as fentry (or fentry as a kprobe) when the
                     kernel lacks the mechanism written
   --force           xdp probes replace a program already on the interface
-  -l [PATTERN]      list probes matching PATTERN
+  -l [PATTERN]      list probes matching PATTERN; -l builtins: builtins and
+                    probe types with their docs (-lv: signatures, aliases)
   --info            print the kernel feature table
   -V, --version     print the version
   -h, --help        this help
