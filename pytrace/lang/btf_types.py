@@ -60,6 +60,7 @@ class TypeConverter:
         self.btf = btf
         self._types: dict[int, Type] = {}
         self._structs: dict[int, Struct] = {}
+        self._user_tags: bool | None = None       # has_user_tags, looked up once
 
     # ---- entry points ----------------------------------------------------------
 
@@ -165,10 +166,9 @@ class TypeConverter:
     def has_user_tags(self) -> bool:
         """Whether this BTF marks user pointers (``__user`` as a type tag:
         clang-built kernels with pahole 1.23+); GCC-built BTF does not."""
-        got = getattr(self, "_has_user_tags", None)
-        if got is None:
-            got = self._has_user_tags = self.btf.find("user", BtfKind.TYPE_TAG) is not None
-        return got
+        if self._user_tags is None:
+            self._user_tags = self.btf.find("user", BtfKind.TYPE_TAG) is not None
+        return self._user_tags
 
     # ---- conversion ------------------------------------------------------------
 

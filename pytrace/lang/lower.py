@@ -83,6 +83,8 @@ class Lowerer(StatementLowering, ExpressionLowering, AccessOps, CopyOps, MemoryO
         self.scratch_base: ir.VReg | None = None
         self.scratch_used = 0
         self.stack_used = 0
+        #: the 8-byte buffer every read_mem() reads into (made on first use)
+        self._read_buf: Mem | None = None
         self.vars: dict[str, ir.VReg | Mem] = {}
         self.loops: list[tuple[ir.Label, ir.Label]] = []
         #: what the program returns at its exit label (a constant, or a vreg

@@ -146,7 +146,9 @@ class AccessOps:
         read gives 0, as probe_read zero-fills)."""
         size = t.size if t.size in (1, 2, 4, 8) else 8
         # one 8-byte buffer serves every read: each is loaded at once
-        buf = self._read_buf = getattr(self, "_read_buf", None) or self.buffer(8, "read")
+        if self._read_buf is None:
+            self._read_buf = self.buffer(8, "read")
+        buf = self._read_buf
         if not self._has_split_reads():
             helper = Helper.probe_read
         elif space is AddrSpace.USER:
