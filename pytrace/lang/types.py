@@ -127,6 +127,12 @@ class Array(Type):
 
 
 @record(frozen=True)
+class ByteArray(Array):
+    """Bytes that print as numbers (``[10,0,0,1]``), never as a string: pton()'s
+    ``int8[4]``/``int8[16]``, as bpftrace types them."""
+
+
+@record(frozen=True)
 class Field:
     name: str
     type: Type
@@ -298,6 +304,7 @@ class Formatted(Enum):
     INET4 = "inet4"     # an IPv4 address as it sits in memory (network order): ntop()
     MAC = "mac"         # a 48-bit MAC address, first byte lowest: macaddr()
     TIMESTAMP = "timestamp"   # boot-based nanoseconds, shown as wall-clock time: strftime()
+    USERNAME = "username"     # a uid, shown as its user name (/etc/passwd): username
 
 
 @record(frozen=True)

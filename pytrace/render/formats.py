@@ -56,6 +56,10 @@ def _timestamp(type: Special, value: int, res: Resolvers) -> str:
     return strftime_text(type.fmt, value + wall_clock_offset_ns())
 
 
+def _username(type: Special, value: int, res: Resolvers) -> str:
+    return user_name(value)
+
+
 FORMATTERS: dict[Formatted, Formatter] = {
     Formatted.KSYM: Formatter(_resolved),
     Formatted.USYM: Formatter(_resolved),
@@ -63,6 +67,7 @@ FORMATTERS: dict[Formatted, Formatter] = {
     Formatted.INET4: Formatter(_inet4),
     Formatted.MAC: Formatter(_mac),
     Formatted.TIMESTAMP: Formatter(_timestamp),
+    Formatted.USERNAME: Formatter(_username),
 }
 
 
@@ -97,3 +102,16 @@ def strftime_text(fmt: str, wall_ns: int) -> str:
     micros = f"{ns // 1000:06d}"
     fmt = "".join(micros if part == "%f" else part for part in re.split(r"(%%|%f)", fmt))
     return time.strftime(fmt, time.localtime(secs))
+
+
+# ------------------------------------------------------------ username
+
+@cache
+def user_name(uid: int) -> str:
+    """The user name of ``uid`` from the password database (/etc/passwd, as
+    bpftrace reads it); a uid without a name prints as its number."""
+    import pwd
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
