@@ -341,6 +341,17 @@ class Inet6(Str):
 
 
 @record(frozen=True)
+class Buffer(Str):
+    """buf(ptr, len): ``cap`` bytes, the first the length, then the data. The
+    compiler copies it as a string buffer; userspace decodes the bytes
+    (``render.formats.BufferValue``: printed as %r, %rx or %rh show it)."""
+    cap: int = 65
+
+    def __str__(self) -> str:
+        return f"buffer[{self.cap - 1}]"
+
+
+@record(frozen=True)
 class LpmKey(Type):
     """The key of a longest-prefix-match map (BPF LPM trie), made by
     ``lpm(exact…, address)``: a u32 prefix length in bits, then ``exact``

@@ -115,3 +115,18 @@ def user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+# ------------------------------------------------------------ buf()
+
+class BufferValue(str):
+    """A decoded buf(): its text is bpftrace's %r form (map lines, print(),
+    printf %s, JSON); ``raw`` keeps the bytes for %rx and %rh."""
+    raw: bytes
+
+    @classmethod
+    def of(cls, raw: bytes) -> "BufferValue":
+        from ..lang.printf import hex_format
+        value = cls(hex_format(raw))
+        value.raw = raw
+        return value

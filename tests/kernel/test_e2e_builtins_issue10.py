@@ -145,3 +145,34 @@ def test_print_of_any_value():
     r = pytrace("-q", "-e", 'BEGIN { print(1); print("a"); print((1, "x")); print(-5); '
                 'print(comm); exit(); }')
     assert (r.rc, r.err, r.out) == (0, "", "1\na\n(1, x)\n-5\npython3\n"), r
+
+
+
+BUF = ('tracepoint:syscalls:sys_enter_write /pid == cpid/ { printf("%r|%rx|%rh\\n", '
+       'buf(args->buf, args->count), buf(args->buf, 2), buf(args->buf, 3)); '
+       '@[buf(args->buf, 3)] = count(); print(buf(args->buf, 4)); }')
+#: the child writes two buffers to /dev/null (bpftrace 0.17 splits -c on
+#: whitespace, so the child's code is a file)
+BUF_CHILD = ('import os\nfd = os.open("/dev/null", os.O_WRONLY)\n'
+             'os.write(fd, b"ab\\x01\\n")\nos.write(fd, b"xyz\\x7f")\n')
+BUF_OUT = ["ab\\x01\\x0a|\\x61\\x62|61 62 01", "ab\\x01\\x0a",
+           "xyz\\x7f|\\x78\\x79|78 79 7a", "xyz\\x7f", "@[ab\\x01]: 1", "@[xyz]: 1"]
+
+
+@pytest.fixture
+def buf_child(tmp_path):
+    path = tmp_path / "writes.py"
+    path.write_text(BUF_CHILD)
+    return f"{PY} {path}"
+
+
+def test_buf_with_r_rx_rh(buf_child):
+    r = pytrace("-q", "-e", BUF, "-c", buf_child)
+    assert (r.rc, r.err) == (0, ""), r
+    assert [l for l in r.out.splitlines() if l] == BUF_OUT, r
+
+
+def test_buf_as_bpftrace(oracle, buf_child):
+    r, lines = _oracle_lines(oracle, BUF, "-c", buf_child)
+    # the map's two keys come in hash order
+    assert lines[:-2] + sorted(lines[-2:]) == BUF_OUT, r

@@ -204,3 +204,37 @@ def test_join_cat_and_system_handlers(tmp_path):
     assert out.getvalue() == "a,b\none\ntwo\n42\nx\n"
     assert err.getvalue() == ("ERROR: failed to open file '/nonexistent/7': "
                               "No such file or directory\n")
+
+
+# -- buf() and %r -------------------------------------------------------------------------
+
+def test_buf_types_and_printf_conversions():
+    from pytrace.lang.types import Buffer
+    script = compile_script('t:syscalls:sys_enter_write { printf("%r %rx %rh %s\\n", '
+                            'buf(args->buf, args->count), buf(args->buf, 2), '
+                            'buf(args->buf, 5000), buf(comm)); }')
+    printf = [e for e in script.events if e.kind is EventKind.PRINTF][0]
+    assert printf.args.elems == (Buffer(1025), Buffer(3), Buffer(1025), Buffer(17))
+    assert compile_error('BEGIN { printf("%r\\n", comm); }') == (
+        "-e:1:24: error: printf: %r prints a buffer made by buf(), but this is a string\n"
+        'BEGIN { printf("%r\\n", comm); }\n'
+        "                       ~~~~\n"
+        "hint: write buf(ptr, length)")
+    assert compile_error("BEGIN { print(buf(pid)); }") == (
+        "-e:1:19: error: buf(ptr) needs a length unless its argument is an array\n"
+        "BEGIN { print(buf(pid)); }\n"
+        "                  ~~~\n"
+        "hint: write buf(ptr, length)")
+
+
+def test_buffer_text_as_bpftrace_prints_it():
+    from pytrace.lang.printf import format_printf, parse_format
+    from pytrace.render.formats import BufferValue
+    v = BufferValue.of(b"ab\x01\n")
+    assert v == "ab\\x01\\x0a"                      # %r, map keys, print(), %s
+    assert format_printf(parse_format("%r|%rx|%rh"), [v, v, v]) == (
+        "ab\\x01\\x0a|\\x61\\x62\\x01\\x0a|61 62 01 0a")
+    from pytrace.render.decode import decode
+    from pytrace.lang.types import Buffer
+    got = decode(Buffer(5), bytes([2]) + b"xyzw")
+    assert got == "xy" and got.raw == b"xy"

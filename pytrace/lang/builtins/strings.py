@@ -1,11 +1,11 @@
 """String builtins beyond str()/strncmp(): ``strcontains()``."""
 from __future__ import annotations
 
-from ...bpf.insn import AluOp, JmpOp
+from ...bpf.insn import AluOp, Helper, JmpOp
 from .. import ast as A
 from .. import ir
 from ..program import EventKind
-from ..types import BOOL, UINT64, AddrSpace, Ptr, Str, Tuple, Void
+from ..types import BOOL, UINT64, AddrSpace, Buffer, Ptr, Str, Tuple, Void
 from . import FnKind, Function
 
 #: join() reads at most this many arguments (bpftrace's join_argnum)
@@ -132,6 +132,74 @@ def _lower_join(lw, e: A.Call):
     lw.send(spec, fill)
 
 
+# -- buf(ptr, len) ---------------------------------------------------------------------
+
+def _check_buf(ck, e: A.Call):
+    from ..semantics import describe, is_int
+    cap = ck.limits.max_strlen
+    if not ck.expect_args(e, 1, 2):
+        return Buffer(cap + 1)
+    t = ck.expr(e.args[0])
+    if len(e.args) == 1:
+        from ..types import Array
+        if isinstance(t, Array) or isinstance(t, Str):
+            return Buffer(min(t.size, cap) + 1)
+        ck.error("buf(ptr) needs a length unless its argument is an array", e.args[0].loc,
+                 "write buf(ptr, length)")
+        return Buffer(cap + 1)
+    if not is_int(t):
+        ck.error(f"buf() reads bytes from a pointer; this is {describe(t)}", e.args[0].loc)
+    ck.expect_int(e.args[1], "buf()'s length")
+    n = ck.const_int(e.args[1])
+    if n is not None:
+        if n < 0:
+            ck.error("buf()'s length must not be negative", e.args[1].loc)
+            return Buffer(cap + 1)
+        return Buffer(min(n, cap) + 1)
+    return Buffer(cap + 1)
+
+
+def _lower_buf(lw, e: A.Call):
+    """The length byte, then the bytes read (a length past the buffer is
+    cut to it, as bpftrace cuts it to max_strlen)."""
+    from ...lang.kernelinfo import Feature
+    from ..values import Mem
+    t: Buffer = lw.type_of(e)
+    room = t.cap - 1
+    buf = lw.buffer(t.size, "buf")
+    mem = Mem(buf.base, buf.off, t)
+    if len(e.args) == 1:                        # an array in program memory
+        src = lw.value(e.args[0])
+        for i in range(room):
+            lw.store(mem.at(1 + i, UINT64), lw.load(src.at(i, UINT64), 1), 1)
+        lw.store(mem, room, 1)
+        return mem
+    arg_t = lw.type_of(e.args[0])
+    space = arg_t.space if isinstance(arg_t, Ptr) else (
+        AddrSpace.USER if lw.ctx_info.user_pointers else AddrSpace.UNKNOWN)
+    ptr = lw.int_value(e.args[0])
+    n = lw.int_value(e.args[1])
+    if isinstance(n, int):
+        n = max(0, min(n, room))
+    else:
+        clamp = lw.label("buf_len")
+        size = lw.vreg("buf_len")
+        lw.emit(ir.Mov(size, n))
+        lw.branch(JmpOp.JLE, size, room, clamp)
+        lw.emit(ir.Mov(size, room))
+        lw.place(clamp)
+        n = size
+    lw.store(mem, n, 1)
+    if not lw.kernel.has(Feature.PROBE_READ_USER):
+        helper = Helper.probe_read
+    elif space is AddrSpace.USER:
+        helper = Helper.probe_read_user
+    else:
+        helper = Helper.probe_read_kernel
+    lw.call(helper, lw.addr(mem.at(1, UINT64)), n, ptr, result=False)
+    return mem
+
+
 FUNCTIONS = (
     Function("strcontains", "strcontains(haystack, needle)",
              "1 if the string needle occurs in the string haystack, else 0",
@@ -139,4 +207,7 @@ FUNCTIONS = (
     Function("join", 'join(argv[, sep])',
              "print the strings of a NULL-terminated array (args->argv) joined by sep "
              '(" "), on a line of their own', FnKind.STMT, _check_join, _lower_join),
+    Function("buf", "buf(ptr, length) | buf(array)",
+             "bytes read from memory, printed as printf's %r (hex escapes), %rx or %rh",
+             FnKind.EXPR, _check_buf, _lower_buf),
 )
