@@ -305,6 +305,7 @@ class Formatted(Enum):
     MAC = "mac"         # a 48-bit MAC address, first byte lowest: macaddr()
     TIMESTAMP = "timestamp"   # boot-based nanoseconds, shown as wall-clock time: strftime()
     USERNAME = "username"     # a uid, shown as its user name (/etc/passwd): username
+    CGROUP_PATH = "cgroup_path"   # a cgroup id, shown as its path in each hierarchy
 
 
 @record(frozen=True)

@@ -64,6 +64,7 @@ CASES = [
     Case("system", 'BEGIN { system("echo %d", pid); }', unsafe=True),
     Case("signal", 't:syscalls:sys_enter_getppid { signal("SIGUSR1"); }', unsafe=True),
     Case("override", 'kprobe:vfs_read { override(-5); }', unsafe=True),
+    Case("cgroup_path", 'BEGIN { printf("%s\\n", cgroup_path(cgroup)); }'),
     Case("buf", 't:syscalls:sys_enter_write { printf("%r\\n", buf(args->buf, args->count)); }'),
     Case("str_user_pointer",
          't:syscalls:sys_enter_openat { printf("%s\\n", str(args->filename)); }'),

@@ -238,3 +238,24 @@ def test_buffer_text_as_bpftrace_prints_it():
     from pytrace.lang.types import Buffer
     got = decode(Buffer(5), bytes([2]) + b"xyzw")
     assert got == "xy" and got.raw == b"xy"
+
+
+def test_cgroup_hierarchies_are_named_as_bpftrace_names_them(tmp_path):
+    from pytrace.render.formats import cgroup_hierarchies
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+        "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+        "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd\n"
+        "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n")
+    assert cgroup_hierarchies(str(info)) == [
+        ("unified", "/sys/fs/cgroup/unified"), ("cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct"),
+        ("systemd", "/sys/fs/cgroup/systemd")]
+    script = compile_script("BEGIN { printf(\"%s\\n\", cgroup_path(cgroup)); }")
+    printf = [e for e in script.events if e.kind is EventKind.PRINTF][0]
+    assert printf.args.elems == (Special(Formatted.CGROUP_PATH),)
+    assert compile_error('BEGIN { print(cgroup_path("x")); }') == (
+        "-e:1:27: error: cgroup_path()'s cgroup id (such as cgroup) must be an integer, "
+        "not a string\n"
+        'BEGIN { print(cgroup_path("x")); }\n'
+        "                          ~~~")

@@ -72,10 +72,24 @@ def _lower_pton(lw, e: A.Call):
     return Mem(buf.base, buf.off, t)
 
 
+def _check_cgroup_path(ck, e: A.Call):
+    from ..types import Formatted, Special
+    if ck.expect_args(e, 1):
+        ck.expect_int(e.args[0], "cgroup_path()'s cgroup id (such as cgroup)")
+    return Special(Formatted.CGROUP_PATH)
+
+
+def _lower_cgroup_path(lw, e: A.Call):
+    return lw.int_value(e.args[0])          # userspace finds the path
+
+
 FUNCTIONS = (
     Function("bswap", "bswap(int)", "the integer with its bytes in reverse order "
              "(as wide as its type)", FnKind.EXPR, _check_bswap, _lower_bswap),
     Function("pton", 'pton("addr")', "an IPv4/IPv6 address literal as its bytes "
              "(int8[4] or int8[16], for ntop() and comparisons)",
              FnKind.EXPR, _check_pton, _lower_pton),
+    Function("cgroup_path", "cgroup_path(id)",
+             "a cgroup id (cgroup) as its path in each mounted cgroup hierarchy, "
+             "unified:/a/b,cpu:/a,…", FnKind.EXPR, _check_cgroup_path, _lower_cgroup_path),
 )
