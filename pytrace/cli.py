@@ -41,6 +41,8 @@ options:
   --no-fallback     never run a kprobe as fentry (or fentry as a kprobe) when the
                     kernel lacks the mechanism written
   --force           xdp probes replace a program already on the interface
+  --unsafe          allow actions that change the system (drop all traffic,
+                    system(), signal(), override())
   -l [PATTERN]      list probes matching PATTERN; -l builtins: builtins and
                     probe types with their docs (-lv: signatures, aliases)
   --info            print the kernel feature table
@@ -77,6 +79,7 @@ class Args:
         self.interactive = False
         self.no_fallback = False
         self.force = False
+        self.unsafe = False
 
 
 _WITH_VALUE = {"-e", "-c", "-p", "-f", "-o", "-B", "-d", "--no-feature"}
@@ -129,7 +132,7 @@ def parse_args(argv: list[str]) -> Args:
 _FLAGS = {"-q": "quiet", "-v": "verbose", "--dry-run": "dry_run", "--info": "info",
           "-V": "version", "--version": "version", "-h": "help", "--help": "help",
           "-i": "interactive", "--interactive": "interactive", "--no-fallback": "no_fallback",
-          "--force": "force"}
+          "--force": "force", "--unsafe": "unsafe"}
 
 
 def _is_number(text: str) -> bool:
@@ -244,7 +247,7 @@ def _run(a: Args, out) -> int:
     command = _command(a)
     options = Options(text, name, a.params, command, a.pid, a.quiet, frozenset(a.dump),
                       a.dry_run, a.verbose, masked_features(a.masked), limits_from_env(),
-                      no_fallback=a.no_fallback, force=a.force)
+                      no_fallback=a.no_fallback, force=a.force, unsafe=a.unsafe)
     session_ref: list[Session] = []
     printer = make_printer(a.fmt, out, sys.stderr,
                            Resolvers(special=lambda how, v: session_ref[0].resolve(how, v),
@@ -264,7 +267,8 @@ def _repl(a: Args, out) -> int:
     from .runtime.session import Options
     initial = _read_program(a) if a.program is not None or a.file is not None else None
     options = Options("", "<input>", a.params, _command(a), a.pid, a.quiet, frozenset(),
-                      False, a.verbose, masked_features(a.masked), limits_from_env())
+                      False, a.verbose, masked_features(a.masked), limits_from_env(),
+                      unsafe=a.unsafe)
     return run_repl(options, a.fmt, None if out is sys.stdout else out, initial=initial)
 
 

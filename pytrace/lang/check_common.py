@@ -8,7 +8,7 @@ from ..base.record import field, record
 from ..base.diagnostics import Loc
 from . import ast as A
 from .probes import ProbeContext
-from .types import (INT64, UINT64, Agg, Array, CEnum, Inet6, Int, LpmKey, Ptr, Special,
+from .types import (INT64, UINT64, Agg, Array, ByteArray, CEnum, Inet6, Int, LpmKey, Ptr, Special,
                     Stack, Str, Struct, StructRef, Tuple, Type, Void)
 
 
@@ -59,7 +59,8 @@ def storable(t: Type) -> Type:
         return INT64
     if isinstance(t, Tuple):
         return Tuple(tuple(storable(e) for e in t.elems))
-    if isinstance(t, Array) and isinstance(t.elem, Int) and t.elem.bits == 8:
+    if (isinstance(t, Array) and isinstance(t.elem, Int) and t.elem.bits == 8
+            and not isinstance(t, ByteArray)):
         return Str(t.count)
     return t
 
@@ -159,6 +160,15 @@ def _name_hint(name: str, reg) -> str | None:
     if guess:
         return f"did you mean '{guess}'?"
     return "scratch variables are written $name and maps @name"
+
+
+def _function_hint(name: str, reg) -> str:
+    """For an unknown function: the nearest builtin function, else where the
+    list of them is (never the scratch-variable hint: a call is no variable)."""
+    guess = _near(name, reg.functions)
+    if guess:
+        return f"did you mean '{guess}'?"
+    return "pytrace -l builtins lists the functions there are"
 
 
 def _field_hint(name: str, t: Struct) -> str | None:

@@ -7,6 +7,7 @@ from .params import param_value
 from .types import (BOOL, INT64, UINT64, Agg, Array, Int, Ptr, Str, Struct, StructRef,
                     Tuple, Type, Void, common_int)
 from .check_common import describe, is_int, storable, _merge, _as_int, _str_hint, _name_hint
+from .check_common import _function_hint
 
 
 class ExpressionChecks:
@@ -81,7 +82,7 @@ class ExpressionChecks:
     def expr_Call(self, e: A.Call) -> Type:
         fn = self.reg.function(e.name)
         if fn is None:
-            self.error(f"unknown function {e.name}()", e.name_loc, _name_hint(e.name, self.reg))
+            self.error(f"unknown function {e.name}()", e.name_loc, _function_hint(e.name, self.reg))
             for a in e.args:
                 self.expr(a)
             return INT64

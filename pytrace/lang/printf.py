@@ -47,6 +47,7 @@ class ArgKind(Enum):
     """What a conversion expects of its argument."""
     INTEGER = "integer"   # d i u o x X c p: integers, pointers, booleans
     STRING = "string"     # s: strings and symbolized values (ksym, probe...)
+    BUFFER = "buffer"     # r, rx, rh: buf() values
 
 
 class TextError(PytraceError):
@@ -104,6 +105,8 @@ class Conversion:
 
     @property
     def arg_kind(self) -> ArgKind:
+        if self.conv in ("r", "rx", "rh"):
+            return ArgKind.BUFFER
         return ArgKind.STRING if self.conv == "s" else ArgKind.INTEGER
 
     @property
@@ -210,8 +213,10 @@ def _parse_spec(fmt: str, pct: int) -> Conversion | int | None:
         raise FormatError(f"'{text}': %n is not supported", pct, len(text))
     if conv == "r":
         end += 1 if fmt[end:end + 1] in ("x", "h") else 0
-        raise FormatError(f"'{fmt[pct:end]}': buffer conversions (%r) are not supported yet",
-                          pct, end - pct)
+        if length:
+            raise FormatError(f"'{fmt[pct:end]}': %r takes no length modifier",
+                              j - len(length), len(length))
+        return Conversion(fmt[j:end], _unique(flags), width, precision, "", pct, fmt[pct:end])
     return None
 
 
@@ -249,6 +254,13 @@ def format_conversion(c: Conversion, value: int | str) -> str:
     """One conversion applied to one value, with C printf's rules."""
     if c.conv == "s":
         return _format_string(c, value)
+    if c.arg_kind is ArgKind.BUFFER:
+        raw = getattr(value, "raw", None)
+        if raw is None:
+            raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else b""
+        return _format_string(Conversion("s", c.flags, c.width),
+                              hex_format(raw, keep_ascii=c.conv == "r",
+                                         escape=c.conv != "rh"))
     if isinstance(value, str):
         raise TypeError(f"{c.text} needs an integer, got a string")
     if c.conv == "c":
@@ -257,6 +269,14 @@ def format_conversion(c: Conversion, value: int | str) -> str:
     if c.conv == "p":
         return _format_pointer(c, value & _MASK64)
     return _format_int(c, value)
+
+
+def hex_format(raw: bytes, keep_ascii: bool = True, escape: bool = True) -> str:
+    """bpftrace's buffer text: %r keeps printable ASCII and writes other bytes
+    as \\xNN; %rx writes every byte as \\xNN; %rh as hex pairs apart by spaces."""
+    if not escape:
+        return " ".join(f"{b:02x}" for b in raw)
+    return "".join(chr(b) if keep_ascii and 32 <= b <= 126 else f"\\x{b:02x}" for b in raw)
 
 
 def _byte_char(byte: int) -> str:

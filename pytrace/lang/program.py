@@ -54,6 +54,9 @@ class EventKind(Enum):
     PRINT_VALUE = "print_value"
     TIME = "time"
     LOAD_MAP = "load_map"       # load(@map, file): ``map`` from the file named by ``fmt``
+    SYSTEM = "system"           # system(fmt, ...): a shell command, laid out as PRINTF
+    CAT = "cat"                 # cat(fmt, ...): a file to print, laid out as PRINTF
+    JOIN = "join"               # join(argv, sep): string slots; ``fmt`` is the separator
 
 
 @record(frozen=True)
@@ -103,6 +106,8 @@ class Limits:
     stack_mode: str = "bpftrace"
     perf_rb_pages: int = 64
     ringbuf_size: int = 1 << 20
+    #: --unsafe: system(), signal(), override() allowed (never set by a config block)
+    unsafe: bool = False
 
     #: name in config blocks / environment variable suffix -> field
     NAMES = {"max_strlen": "max_strlen", "max_map_keys": "max_map_keys",

@@ -127,6 +127,12 @@ class Array(Type):
 
 
 @record(frozen=True)
+class ByteArray(Array):
+    """Bytes that print as numbers (``[10,0,0,1]``), never as a string: pton()'s
+    ``int8[4]``/``int8[16]``, as bpftrace types them."""
+
+
+@record(frozen=True)
 class Field:
     name: str
     type: Type
@@ -298,6 +304,8 @@ class Formatted(Enum):
     INET4 = "inet4"     # an IPv4 address as it sits in memory (network order): ntop()
     MAC = "mac"         # a 48-bit MAC address, first byte lowest: macaddr()
     TIMESTAMP = "timestamp"   # boot-based nanoseconds, shown as wall-clock time: strftime()
+    USERNAME = "username"     # a uid, shown as its user name (/etc/passwd): username
+    CGROUP_PATH = "cgroup_path"   # a cgroup id, shown as its path in each hierarchy
 
 
 @record(frozen=True)
@@ -331,6 +339,17 @@ class Inet6(Str):
 
     def __str__(self) -> str:
         return "inet6"
+
+
+@record(frozen=True)
+class Buffer(Str):
+    """buf(ptr, len): ``cap`` bytes, the first the length, then the data. The
+    compiler copies it as a string buffer; userspace decodes the bytes
+    (``render.formats.BufferValue``: printed as %r, %rx or %rh show it)."""
+    cap: int = 65
+
+    def __str__(self) -> str:
+        return f"buffer[{self.cap - 1}]"
 
 
 @record(frozen=True)

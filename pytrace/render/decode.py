@@ -25,7 +25,7 @@ from ..base.record import field, record
 
 from pytrace.lang.types import (
     Agg, AggKind, Array, Ptr, Special, Stack, Str, Struct, Tuple, Type, Void, Int,
-    Inet6, LpmKey,
+    Buffer, Inet6, LpmKey,
 )
 
 _U64 = 8
@@ -53,6 +53,10 @@ def decode(type: Type, buf: bytes, offset: int = 0, *, trailer: str = STR_TRUNC_
         raw = bytes(buf[offset:offset + type.size])
         return inet6_text(raw) if isinstance(type, Inet6) else lpm_key_value(
             raw, type.exact, type.addr)
+    if isinstance(type, Buffer):                    # buf(): length byte, then the data
+        from .formats import BufferValue
+        raw = bytes(buf[offset:offset + type.cap])
+        return BufferValue.of(raw[1:1 + min(raw[0], type.cap - 1)])
     if isinstance(type, Str):
         raw = bytes(buf[offset:offset + type.cap])
         end = raw.find(b"\0")

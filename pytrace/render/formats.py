@@ -56,6 +56,14 @@ def _timestamp(type: Special, value: int, res: Resolvers) -> str:
     return strftime_text(type.fmt, value + wall_clock_offset_ns())
 
 
+def _username(type: Special, value: int, res: Resolvers) -> str:
+    return user_name(value)
+
+
+def _cgroup_path(type: Special, value: int, res: Resolvers) -> str:
+    return cgroup_path_text(value)
+
+
 FORMATTERS: dict[Formatted, Formatter] = {
     Formatted.KSYM: Formatter(_resolved),
     Formatted.USYM: Formatter(_resolved),
@@ -63,6 +71,8 @@ FORMATTERS: dict[Formatted, Formatter] = {
     Formatted.INET4: Formatter(_inet4),
     Formatted.MAC: Formatter(_mac),
     Formatted.TIMESTAMP: Formatter(_timestamp),
+    Formatted.USERNAME: Formatter(_username),
+    Formatted.CGROUP_PATH: Formatter(_cgroup_path),
 }
 
 
@@ -97,3 +107,82 @@ def strftime_text(fmt: str, wall_ns: int) -> str:
     micros = f"{ns // 1000:06d}"
     fmt = "".join(micros if part == "%f" else part for part in re.split(r"(%%|%f)", fmt))
     return time.strftime(fmt, time.localtime(secs))
+
+
+# ------------------------------------------------------------ username
+
+@cache
+def user_name(uid: int) -> str:
+    """The user name of ``uid`` from the password database (/etc/passwd, as
+    bpftrace reads it); a uid without a name prints as its number."""
+    import pwd
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+# ------------------------------------------------------------ buf()
+
+class BufferValue(str):
+    """A decoded buf(): its text is bpftrace's %r form (map lines, print(),
+    printf %s, JSON); ``raw`` keeps the bytes for %rx and %rh."""
+    raw: bytes
+
+    @classmethod
+    def of(cls, raw: bytes) -> "BufferValue":
+        from ..lang.printf import hex_format
+        value = cls(hex_format(raw))
+        value.raw = raw
+        return value
+
+
+# ------------------------------------------------------------ cgroup_path()
+
+#: cgroup v1 super options that are no controller (Documentation/admin-guide/cgroup-v1)
+_CGROUP_V1_FLAGS = frozenset({"rw", "ro", "xattr", "noprefix", "clone_children",
+                              "cpuset_v2_mode", "favordynmods", "nofavordynmods", "none"})
+
+
+def cgroup_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str, str]]:
+    """(name, mount point) of each mounted cgroup hierarchy, as bpftrace
+    names them: cgroup2 is "unified", a v1 hierarchy is named by its
+    controllers (or its name=); unified first, then by name."""
+    found = {}
+    try:
+        with open(mountinfo) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) < 5 or len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
+            continue
+        if tail[0] == "cgroup2":
+            name = "unified"
+        else:
+            opts = [o for o in tail[2].split(",") if o not in _CGROUP_V1_FLAGS]
+            name = ",".join(o.removeprefix("name=") for o in opts
+                            if o.startswith("name=") or "=" not in o)
+        found.setdefault(name, fields[4].replace("\\040", " "))
+    return sorted(found.items(), key=lambda kv: (kv[0] != "unified", kv[0]))
+
+
+@cache
+def cgroup_path_text(cgroup_id: int) -> str:
+    """The cgroup with inode ``cgroup_id`` in each hierarchy that has it,
+    ``name:/path`` joined by commas (bpftrace's cgroup_path())."""
+    import os
+    parts = []
+    for name, mount in cgroup_hierarchies():
+        for top, dirs, _ in os.walk(mount):
+            try:
+                ino = os.stat(top).st_ino
+            except OSError:
+                continue
+            if ino == cgroup_id:
+                rel = os.path.relpath(top, mount)
+                parts.append(f"{name}:{'/' if rel == '.' else '/' + rel}")
+                break
+    return ",".join(parts)

@@ -17,7 +17,7 @@ def compile_script(options, kernel, constants: dict[str, int], printer,
         from ..lang.dump import ast_lines
         _dump(dump_out, "\n".join(ast_lines(program)))
     script = compile_ast(program, kernel, resolvers(options.probe_choices()), params=options.params,
-                         constants=constants, limits=options.limits)
+                         constants=constants, limits=options.compile_limits())
     print_fallback_notes(printer, script)
     if "ir" in options.dump:
         for p in script.probes:
@@ -37,7 +37,7 @@ def compile_input(program, options, kernel, constants: dict[str, int], printer,
     from ..compile import compile_ast
     from ..providers import resolvers
     unit = compile_ast(program, kernel, resolvers(options.probe_choices()), params=options.params,
-                       constants=constants, limits=options.limits, base=base)
+                       constants=constants, limits=options.compile_limits(), base=base)
     print_fallback_notes(printer, unit)         # kprobe running as fentry, …
     return unit
 

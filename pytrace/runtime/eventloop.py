@@ -151,6 +151,30 @@ def _load_map(stream: EventStream, spec: EventSpec, values: tuple) -> None:
     stream.services.get("mapfiles").load(spec.map, spec.fmt)
 
 
+def _system(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    """system(): what the command printed (text adds the line end back)."""
+    out = stream.services.get("shell").run(stream.printf_text(spec, values))
+    stream.printer.syscall(out[:-1] if out.endswith("\n") else out)
+
+
+def _join(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    """join(): the strings up to the first empty slot, joined by ``fmt``."""
+    parts = []
+    for text in values:
+        if not text:
+            break
+        parts.append(text)
+    stream.printer.join(spec.fmt.join(parts))
+
+
+def _cat(stream: EventStream, spec: EventSpec, values: tuple) -> None:
+    text, error = stream.services.get("files").cat(stream.printf_text(spec, values))
+    if error is not None:
+        stream.printer.message(error)
+    else:
+        stream.printer.cat(text)
+
+
 #: what each kind of event does in userspace
 HANDLERS: dict[EventKind, Callable[[EventStream, EventSpec, tuple], None]] = {
     EventKind.PRINTF: _printf,
@@ -161,6 +185,9 @@ HANDLERS: dict[EventKind, Callable[[EventStream, EventSpec, tuple], None]] = {
     EventKind.PRINT_VALUE: _print_value,
     EventKind.TIME: _time,
     EventKind.LOAD_MAP: _load_map,
+    EventKind.SYSTEM: _system,
+    EventKind.CAT: _cat,
+    EventKind.JOIN: _join,
 }
 
 

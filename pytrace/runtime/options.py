@@ -33,6 +33,13 @@ class Options:
     no_fallback: bool = False
     #: xdp probes replace a program already on the interface
     force: bool = False
+    #: --unsafe: allow actions that change the system (system(), signal(), override(), …)
+    unsafe: bool = False
+
+    def compile_limits(self):
+        """The limits the compiler checks against, with the --unsafe gate."""
+        from ..base.record import replace
+        return replace(self.limits, unsafe=self.unsafe) if self.unsafe else self.limits
 
     def probe_choices(self):
         """What providers choosing between mechanisms (kprobe/fentry) are

@@ -90,10 +90,53 @@ class MapFileService:
         pass
 
 
+class _Passive:
+    """A service with nothing to poll or start."""
+
+    def __init__(self, context: ServiceContext):
+        self.context = context
+
+    def start(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return -1
+
+    def poll(self) -> None:
+        pass
+
+
+class ShellService(_Passive):
+    """``system(cmd)`` (--unsafe): the command runs through ``/bin/sh -c``,
+    system()'s documented meaning (bpftrace runs it with popen), and its
+    standard output is what the script prints; its standard error goes to
+    ours. The trace waits for it, as bpftrace does."""
+
+    def run(self, command: str) -> str:
+        import subprocess
+        done = subprocess.run(["/bin/sh", "-c", command], stdout=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, check=False)
+        return done.stdout.decode("utf-8", "surrogateescape")
+
+
+class FileService(_Passive):
+    """``cat(file)``: the file's contents, or bpftrace's error line."""
+
+    def cat(self, path: str) -> tuple[str, str | None]:
+        """(contents, None) or ("", the error to print on stderr)."""
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("utf-8", "surrogateescape"), None
+        except OSError as err:
+            return "", f"ERROR: failed to open file '{path}': {err.strerror}"
+
+
 #: service name (a builtin record's ``userspace``) -> what provides it
 SERVICES: dict[str, type] = {
     "symbols": SymbolService,
     "mapfiles": MapFileService,
+    "shell": ShellService,
+    "files": FileService,
 }
 
 

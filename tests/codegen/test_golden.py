@@ -34,6 +34,8 @@ class Case:
     script: str
     without: frozenset = frozenset()
     params: tuple = ()
+    #: compiled as with --unsafe (system(), signal(), override())
+    unsafe: bool = False
 
 
 CASES = [
@@ -52,6 +54,18 @@ CASES = [
     Case("printf_ints", 'BEGIN { printf("%d %u %x\\n", -1, pid, 255); }'),
     Case("printf_strings", 'BEGIN { printf("%s|%s\\n", comm, "lit"); }'),
     Case("strftime", 'BEGIN { printf("%s\\n", strftime("%H:%M:%S.%f", nsecs)); }'),
+    # issue 10's builtins
+    Case("bswap", 'BEGIN { @ = bswap((uint32)pid); }'),
+    Case("pton_ntop", 'BEGIN { printf("%s\\n", ntop(pton("10.0.0.1"))); }'),
+    Case("strcontains", 'BEGIN { @ = strcontains(comm, "py"); }'),
+    Case("username", 'BEGIN { printf("%s\\n", username); }'),
+    Case("join", 't:syscalls:sys_enter_execve { join(args->argv, ","); }'),
+    Case("cat", 'BEGIN { cat("/proc/%d/comm", pid); }'),
+    Case("system", 'BEGIN { system("echo %d", pid); }', unsafe=True),
+    Case("signal", 't:syscalls:sys_enter_getppid { signal("SIGUSR1"); }', unsafe=True),
+    Case("override", 'kprobe:vfs_read { override(-5); }', unsafe=True),
+    Case("cgroup_path", 'BEGIN { printf("%s\\n", cgroup_path(cgroup)); }'),
+    Case("buf", 't:syscalls:sys_enter_write { printf("%r\\n", buf(args->buf, args->count)); }'),
     Case("str_user_pointer",
          't:syscalls:sys_enter_openat { printf("%s\\n", str(args->filename)); }'),
     Case("str_without_probe_read_user",
@@ -104,7 +118,9 @@ def fields(insn) -> tuple:
 
 def compile_case(case: Case, monkeypatch):
     monkeypatch.setattr(special.os, "getpid", lambda: FAKE_PID)
-    return compile_script(case.script, without=case.without, params=list(case.params))
+    from pytrace.lang.program import Limits
+    return compile_script(case.script, without=case.without, params=list(case.params),
+                          limits=Limits(unsafe=case.unsafe))
 
 
 def listing(case: Case, script) -> str:

@@ -10,7 +10,8 @@ def _records():
 def test_userspace_services_are_named_by_the_records():
     needs = {b.name: b.userspace for b in _records() if b.userspace}
     assert needs == {"kstack": "symbols", "ustack": "symbols", "ksym": "symbols",
-                     "usym": "symbols", "func": "symbols", "load": "mapfiles"}
+                     "usym": "symbols", "func": "symbols", "load": "mapfiles",
+                     "system": "shell", "cat": "files"}
     assert set(needs.values()) <= set(USERSPACE_SERVICES)
 
 

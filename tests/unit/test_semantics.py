@@ -175,11 +175,12 @@ def test_args_where_there_are_none_is_one_error():
 
 
 def test_unknown_function():
+    # issue 10 item 11: a hint about variables is not true of a call
     assert compile_error("BEGIN { @ = foo(1); }") == (
         "-e:1:13: error: unknown function foo()\n"
         "BEGIN { @ = foo(1); }\n"
         "            ~~~\n"
-        "hint: scratch variables are written $name and maps @name")
+        "hint: pytrace -l builtins lists the functions there are")
 
 
 def test_unknown_function_near_a_builtin():

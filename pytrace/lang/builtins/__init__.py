@@ -21,8 +21,9 @@ from ..types import AggKind, Type
 
 #: the userspace services a builtin may need at run time (``userspace=``):
 #: "symbols" symbolizes kernel/user addresses and stacks (kstack, ustack,
-#: ksym, usym, func); "mapfiles" reads files into maps (load())
-USERSPACE_SERVICES = ("symbols", "mapfiles")
+#: ksym, usym, func); "mapfiles" reads files into maps (load()); "shell" runs
+#: system()'s commands; "files" prints files (cat())
+USERSPACE_SERVICES = ("symbols", "mapfiles", "shell", "files")
 
 
 class FnKind(Enum):
@@ -94,9 +95,10 @@ class Registry:
 
 
 def _build() -> Registry:
-    from . import aggregations, functions, kernel, lpm, net, stacks, variables
+    from . import (actions, aggregations, convert, functions, kernel, lpm, net, stacks, strings,
+                   variables)
     fns: dict[str, Function] = {}
-    for module in (functions, aggregations, stacks, net, lpm, kernel):
+    for module in (functions, aggregations, stacks, net, lpm, kernel, convert, strings, actions):
         for f in module.FUNCTIONS:
             for n in (f.name, *f.aliases):
                 assert n not in fns, n

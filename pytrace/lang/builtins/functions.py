@@ -8,7 +8,7 @@ from .. import ir
 from ..params import const_value, param_text
 from ..printf import ArgKind, FormatError, parse_format
 from ..program import EventKind
-from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, CEnum, Formatted, Inet6, Int, Ptr,
+from ..types import (BOOL, INT64, UINT64, AddrSpace, Agg, Buffer, CEnum, Formatted, Inet6, Int, Ptr,
                      Special, Stack, Str, Tuple, Void)
 from . import FnKind, Function
 
@@ -53,7 +53,11 @@ def _check_printf(ck, e: A.Call):
     from ..semantics import describe, is_int
     for spec, a, t in zip(specs, args, types):
         wants_str = spec.arg_kind is ArgKind.STRING
-        if wants_str and not (isinstance(t, (Str, Special, Stack, CEnum)) or
+        if spec.arg_kind is ArgKind.BUFFER:
+            if not isinstance(t, Buffer):
+                ck.error(f"printf: {spec.text} prints a buffer made by buf(), but this is "
+                         f"{describe(t)}", a.loc, "write buf(ptr, length)")
+        elif wants_str and not (isinstance(t, (Str, Special, Stack, CEnum)) or
                               (isinstance(t, Tuple))):
             ck.error(f"printf: {spec.text} needs a string, but this is {describe(t)}", a.loc,
                      "use %d for integers, or str(ptr) to read a string from a pointer"

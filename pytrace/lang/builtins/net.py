@@ -15,7 +15,7 @@ from ...bpf.insn import Helper
 from .. import ast as A
 from .. import ir
 from ..probes import ProgKind
-from ..types import BOOL, Formatted, Inet6, Int, Special, Void
+from ..types import BOOL, Array, Formatted, Inet6, Int, Special, Void
 from . import FnKind, Function, Variable
 from .packet import HEADERS, PacketView
 
@@ -181,6 +181,10 @@ def _check_ntop(ck, e: A.Call):
             ck.error("ntop()'s address family must be 2 (AF_INET) or 10 (AF_INET6)",
                      e.args[0].loc)
             return Special(Formatted.INET4)
+    if isinstance(t, Array) and t.elem.size == 1 and t.count in (4, 16):   # pton()'s bytes
+        if family is not None and family != (AF_INET if t.count == 4 else AF_INET6):
+            ck.error(f"ntop({family}, …) does not fit a {t.count}-byte address", addr.loc)
+        return Special(Formatted.INET4) if t.count == 4 else Inet6()
     if isinstance(t, Inet6):
         if family == AF_INET:
             ck.error("ntop(2, …) prints IPv4 addresses; this one is IPv6", addr.loc,
@@ -201,6 +205,10 @@ def _lower_ntop(lw, e: A.Call):
     addr = e.args[-1]
     v = lw.value(addr)
     t = lw.type_of(addr)
+    if isinstance(t, Array):                        # pton()'s bytes, in memory
+        if t.count == 16:
+            return v.at(0, Inet6())
+        return lw.load(v, 4)
     narrow = isinstance(t, Int) and t.bits <= 32 and not t.signed
     if isinstance(lw.type_of(e), Inet6) or narrow:
         return v
