@@ -12,6 +12,7 @@ from .bpf.emit import emit
 from .base.diagnostics import CompileError, Diagnostic, FeatureError, Severity
 from .lang.kernelinfo import KernelInfo
 from .lang import ast as A
+from .base.nesting import deep_stack
 from .lang.lower import Lowerer
 from .lang.resources import Resources
 from .lang.probes import Resolvers, Target
@@ -188,6 +189,7 @@ def _prog_name(group: Group, index: int, resolvers: Resolvers) -> str:
     return f"pt{index}_{clean}"[:15]
 
 
+@deep_stack()
 def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
                 params: list[str] | None = None, constants: dict[str, int] | None = None,
                 limits: Limits | None = None,
