@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import needs_root, start, wait_attached
+from conftest import needs_root, pytrace, start, wait_attached
 
 pytestmark = needs_root
 
@@ -84,3 +84,72 @@ def test_command_is_not_started_by_a_shell():
         except Exception:
             p.kill()
             p.wait()
+
+
+# -- files root writes ----------------------------------------------------------
+
+NOBODY = 65534
+
+
+def _user_tree(tmp_path):
+    """A directory tree owned by an ordinary user (nobody), and a root-only
+    file outside it that the user would like root to overwrite."""
+    victim = tmp_path / "victim"
+    victim.write_text("root's secret\n")
+    victim.chmod(0o600)
+    home = tmp_path / "home"
+    cache = home / ".cache" / "pytrace"
+    cache.mkdir(parents=True)
+    for d in (home, home / ".cache", cache):
+        os.chown(d, NOBODY, NOBODY)
+    return home, cache, victim
+
+
+def _plant(cache, victim):
+    """Symlinks for the temporary names of the next few hundred pids."""
+    first = os.getpid()
+    for pid in range(first, first + 400):
+        for name in ("features", "grammar"):
+            link = cache / f"{name}.{pid}.tmp"
+            os.symlink(victim, link)
+            os.lchown(link, NOBODY, NOBODY)
+
+
+def _snapshot(root):
+    return sorted((str(p), p.is_symlink()) for p in root.rglob("*"))
+
+
+def test_a_users_cache_dir_is_not_used_by_root(tmp_path):
+    home, cache, victim = _user_tree(tmp_path)
+    _plant(cache, victim)
+    before = _snapshot(home)
+    r = pytrace("-e", 'BEGIN { printf("ok\\n"); exit(); }',
+                extra_env={"PYTRACE_CACHE_DIR": str(cache)})
+    assert r.rc == 0 and r.out == "ok\n", r
+    assert r.err == (f"warning: not using the cache directory {cache}: it belongs to uid "
+                     f"{NOBODY}, not to uid 0; running without it\n"), r
+    assert victim.read_text() == "root's secret\n"
+    assert _snapshot(home) == before
+
+
+def test_root_does_not_create_its_cache_in_a_users_home(tmp_path):
+    home, cache, victim = _user_tree(tmp_path)
+    os.rmdir(cache)
+    r = pytrace("-e", 'BEGIN { printf("ok\\n"); exit(); }',
+                extra_env={"HOME": str(home), "XDG_CACHE_HOME": ""})
+    assert r.rc == 0 and r.out == "ok\n", r
+    assert r.err == (f"warning: not using the cache directory {cache}: {home / '.cache'}: "
+                     f"it belongs to uid {NOBODY}, not to uid 0; running without it\n"), r
+    assert not cache.exists()
+
+
+def test_under_sudo_the_cache_is_roots_own(tmp_path):
+    home, cache, victim = _user_tree(tmp_path)
+    _plant(cache, victim)
+    before = _snapshot(home)
+    r = pytrace("-e", 'BEGIN { printf("ok\\n"); exit(); }',
+                extra_env={"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+                           "SUDO_USER": "nobody"})
+    assert r == r and r.rc == 0 and r.out == "ok\n" and r.err == "", r
+    assert victim.read_text() == "root's secret\n"
+    assert _snapshot(home) == before
