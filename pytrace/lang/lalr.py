@@ -194,7 +194,9 @@ class Parser:
         else:
             meta = Meta()
             first, last, depth = _first_last(children)
-            meta.depth = depth + 1
+            # a helper rule (``_…``: a list such as ``stmt*``) is spliced into
+            # its parent, so a long list is one level, not one per item
+            meta.depth = depth if name.startswith("_") else depth + 1
             if depth >= self.max_depth and first is not None:
                 raise NestingError(first, self.max_depth)
             if first is not None:
