@@ -6,6 +6,7 @@ feature), 2 a usage or compile error, 3 missing privileges.
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -41,6 +42,8 @@ options:
   --no-fallback     never run a kprobe as fentry (or fentry as a kprobe) when the
                     kernel lacks the mechanism written
   --force           xdp probes replace a program already on the interface
+  --unsafe          allow actions that change the system (drop all traffic, system(),
+                    signal(), override())
   -l [PATTERN]      list probes matching PATTERN
   --info            print the kernel feature table
   -V, --version     print the version
@@ -76,6 +79,7 @@ class Args:
         self.interactive = False
         self.no_fallback = False
         self.force = False
+        self.unsafe = False
 
 
 _WITH_VALUE = {"-e", "-c", "-p", "-f", "-o", "-B", "-d", "--no-feature"}
@@ -128,7 +132,7 @@ def parse_args(argv: list[str]) -> Args:
 _FLAGS = {"-q": "quiet", "-v": "verbose", "--dry-run": "dry_run", "--info": "info",
           "-V": "version", "--version": "version", "-h": "help", "--help": "help",
           "-i": "interactive", "--interactive": "interactive", "--no-fallback": "no_fallback",
-          "--force": "force"}
+          "--force": "force", "--unsafe": "unsafe"}
 
 
 def _is_number(text: str) -> bool:
@@ -212,8 +216,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             a = parse_args(argv)
             where = a.output or where
-            rc = _dispatch(a, streams)
-            _flush(streams[-1])
+            try:
+                rc = _dispatch(a, streams)
+                _flush(streams[-1])
+            except OSError as err:
+                if isinstance(err, BrokenPipeError) or err.errno not in _OUTPUT_ERRNOS:
+                    raise
+                raise OutputError(err) from None    # a write to a line-buffered stdout
             return rc
         except PytraceError as err:
             if isinstance(err, OutputError):
@@ -235,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGPIPE
 
 
+#: errors of a write that ends the run with "cannot write …"
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG}
+
+
 def _flush(out) -> None:
     """Whatever the run left buffered; a full disk shows here first."""
     try:
@@ -247,18 +260,18 @@ def _flush(out) -> None:
 
 def _dispatch(a: Args, streams: list) -> int:
     out = streams[-1]
-    if a.help:
-        out.write(USAGE)
-        return 0
-    if a.version:
-        out.write(f"pytrace {__version__}\n")
-        return 0
     if a.output:
         try:
             out = open(a.output, "w", encoding="utf-8", errors="surrogateescape")
         except OSError as err:
             raise UsageError(f"-o: cannot write {a.output}: {err.strerror}") from None
         streams.append(out)
+    if a.help:
+        out.write(USAGE)
+        return 0
+    if a.version:
+        out.write(f"pytrace {__version__}\n")
+        return 0
     _configure_stdout(out, a.buffering)
     if a.info:
         from .tools.info import print_info
@@ -279,7 +292,7 @@ def _run(a: Args, out) -> int:
     command = _command(a)
     options = Options(text, name, a.params, command, a.pid, a.quiet, frozenset(a.dump),
                       a.dry_run, a.verbose, masked_features(a.masked), limits_from_env(),
-                      no_fallback=a.no_fallback, force=a.force)
+                      no_fallback=a.no_fallback, force=a.force, unsafe=a.unsafe)
     session_ref: list[Session] = []
     printer = make_printer(a.fmt, out, sys.stderr,
                            Resolvers(special=lambda how, v: session_ref[0].resolve(how, v),
@@ -299,7 +312,8 @@ def _repl(a: Args, out) -> int:
     from .runtime.session import Options
     initial = _read_program(a) if a.program is not None or a.file is not None else None
     options = Options("", "<input>", a.params, _command(a), a.pid, a.quiet, frozenset(),
-                      False, a.verbose, masked_features(a.masked), limits_from_env())
+                      False, a.verbose, masked_features(a.masked), limits_from_env(),
+                      unsafe=a.unsafe)
     return run_repl(options, a.fmt, None if out is sys.stdout else out, initial=initial)
 
 

@@ -37,7 +37,10 @@ def setting_problem(name: str, value: int) -> str | None:
 
 def check_map_count(maps: dict, loc_of) -> None:
     if len(maps) > MAX_USER_MAPS:
-        name = sorted(maps)[MAX_USER_MAPS]
+        def first_use(name):
+            loc = loc_of(name)
+            return (0, 0) if loc is None else (loc.line, loc.col)
+        name = sorted(maps, key=first_use)[MAX_USER_MAPS]
         raise CompileError(Diagnostic(
             Severity.ERROR, f"the script uses {len(maps)} maps; pytrace allows at most "
             f"{MAX_USER_MAPS}", loc_of(name) or NOWHERE,
@@ -60,7 +63,7 @@ def check_program_maps(insns: list, probe_loc: Loc | None) -> None:
     used = {i.ref for i in insns if i.ref}
     if len(used) > MAX_MAPS_PER_PROGRAM:
         raise CompileError(Diagnostic(
-            Severity.ERROR, f"this probe uses {len(used)} maps; the kernel allows "
+            Severity.ERROR, f"this probe uses {len(used)} maps (counting pytrace's own); the kernel allows "
             f"{MAX_MAPS_PER_PROGRAM} in one program", probe_loc or NOWHERE,
             "keep related values in one map with keys, e.g. @m[1], @m[2], or split the "
             "probe into several"))

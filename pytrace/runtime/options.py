@@ -33,6 +33,8 @@ class Options:
     no_fallback: bool = False
     #: xdp probes replace a program already on the interface
     force: bool = False
+    #: --unsafe: allow actions that change the system (drop all traffic, …)
+    unsafe: bool = False
 
     def probe_choices(self):
         """What providers choosing between mechanisms (kprobe/fentry) are
