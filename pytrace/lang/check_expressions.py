@@ -69,6 +69,11 @@ class ExpressionChecks:
 
     def expr_Builtin(self, e: A.Builtin) -> Type:
         var = self.reg.variable(e.name)
+        if var is not None and var.family and var.name == e.name:
+            stem = e.name.rstrip("N")   # "argN" names the family, not a variable
+            self.error(f"unknown name '{e.name}'", e.loc,
+                       f"write {stem}0, {stem}1, … for the arguments")
+            return INT64
         if var is None:
             if self.reg.function(e.name) is not None:
                 self.error(f"{e.name} is a function: call it as {e.name}(…)", e.loc)
