@@ -6,11 +6,13 @@ feature), 2 a usage or compile error, 3 missing privileges.
 """
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import sys
 
 from . import __version__
-from .base.diagnostics import PytraceError, UsageError
+from .base.diagnostics import OutputError, PytraceError, UsageError
 from .runtime.options import limits_from_env, masked_features
 
 USAGE = """\
@@ -139,14 +141,23 @@ def _is_number(text: str) -> bool:
     return text[1:].isdigit() if text.startswith("-") else text.isdigit()
 
 
+#: the largest pid Linux can give (PID_MAX_LIMIT on 64-bit kernels)
+PID_MAX_LIMIT = 4194304
+
+
 def _set(a: Args, name: str, value: str) -> None:
     if name == "-e":
         a.program = value
     elif name == "-c":
+        if not value.strip():
+            raise UsageError("-c needs a command, e.g. -c 'sleep 1'")
         a.command = value
     elif name == "-p":
         if not value.isdigit():
             raise UsageError(f"-p takes a process id, not '{value}'")
+        if len(value) > 10 or not 0 < int(value) <= PID_MAX_LIMIT:
+            raise UsageError(f"-p: {value} is not a process id (they are 1 to "
+                             f"{PID_MAX_LIMIT})")
         a.pid = int(value)
     elif name == "-f":
         if value not in ("text", "json"):
@@ -201,43 +212,79 @@ def _configure_stdout(stream, buffering: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    out = sys.stdout
+    streams = [sys.stdout]
+    where = "standard output"
     try:
         try:
             a = parse_args(argv)
-            if a.help:
-                out.write(USAGE)
-                return 0
-            if a.version:
-                out.write(f"pytrace {__version__}\n")
-                return 0
-            if a.output:
-                try:
-                    out = open(a.output, "w", encoding="utf-8", errors="surrogateescape")
-                except OSError as err:
-                    raise UsageError(f"-o: cannot write {a.output}: {err.strerror}") from None
-            _configure_stdout(out, a.buffering)
-            if a.info:
-                from .tools.info import print_info
-                return print_info(out, masked_features(a.masked))
-            if a.list is not None:
-                from .tools.listing import print_listing
-                return print_listing(out, a.list, a.list_verbose, masked_features(a.masked))
-            if a.interactive or (a.program is None and a.file is None):
-                if a.interactive or sys.stdin.isatty():
-                    return _repl(a, out)
-            return _run(a, out)
+            where = a.output or where
+            try:
+                rc = _dispatch(a, streams)
+                _flush(streams[-1])
+            except OSError as err:
+                if isinstance(err, BrokenPipeError) or err.errno not in _OUTPUT_ERRNOS:
+                    raise
+                raise OutputError(err) from None    # a write to a line-buffered stdout
+            return rc
         except PytraceError as err:
+            if isinstance(err, OutputError):
+                err.where = where
+                if streams[-1] is sys.stdout:
+                    _silence_stdout()
             sys.stderr.write(err.render().rstrip("\n") + "\n")
             return err.exit_code
         except KeyboardInterrupt:
             return 0
         finally:
-            if out is not sys.stdout:
-                out.close()
+            if streams[-1] is not sys.stdout:
+                try:
+                    streams[-1].close()
+                except OSError:             # already reported by _flush
+                    pass
     except BrokenPipeError:
         _silence_stdout()
+        return 128 + signal.SIGPIPE
+
+
+#: errors of a write that ends the run with "cannot write …"
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG}
+
+
+def _flush(out) -> None:
+    """Whatever the run left buffered; a full disk shows here first."""
+    try:
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise OutputError(err) from None
+
+
+def _dispatch(a: Args, streams: list) -> int:
+    out = streams[-1]
+    if a.output:
+        try:
+            out = open(a.output, "w", encoding="utf-8", errors="surrogateescape")
+        except OSError as err:
+            raise UsageError(f"-o: cannot write {a.output}: {err.strerror}") from None
+        streams.append(out)
+    if a.help:
+        out.write(USAGE)
         return 0
+    if a.version:
+        out.write(f"pytrace {__version__}\n")
+        return 0
+    _configure_stdout(out, a.buffering)
+    if a.info:
+        from .tools.info import print_info
+        return print_info(out, masked_features(a.masked))
+    if a.list is not None:
+        from .tools.listing import print_listing
+        return print_listing(out, a.list, a.list_verbose, masked_features(a.masked))
+    if a.interactive or (a.program is None and a.file is None):
+        if a.interactive or sys.stdin.isatty():
+            return _repl(a, out)
+    return _run(a, out)
 
 
 def _run(a: Args, out) -> int:

@@ -12,6 +12,9 @@ from .bpf.emit import emit
 from .base.diagnostics import CompileError, Diagnostic, FeatureError, Severity
 from .lang.kernelinfo import KernelInfo
 from .lang import ast as A
+from .base.nesting import deep_stack
+from .lang.kernel_limits import (check_map_count, check_map_sizes, check_program_maps,
+                                 setting_problem)
 from .lang.lower import Lowerer
 from .lang.resources import Resources
 from .lang.probes import Resolvers, Target
@@ -35,6 +38,9 @@ def apply_config(limits: Limits, config: tuple[A.ConfigItem, ...]) -> Limits:
         if isinstance(current, int) and not isinstance(item.value, int):
             raise CompileError(Diagnostic(Severity.ERROR, f"{item.name} takes a number",
                                           item.loc))
+        problem = isinstance(item.value, int) and setting_problem(item.name, item.value)
+        if problem:
+            raise CompileError(Diagnostic(Severity.ERROR, problem, item.loc))
         changes[name] = item.value
     return replace(limits, **changes) if changes else limits
 
@@ -188,6 +194,7 @@ def _prog_name(group: Group, index: int, resolvers: Resolvers) -> str:
     return f"pt{index}_{clean}"[:15]
 
 
+@deep_stack()
 def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
                 params: list[str] | None = None, constants: dict[str, int] | None = None,
                 limits: Limits | None = None,
@@ -206,6 +213,11 @@ def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
         from .lang.incremental import seed_maps
         seed_maps(checker, base)
     typings = checker.check(groups)
+
+    def loc_of(name):
+        info = checker.maps.get(name)
+        return (info.key_loc or info.first_loc) if info is not None else None
+    check_map_count(checker.maps, loc_of)
     res = Resources(limits, kernel)
     res.maps = {name: map_spec(info, limits) for name, info in sorted(checker.maps.items())}
     first = 0
@@ -221,11 +233,13 @@ def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
         fn = lowerer.lower_probe()
         ir_dump = fn.dump()
         prog = emit(fn)
+        check_program_maps(prog.insns, group.probe.loc)
         special = group.targets[0].name if group.targets[0].context.runs_once else ""
         probes.append(CompiledProbe(i, prog.name, group.targets, group.context.kind,
                                     prog.insns, prog.locs, prog.stack_size, ir_dump, special,
                                     prog.funcs, group.probe_index))
     maps = list(res.maps.values()) + res.internal_maps(len(probes), kernel.ncpus)
+    check_map_sizes(maps, limits.max_strlen, loc_of)
     source = program.loc.source if program.loc is not None else None
     origins = dict(base.map_origins) if base is not None else {}
     for name, info in checker.maps.items():

@@ -164,6 +164,20 @@ class RuntimeFailure(PytraceError):
         return "\n".join(out)
 
 
+class OutputError(PytraceError):
+    """Writing the trace's output failed (ENOSPC, EIO, …; a closed pipe is
+    BrokenPipeError, which ends a tool quietly instead). Exit status 1."""
+    exit_code = 1
+
+    def __init__(self, err: OSError, where: str = "the output"):
+        super().__init__(err.strerror or str(err))
+        self.errno = err.errno
+        self.where = where
+
+    def render(self) -> str:
+        return f"error: cannot write {self.where}: {self}"
+
+
 class PrivilegeError(PytraceError):
     """Missing root or CAP_BPF+CAP_PERFMON (exit status 3)."""
     exit_code = 3

@@ -17,7 +17,7 @@ import os
 import zlib
 from typing import Callable
 
-from .cache import cache_dir, write_atomic
+from .cache import cache_dir, read_private, write_atomic
 
 _LANG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lang")
 GRAMMAR_PATH = os.path.join(_LANG, "grammar.lark")
@@ -38,10 +38,12 @@ def _read_grammar() -> bytes:
 
 
 def _read(path: str, key: str) -> dict | None:
+    raw = read_private(path)
+    if raw is None:
+        return None
     try:
-        with open(path, "rb") as f:
-            data = marshal.loads(f.read())
-    except (OSError, ValueError, EOFError, TypeError):
+        data = marshal.loads(raw)
+    except (ValueError, EOFError, TypeError):
         return None
     if isinstance(data, dict) and data.get("key") == key:
         return data

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from ..base.cache import cache_dir
+from ..base.cache import cache_dir, read_private, write_atomic
 from ..lang.kernelinfo import Feature
 
 CACHE_FORMAT = "pytrace-features 1"
@@ -335,11 +335,10 @@ def run_probe(probe: Callable[[], bool]) -> bool:
 
 def read_cache(path: str, boot: str) -> dict[str, bool]:
     """Cached answers (feature value -> present) for this boot; {} when stale."""
-    try:
-        with open(path) as f:
-            lines = f.read().split("\n")
-    except OSError:
+    raw = read_private(path)
+    if raw is None:
         return {}
+    lines = raw.decode("utf-8", "replace").split("\n")
     if len(lines) < 2 or lines[0] != CACHE_FORMAT or lines[1] != f"boot {boot}" or not boot:
         return {}
     answers = {}
@@ -354,17 +353,7 @@ def write_cache(path: str, boot: str, answers: dict[str, bool]) -> None:
     """Best effort: an unwritable cache only costs a probe next time."""
     text = "\n".join([CACHE_FORMAT, f"boot {boot}",
                       *(f"{name} {int(ok)}" for name, ok in sorted(answers.items()))]) + "\n"
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    write_atomic(path, text.encode())
 
 
 def probe_features(masked: frozenset[Feature] = frozenset(), use_cache: bool = True

@@ -70,6 +70,11 @@ class ExpressionChecks:
 
     def expr_Builtin(self, e: A.Builtin) -> Type:
         var = self.reg.variable(e.name)
+        if var is not None and var.family and var.name == e.name:
+            stem = e.name.rstrip("N")   # "argN" names the family, not a variable
+            self.error(f"unknown name '{e.name}'", e.loc,
+                       f"write {stem}0, {stem}1, … for the arguments")
+            return INT64
         if var is None:
             if self.reg.function(e.name) is not None:
                 self.error(f"{e.name} is a function: call it as {e.name}(…)", e.loc)
@@ -143,6 +148,13 @@ class ExpressionChecks:
     def _check_const_division(self, op: str, right: A.Expr) -> None:
         if op in ("/", "%") and self.const_int(right) == 0:
             self.error("division by zero", right.loc)
+        if op in ("<<", ">>"):
+            n = self.const_int(right)
+            if n is not None and not 0 <= n < 64:
+                # the verifier refuses such a constant shift, and a computed
+                # one is taken modulo 64 by the CPU: neither is what C means
+                self.error(f"shift by {n}: a shift amount is 0 to 63", right.loc,
+                           "shift by a smaller amount, or write the result as a constant")
 
     def expr_Unary(self, e: A.Unary) -> Type:
         t = self.expr(e.operand)

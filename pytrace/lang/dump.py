@@ -2,6 +2,7 @@
 compare these."""
 from __future__ import annotations
 
+from ..base.nesting import deep_stack
 from ..base.record import fields as record_fields, is_record, replace
 
 from ..bpf.insn import Insn, decode, encode, slot_offsets
@@ -9,7 +10,13 @@ from ..bpf.insn_text import format_insn
 from . import ast as A
 
 
-def ast_lines(node: A.Node, depth: int = 0) -> list[str]:
+@deep_stack()
+def ast_lines(node: A.Node) -> list[str]:
+    """The tree, one node a line, children indented under their parent."""
+    return _ast_lines(node, 0)
+
+
+def _ast_lines(node: A.Node, depth: int) -> list[str]:
     pad = "  " * depth
     if not is_record(node):
         return [pad + repr(node)]
@@ -31,9 +38,9 @@ def ast_lines(node: A.Node, depth: int = 0) -> list[str]:
         if len(nested) > 1 or len(children) > 1:
             out.append(pad + f"  .{name}")
             for c in children:
-                out += ast_lines(c, depth + 2)
+                out += _ast_lines(c, depth + 2)
         else:
-            out += ast_lines(children[0], depth + 1)
+            out += _ast_lines(children[0], depth + 1)
     return out
 
 

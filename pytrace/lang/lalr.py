@@ -110,10 +110,13 @@ class Token(str):
 
 
 class Meta:
-    __slots__ = ("empty", "line", "column", "end_line", "end_column")
+    """Where a tree stands, and ``depth``: how many trees it nests (a
+    token is 0)."""
+    __slots__ = ("empty", "line", "column", "end_line", "end_column", "depth")
 
     def __init__(self):
         self.empty = True
+        self.depth = 1
 
 
 class Tree:
@@ -121,6 +124,15 @@ class Tree:
 
     def __init__(self, data: str, children: list, meta: Meta):
         self.data, self.children, self.meta = data, children, meta
+
+
+class NestingError(Exception):
+    """The tree being built is more than ``MAX_NESTING`` deep; ``where`` (a
+    Token or Meta: ``line`` and ``column``) starts the subtree that went over."""
+
+    def __init__(self, where, limit: int):
+        super().__init__("nested too deeply")
+        self.where, self.limit = where, limit
 
 
 class ParseError(Exception):
@@ -135,22 +147,33 @@ class ParseError(Exception):
 
 
 def _first_last(children: list):
+    """The first and last child with a position, and the deepest child's depth."""
     first = last = None
+    depth = 0
     for c in children:
-        m = c.meta if isinstance(c, Tree) else c
+        if isinstance(c, Tree):
+            m = c.meta
+            if m.depth > depth:
+                depth = m.depth
+        else:
+            m = c
         if m is None or (isinstance(c, Tree) and m.empty):
             continue
         if first is None:
             first = m
         last = m
-    return first, last
+    return first, last, depth
 
 
 class Parser:
     """Runs the tables over tokens, building ``Tree``s the way Lark would."""
 
-    def __init__(self, t: Tables):
+    def __init__(self, t: Tables, max_depth: int | None = None):
         self.t = t
+        if max_depth is None:
+            from ..base.nesting import MAX_NESTING
+            max_depth = MAX_NESTING
+        self.max_depth = max_depth
 
     def _reduce(self, rule: int, stack: list, values: list):
         origin, length, name, inline, keep, trailing = self.t.rules[rule]
@@ -170,7 +193,12 @@ class Parser:
             node = kept[0]
         else:
             meta = Meta()
-            first, last = _first_last(children)
+            first, last, depth = _first_last(children)
+            # a helper rule (``_…``: a list such as ``stmt*``) is spliced into
+            # its parent, so a long list is one level, not one per item
+            meta.depth = depth if name.startswith("_") else depth + 1
+            if depth >= self.max_depth and first is not None:
+                raise NestingError(first, self.max_depth)
             if first is not None:
                 meta.empty = False
                 meta.line, meta.column = first.line, first.column

@@ -13,6 +13,7 @@ from typing import Callable
 
 from ..bpf.insn import AluOp, Helper, JmpOp
 from ..base.diagnostics import NOWHERE, Loc
+from ..base.nesting import deep_stack
 from . import ast as A
 from . import ir
 from .builtins import registry
@@ -189,6 +190,7 @@ class Lowerer(StatementLowering, ExpressionLowering, AccessOps, CopyOps, MemoryO
         self.emit(ir.Jump(target))
 
     # -- statements ------------------------------------------------------------
+    @deep_stack()
     def lower_probe(self) -> ir.Function:
         probe = self.group.probe
         self.loc = probe.loc

@@ -9,7 +9,8 @@ from __future__ import annotations
 from ..base.diagnostics import CompileError, Diagnostic, Loc, Severity, Source
 from . import ast as A
 from .angles import rewrite_angle_bodies
-from .lalr import ParseError, Parser, tables
+from ..base.nesting import deep_stack
+from .lalr import NestingError, ParseError, Parser, tables
 from .lexer import LexError, Lexer
 
 
@@ -35,7 +36,18 @@ def parse(text: str, name: str = "-e") -> A.Program:
         raise CompileError(Diagnostic(Severity.ERROR, str(exc), loc, exc.hint)) from None
     except ParseError as exc:
         raise CompileError(_syntax_error(t.literals, exc, source)) from None
-    return _Builder(source).build(tree)
+    except NestingError as exc:
+        raise CompileError(nesting_error(source, exc.where.line, exc.where.column,
+                                         exc.limit)) from None
+    with deep_stack():
+        return _Builder(source).build(tree)
+
+
+def nesting_error(source: Source, line: int, column: int, limit: int) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, f"nested too deeply: more than {limit} levels",
+                      _point(source, line, column),
+                      "split the expression or the blocks, e.g. into variables "
+                      "assigned one after another")
 
 
 # -- syntax errors ------------------------------------------------------------
@@ -175,15 +187,27 @@ def _unescape(raw: str) -> str:
     return "".join(out)
 
 
+#: a literal's value when it is too long to be worth computing: any value
+#: of 2**64 or more is reported as "does not fit in 64 bits" by the checker
+TOO_BIG = 1 << 64
+#: longer digit strings cannot fit in 64 bits in any base (64 binary digits)
+_MAX_DIGITS = 70
+
+
 def parse_int(text: str) -> int:
     t = text.replace("_", "")
     if t[:2] in ("0x", "0X"):
-        return int(t[2:], 16)
+        return int(t[2:], 16) if len(t) <= _MAX_DIGITS else TOO_BIG
     if t[:2] in ("0b", "0B"):
-        return int(t[2:], 2)
+        return int(t[2:], 2) if len(t) <= _MAX_DIGITS else TOO_BIG
     if "e" in t or "E" in t:
         mant, exp = t.lower().split("e")
-        return int(mant) * 10 ** int(exp)
+        if len(mant) > _MAX_DIGITS or len(exp) > 3:
+            return TOO_BIG if mant.strip("0") else 0
+        m, e = int(mant), int(exp)
+        return m * 10 ** e if m == 0 or e <= _MAX_DIGITS else TOO_BIG
+    if len(t.lstrip("0")) > _MAX_DIGITS:
+        return TOO_BIG
     if len(t) > 1 and t[0] == "0":
         return int(t, 8)            # a leading 0 means octal, as in C and bpftrace
     return int(t, 10)

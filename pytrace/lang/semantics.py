@@ -8,6 +8,7 @@ checks everything and reports. Variables belong to one probe.
 """
 from __future__ import annotations
 
+from ..base.nesting import deep_stack
 from ..base.diagnostics import CompileError, Diagnostic, Loc, Severity
 from .kernelinfo import KernelInfo
 from .builtins import registry
@@ -45,6 +46,7 @@ class Checker(StatementChecks, MapChecks, ExpressionChecks, KernelTypeChecks):
         self.ext: dict = {}
 
     # -- driver ----------------------------------------------------------
+    @deep_stack()
     def check(self, groups: list[Group]) -> list[ProbeTyping]:
         for final in (False, True):
             self.final = final

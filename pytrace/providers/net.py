@@ -166,3 +166,76 @@ def _report(lines: list[str]) -> None:
     import sys
     for line in lines:
         sys.stderr.write(f"pytrace: {line}\n")
+
+
+# -- actions that change real traffic ----------------------------------------------
+
+#: the actions that change where a packet goes (``pass`` does not)
+TRAFFIC_ACTIONS = ("drop", "tx", "redirect")
+UNSAFE_HINT = ("add a predicate or a condition, or run with --unsafe to cut the "
+               "interface off on purpose")
+
+
+def _is_loopback(t: NetTarget) -> bool:
+    return t.iface == "lo" or t.ifindex == 1
+
+
+def _actions(body) -> list:
+    """(action name, node) of every drop / tx / redirect() in ``body``."""
+    from ..lang import ast as A
+    found = []
+    for n in A.walk(body):
+        if isinstance(n, A.Builtin) and n.name in ("drop", "tx"):
+            found.append((n.name, n))
+        elif isinstance(n, A.Call) and n.name == "redirect":
+            found.append((n.name, n))
+    return found
+
+
+def _unconditional_drop(probe):
+    """The ``drop`` that ends every run of ``probe``: no predicate, and no
+    condition, loop or return before it at the top of the body."""
+    from ..lang import ast as A
+    if probe.predicate is not None:
+        return None
+    stmts = list(probe.body.stmts)
+    while stmts:
+        s = stmts.pop(0)
+        if isinstance(s, A.Block):
+            stmts[:0] = list(s.stmts)
+        elif isinstance(s, A.ExprStmt) and isinstance(s.expr, A.Builtin) and (
+                s.expr.name == "drop"):
+            return s.expr
+        elif not isinstance(s, (A.AssignMap, A.AssignVar, A.DeclareVar, A.CompoundAssign,
+                                A.ExprStmt)):
+            return None
+    return None
+
+
+def traffic_changes(program, script) -> tuple[list[str], list]:
+    """What the compiled ``script`` of ``program`` does to real network
+    traffic: warning lines (one per probe that may drop, send back or
+    redirect packets of an interface other than loopback) and the
+    ``CompileError``s for probes that drop every packet of one."""
+    from ..base.diagnostics import CompileError, Diagnostic, Severity
+    warnings, errors = [], []
+    seen = set()
+    for compiled in script.probes:
+        ifaces = sorted({t.data.iface for t in compiled.targets
+                         if isinstance(t.data, NetTarget) and not _is_loopback(t.data)})
+        if not ifaces or compiled.source in seen or compiled.source >= len(program.probes):
+            continue
+        seen.add(compiled.source)
+        probe = program.probes[compiled.source]
+        actions = sorted({name for name, _ in _actions(probe.body)})
+        if not actions:
+            continue
+        where = ", ".join(ifaces)
+        warnings.append(f"warning: {'/'.join(actions)} on {where}: this script changes the "
+                        "real traffic of that interface while it runs")
+        drop = _unconditional_drop(probe)
+        if drop is not None:
+            errors.append(CompileError(Diagnostic(
+                Severity.ERROR, f"this probe drops every packet on {where}", drop.loc,
+                UNSAFE_HINT)))
+    return warnings, errors

@@ -123,6 +123,19 @@ def _where(runtime) -> list[tuple[int, int]]:
     return [(-1, tid) for tid in tids]
 
 
+#: perf_event_open refuses a sampling frequency above this sysctl
+MAX_SAMPLE_RATE_PATH = "/proc/sys/kernel/perf_event_max_sample_rate"
+
+
+def max_sample_rate() -> int:
+    """The kernel's current ceiling for profile:hz:N (100000 by default)."""
+    try:
+        with open(MAX_SAMPLE_RATE_PATH) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 100000
+
+
 class Profile(_PerCpu):
     doc = "sample every CPU: profile:hz:N, profile:s:N, profile:ms:N, profile:us:N"
 
@@ -135,6 +148,12 @@ class Profile(_PerCpu):
                             "write profile:hz:N, profile:s:N, profile:ms:N or profile:us:N "
                             "(or profile:99hz, profile:10ms)")
         if period.unit == "hz":
+            top = max_sample_rate()
+            if period.count > top:
+                raise self.fail(f"profile:hz:{period.count} samples faster than the kernel "
+                                f"allows: at most {top} a second", spec,
+                                "sample less often, or raise the limit with sysctl "
+                                "kernel.perf_event_max_sample_rate=N")
             data = SampleData(PerfType.SOFTWARE, PerfSwConfig.CPU_CLOCK, freq=period.count)
         else:
             data = SampleData(PerfType.SOFTWARE, PerfSwConfig.CPU_CLOCK, period=period.ns)

@@ -5,10 +5,13 @@ symbols, probe names and stacks) and the ``Printer`` interface that
 Strings hold raw bytes that are not UTF-8 as surrogate escapes (see
 ``decode``). Writing falls back to the stream's binary buffer when its
 encoding rejects them, so those bytes come out unchanged. Errors from the
-stream itself (BrokenPipeError) propagate to the caller.
+stream itself end the run: BrokenPipeError propagates to the caller (a
+reader that went away, as after ``| head``), any other OSError (a full
+disk, an I/O error) becomes ``OutputError``.
 """
 from __future__ import annotations
 
+from ..base.diagnostics import OutputError
 from ..base.record import record
 
 from .decode import MapDump, zero_value
@@ -43,6 +46,15 @@ NO_RESOLVERS = Resolvers()
 def write(stream: TextIO, text: str) -> None:
     """``text`` to ``stream``; bytes that are not UTF-8 (surrogate escapes)
     go to its binary buffer unchanged."""
+    try:
+        _write(stream, text)
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise OutputError(err) from None
+
+
+def _write(stream: TextIO, text: str) -> None:
     try:
         stream.write(text)
     except UnicodeEncodeError:

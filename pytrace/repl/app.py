@@ -13,8 +13,11 @@ CLI prints them at exit, and nothing stays loaded.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import errno
 import os
 import signal
+import stat
 import sys
 
 from ..base.diagnostics import PytraceError, RuntimeFailure
@@ -30,7 +33,12 @@ CONTINUATION = "    ...> "
 
 
 def history_path(environ=os.environ) -> str:
-    """$XDG_STATE_HOME/pytrace/history, else ~/.local/state/pytrace/history."""
+    """$XDG_STATE_HOME/pytrace/history, else ~/.local/state/pytrace/history;
+    under sudo root's own ~root/.local/state/pytrace/history (a kept HOME or
+    XDG_STATE_HOME is the invoking user's)."""
+    if os.geteuid() == 0 and environ.get("SUDO_USER"):
+        import pwd
+        return os.path.join(pwd.getpwuid(0).pw_dir, ".local", "state", "pytrace", "history")
     state = environ.get("XDG_STATE_HOME") or os.path.join(
         environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
     return os.path.join(state, "pytrace", "history")
@@ -312,13 +320,50 @@ def _key_bindings():
 
 
 def _history(path: str):
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
-    if not path:
+    """The history kept in ``path``: in a directory of the effective user's
+    own (``base.cache.trusted_dir``), never through a symlink; in memory
+    when that cannot be."""
+    from prompt_toolkit.history import InMemoryHistory
+    from ..base.cache import trusted_dir
+    if not path or not trusted_dir(os.path.dirname(os.path.abspath(path)),
+                                   "history directory"):
         return InMemoryHistory()
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with open(path, "a", encoding="utf-8"):
-            pass
-    except OSError:
+        os.close(_open_history(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT))
+    except OSError as err:
+        sys.stderr.write(f"warning: not keeping history in {path}: {err.strerror}\n")
         return InMemoryHistory()
-    return FileHistory(path)
+    return _private_history(path)
+
+
+def _open_history(path: str, flags: int) -> int:
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return fd
+
+
+def _private_history(path: str):
+    """prompt-toolkit's FileHistory, opening its file with O_NOFOLLOW."""
+    from prompt_toolkit.history import FileHistory
+
+    class PrivateHistory(FileHistory):
+        def load_history_strings(self):
+            try:
+                os.close(_open_history(self.filename, os.O_RDONLY))
+            except OSError:
+                return []
+            return super().load_history_strings()
+
+        def store_string(self, string: str) -> None:
+            try:
+                fd = _open_history(self.filename, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            except OSError:
+                return
+            with os.fdopen(fd, "ab") as f:
+                f.write(f"\n# {datetime.datetime.now()}\n".encode())
+                for line in string.split("\n"):
+                    f.write(f"+{line}\n".encode("utf-8", "surrogateescape"))
+
+    return PrivateHistory(path)

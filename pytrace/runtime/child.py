@@ -2,6 +2,13 @@
 
 The command line is split like a shell would (shlex) and executed directly,
 without a shell, so ``cpid`` is the traced program itself.
+
+The child never outlives pytrace: before exec it asks the kernel for
+SIGKILL when its parent dies (``PR_SET_PDEATHSIG``), then checks that the
+parent is still the one that forked it (had pytrace died between fork and
+prctl, the child would already belong to init and wait for a signal that
+never comes). A set-user-ID program clears that request at exec; such a
+child is still stopped by ``close`` on any ending pytrace survives.
 """
 from __future__ import annotations
 
@@ -9,6 +16,21 @@ import os
 import signal
 
 from ..base.diagnostics import UsageError
+
+#: prctl(2) option: the signal a process gets when its parent dies
+PR_SET_PDEATHSIG = 1
+
+
+def _prctl():
+    """libc's prctl, looked up before fork (the child only calls it)."""
+    import ctypes
+    import ctypes.util
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    fn = libc.prctl
+    fn.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                   ctypes.c_ulong]
+    fn.restype = ctypes.c_int
+    return fn
 
 
 class Child:
@@ -23,10 +45,15 @@ class Child:
             raise UsageError(f"-c: {argv[0]} is not an executable program")
         self.argv = argv
         self.status: int | None = None
+        prctl = _prctl()
+        parent = os.getpid()
         ready, self._go = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:                       # the child
             os.close(self._go)
+            if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or (
+                    os.getppid() != parent):
+                os._exit(127)                   # pytrace is gone already
             try:
                 if os.read(ready, 1) == b"g":
                     os.close(ready)

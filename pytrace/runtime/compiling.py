@@ -18,6 +18,7 @@ def compile_script(options, kernel, constants: dict[str, int], printer,
         _dump(dump_out, "\n".join(ast_lines(program)))
     script = compile_ast(program, kernel, resolvers(options.probe_choices()), params=options.params,
                          constants=constants, limits=options.compile_limits())
+    check_traffic_changes(program, script, options, printer)
     print_fallback_notes(printer, script)
     if "ir" in options.dump:
         for p in script.probes:
@@ -38,8 +39,20 @@ def compile_input(program, options, kernel, constants: dict[str, int], printer,
     from ..providers import resolvers
     unit = compile_ast(program, kernel, resolvers(options.probe_choices()), params=options.params,
                        constants=constants, limits=options.compile_limits(), base=base)
+    check_traffic_changes(program, unit, options, printer)
     print_fallback_notes(printer, unit)         # kprobe running as fentry, …
     return unit
+
+
+def check_traffic_changes(program, script: CompiledScript, options, printer) -> None:
+    """drop/tx/redirect on a real interface: one warning line each (-q
+    too); a probe that drops every packet needs --unsafe."""
+    from ..providers.net import traffic_changes
+    warnings, errors = traffic_changes(program, script)
+    if errors and not options.unsafe:
+        raise errors[0]
+    for line in warnings:
+        printer.message(line)
 
 
 def print_fallback_notes(printer, script: CompiledScript) -> None:

@@ -136,14 +136,49 @@ def parse_line(line: str) -> tuple[str, str] | None:
     return " ".join(parts[:-1]), parts[-1]
 
 
+#: the largest map file ``load()`` reads (far more than any map holds)
+MAX_LOAD_BYTES = 64 << 20
+
+
+def read_map_file(path: str) -> list[str]:
+    """The lines of a regular file of at most ``MAX_LOAD_BYTES``; devices,
+    FIFOs and sockets are refused (opened without blocking, never read)."""
+    import os
+    import stat
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        raise RuntimeFailure(f"load(): cannot read {path}: {err.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise RuntimeFailure(f"load(): {path} is not a regular file",
+                                 hint="load() reads map files; copy the data into one first")
+        if st.st_size > MAX_LOAD_BYTES:
+            raise RuntimeFailure(f"load(): {path} is larger than {MAX_LOAD_BYTES >> 20} MiB "
+                                 f"({st.st_size} bytes)",
+                                 hint="split it into smaller files, one load() each")
+        chunks, total = [], 0
+        while total <= MAX_LOAD_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > MAX_LOAD_BYTES:
+            raise RuntimeFailure(f"load(): {path} grew past {MAX_LOAD_BYTES >> 20} MiB "
+                                 "while being read")
+    except OSError as err:
+        raise RuntimeFailure(f"load(): cannot read {path}: {err.strerror}") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "surrogateescape").splitlines()
+
+
 def load_file(session, name: str, path: str) -> int:
     """Add every entry of a map file to ``name``; returns how many.
     Raises RuntimeFailure naming the file and line of a bad entry."""
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            lines = f.read().splitlines()
-    except OSError as err:
-        raise RuntimeFailure(f"load(): cannot read {path}: {err.strerror}") from None
+    lines = read_map_file(path)
     try:
         spec = _spec(session, name)
     except EntryError as err:

@@ -33,7 +33,8 @@ class Options:
     no_fallback: bool = False
     #: xdp probes replace a program already on the interface
     force: bool = False
-    #: --unsafe: allow actions that change the system (system(), signal(), override(), …)
+    #: --unsafe: allow actions that change the system (drop all traffic,
+    #: system(), signal(), override())
     unsafe: bool = False
 
     def compile_limits(self):
@@ -59,6 +60,11 @@ def limits_from_env(environ=os.environ):
         if isinstance(current, int):
             if not raw.isdigit() or int(raw) <= 0:
                 raise UsageError(f"PYTRACE_{key.upper()} must be a positive number, not '{raw}'")
+            from ..lang.kernel_limits import setting_problem
+            problem = len(raw) > 20 and f"{key} = {raw} is out of range" or setting_problem(
+                key, int(raw))
+            if problem:
+                raise UsageError(f"PYTRACE_{key.upper()}: {problem}")
             changes[field] = int(raw)
         else:
             changes[field] = raw

@@ -162,6 +162,10 @@ def _lower_strftime(lw, e: A.Call):
 def _check_exit(ck, e: A.Call):
     if ck.expect_args(e, 0, 1) and e.args:
         ck.expect_int(e.args[0], "the exit code")
+        code = ck.const_int(e.args[0])
+        if code is not None and not 0 <= code <= 255:
+            ck.error(f"exit code {code} is out of range: an exit status is 0 to 255",
+                     e.args[0].loc)
     return VOID
 
 
