@@ -42,6 +42,12 @@ options:
   --force           xdp probes replace a program already on the interface
   -l [PATTERN]      list probes matching PATTERN
   --info            print the kernel feature table
+  --export prometheus[=HOST:PORT]
+                    serve the script's maps on http://HOST:PORT/metrics while it
+                    runs (default 127.0.0.1:9435; needs pip install 'pytrace[export]');
+                    --export-prefix NAME (default pytrace), --export-max-series N
+                    (per map, default 5000); '// export: @map labels=a,b' in the
+                    script names a map's labels
   -V, --version     print the version
   -h, --help        this help
 
@@ -75,6 +81,9 @@ class Args:
         self.interactive = False
         self.no_fallback = False
         self.force = False
+        self.export: tuple | None = None        # --export: see _set_export
+        self.export_prefix: str | None = None
+        self.export_max_series: int | None = None
 
 
 _WITH_VALUE = {"-e", "-c", "-p", "-f", "-o", "-B", "-d", "--no-feature"}
@@ -164,6 +173,8 @@ def _set(a: Args, name: str, value: str) -> None:
                                  "or all)")
     elif name == "--no-feature":
         a.masked += [v for v in value.split(",") if v]
+    elif name in _EXPORT_WITH_VALUE:
+        _set_export(a, name, value)
 
 
 def _read_program(a: Args) -> tuple[str, str]:
@@ -221,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             if a.interactive or (a.program is None and a.file is None):
                 if a.interactive or sys.stdin.isatty():
                     return _repl(a, out)
+            if a.export is not None:
+                return _run_export(a, out)
             return _run(a, out)
         except PytraceError as err:
             sys.stderr.write(err.render().rstrip("\n") + "\n")
@@ -253,6 +266,57 @@ def _run(a: Args, out) -> int:
         return session.run()
     finally:
         session.close()
+
+
+# -- --export (issue 13): the script's maps served to Prometheus (runtime/export/) --------
+_EXPORT_WITH_VALUE = {"--export", "--export-prefix", "--export-max-series"}
+_WITH_VALUE |= _EXPORT_WITH_VALUE
+
+
+def _set_export(a: Args, name: str, value: str) -> None:
+    if name == "--export":
+        from .runtime.export.server import parse_export
+        a.export = parse_export(value)
+    elif name == "--export-prefix":
+        a.export_prefix = value
+    elif not value.isdigit() or int(value) == 0:
+        raise UsageError(f"--export-max-series takes a positive number, not '{value}'")
+    else:
+        a.export_max_series = int(value)
+
+
+def _run_export(a: Args, out) -> int:
+    """A run with /metrics up while it lasts (prometheus_client is imported
+    only here, so the plain CLI starts without it)."""
+    from .runtime.export.server import require_client
+    require_client()
+    from .render.output import Resolvers, make_printer
+    from .runtime.export.config import parse
+    from .runtime.export.server import ExportingSession
+    from .runtime.session import Options
+    text, name = _read_program(a)
+    config = parse(text, name, a.export_prefix, a.export_max_series)
+    options = Options(text, name, a.params, _command(a), a.pid, a.quiet, frozenset(a.dump),
+                      a.dry_run, a.verbose, masked_features(a.masked), limits_from_env(),
+                      no_fallback=a.no_fallback, force=a.force)
+    ref: list = []
+    printer = make_printer(a.fmt, out, sys.stderr,
+                           Resolvers(special=lambda how, v: ref[0].resolve(how, v),
+                                     stack=lambda t, v: ref[0].resolve_stack(t, v)))
+    session = ExportingSession(options, printer, config, a.export, dump_out=out,
+                               log=None if a.quiet else _export_log)
+    ref.append(session)
+    try:
+        return session.run()
+    finally:
+        session.close()
+
+
+def _export_log(level: str, event: str, detail: str) -> None:
+    """The exporter's stderr log: one line, ``pytrace: LEVEL EVENT DETAIL``."""
+    sys.stderr.write(f"pytrace: {level} {event} {detail}\n")
+    sys.stderr.flush()
+# -- end of --export ----------------------------------------------------------------------
 
 
 def _repl(a: Args, out) -> int:

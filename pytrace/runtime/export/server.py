@@ -1,0 +1,117 @@
+"""The /metrics endpoint: ``prometheus_client``'s HTTP server in its own
+thread, serving a ``MapCollector`` (and the process's CPU and memory).
+
+A scrape runs in the server's thread: map reads are bpf() system calls
+made through ctypes, which let go of the GIL, and the decoding in Python
+is shared with the event loop at the interpreter's switch interval (5 ms),
+so the loop never waits long for a scrape (bench/export_bench.py measures
+both). ``ExportingSession`` is the one-shot ``Session`` with the endpoint
+up from the moment its maps are loaded until they close.
+"""
+from __future__ import annotations
+
+import platform
+
+from ...base.diagnostics import RuntimeFailure, UsageError
+from ..session import Session
+from .collector import ExportedScript, MapCollector
+from .config import ExportConfig, check
+
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 9435
+
+
+def parse_export(value: str) -> tuple[str, int]:
+    """``prometheus`` or ``prometheus=HOST:PORT`` (``[v6]:PORT``, or only
+    ``PORT`` on 127.0.0.1) -> (host, port)."""
+    kind, eq, where = value.partition("=")
+    if kind != "prometheus":
+        raise UsageError(f"--export: unknown exporter '{kind}' (use prometheus"
+                         "[=HOST:PORT])")
+    if not eq:
+        return DEFAULT_HOST, DEFAULT_PORT
+    host, colon, port = where.rpartition(":")
+    if not colon:
+        host, port = DEFAULT_HOST, where
+    host = host.strip("[]") or DEFAULT_HOST
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--export: '{where}' has no valid port (use HOST:PORT, e.g. "
+                         f"{DEFAULT_HOST}:{DEFAULT_PORT})")
+    return host, int(port)
+
+
+def build_info() -> dict[str, str]:
+    from ... import __version__
+    return {"version": __version__, "python": platform.python_version()}
+
+
+class MetricsServer:
+    """A started endpoint; ``close`` stops serving and closes the port."""
+
+    def __init__(self, collector: MapCollector, host: str, port: int):
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.exposition import start_http_server
+        from prometheus_client.process_collector import ProcessCollector
+        self.collector = collector
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(collector)
+        ProcessCollector(registry=self.registry)
+        try:
+            self.httpd, self.thread = start_http_server(port, host, registry=self.registry)
+        except OSError as err:
+            raise RuntimeFailure(f"--export: cannot listen on {host}:{port}: {err.strerror}",
+                                 "choose another port with --export prometheus=HOST:PORT")
+        self.host, self.port = host, self.httpd.server_address[1]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(2)
+
+
+def require_client() -> None:
+    """A usage error (not a traceback) when the optional extra is missing."""
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        raise UsageError("--export needs the prometheus_client library: "
+                         "pip install 'pytrace[export]' (or apt-get install "
+                         "python3-prometheus-client)") from None
+
+
+def arities(script) -> dict[str, int]:
+    """User map name -> number of keys (0: scalar), as the exporter labels them."""
+    from ...lang.types import Tuple
+    out = {}
+    for spec in script.user_maps:
+        key = getattr(spec, "key", None)
+        out[spec.name] = 0 if key is None else len(key.elems) if isinstance(key, Tuple) else 1
+    return out
+
+
+class ExportingSession(Session):
+    """A ``Session`` whose maps are served on /metrics while it runs."""
+
+    def __init__(self, options, printer, config: ExportConfig, address: tuple[str, int],
+                 dump_out=None, log=None):
+        super().__init__(options, printer, dump_out)
+        self.export_config = config
+        self.address = address
+        self.server: MetricsServer | None = None
+        self.log = log
+
+    def load(self) -> None:
+        check(self.export_config, arities(self.script))
+        super().load()
+        if self.options.dry_run:
+            return
+        exported = ExportedScript(self.options.name, self.export_config, self.loader,
+                                  self.events, self.attachments)
+        self.server = MetricsServer(MapCollector([exported], build_info()), *self.address)
+        self.stack.callback(self.server.close)
+        if self.log is not None:
+            self.log("info", "serving", f"http://{_url_host(self.server.host)}:"
+                     f"{self.server.port}/metrics")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
