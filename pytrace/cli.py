@@ -304,7 +304,7 @@ def _run_export(a: Args, out) -> int:
                            Resolvers(special=lambda how, v: ref[0].resolve(how, v),
                                      stack=lambda t, v: ref[0].resolve_stack(t, v)))
     session = ExportingSession(options, printer, config, a.export, dump_out=out,
-                               log=None if a.quiet else _export_log)
+                               log=None if a.quiet else _export_log, version=__version__)
     ref.append(session)
     try:
         return session.run()

@@ -13,7 +13,7 @@ script through its ``MapReader`` and turns it into metric families:
 A bpftrace bucket [lo, hi) holds integers, so its Prometheus bound is
 ``le = hi - 1``; the last lhist bucket (and nothing above hist's last used
 one) is ``+Inf``. A hist keeps no sum of its values, so no ``_sum`` is
-exported for it. Keys become labels (``config.ExportConfig``); past a
+exported for it (its ``_count`` is). Keys become labels (``config.ExportConfig``); past a
 map's series cap the keys after the first N (in sorted order) are left
 out and counted in ``<prefix>_dropped_series_total{map=…}``.
 Non-numeric values (strings, stacks …) are not exported.
@@ -25,6 +25,7 @@ import threading
 
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     HistogramMetricFamily, SummaryMetricFamily)
+from prometheus_client.samples import Sample
 
 from ...base.record import field, record
 from ...lang.types import Agg, AggKind, Int, Tuple
@@ -170,8 +171,12 @@ class MapCollector:
         else:
             fam = HistogramMetricFamily(base, help_text, labels=labels)
             for key, counts in entries:
-                fam.add_metric(label_values(key, arity),
-                               histogram_buckets(dump.value_type, counts), None)
+                values = label_values(key, arity)
+                buckets = histogram_buckets(dump.value_type, counts)
+                fam.add_metric(values, buckets, None)
+                # _count (= the +Inf bucket) without a _sum, which a hist cannot know
+                fam.samples.append(Sample(base + "_count", dict(zip(labels, values)),
+                                          buckets[-1][1]))
         return fam
 
     # -- the agent's own health ------------------------------------------------------

@@ -39,9 +39,8 @@ def parse_export(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def build_info() -> dict[str, str]:
-    from ... import __version__
-    return {"version": __version__, "python": platform.python_version()}
+def build_info(version: str) -> dict[str, str]:
+    return {"version": version, "python": platform.python_version()}
 
 
 class MetricsServer:
@@ -92,12 +91,13 @@ class ExportingSession(Session):
     """A ``Session`` whose maps are served on /metrics while it runs."""
 
     def __init__(self, options, printer, config: ExportConfig, address: tuple[str, int],
-                 dump_out=None, log=None):
+                 dump_out=None, log=None, version: str = "unknown"):
         super().__init__(options, printer, dump_out)
         self.export_config = config
         self.address = address
         self.server: MetricsServer | None = None
         self.log = log
+        self.version = version
 
     def load(self) -> None:
         check(self.export_config, arities(self.script))
@@ -106,7 +106,7 @@ class ExportingSession(Session):
             return
         exported = ExportedScript(self.options.name, self.export_config, self.loader,
                                   self.events, self.attachments)
-        self.server = MetricsServer(MapCollector([exported], build_info()), *self.address)
+        self.server = MetricsServer(MapCollector([exported], build_info(self.version)), *self.address)
         self.stack.callback(self.server.close)
         if self.log is not None:
             self.log("info", "serving", f"http://{_url_host(self.server.host)}:"
