@@ -85,8 +85,8 @@ def histogram_buckets(agg: Agg, counts: dict[int, int]) -> list[tuple[str, float
     all of the lhist's buckets, so the set of bounds only grows."""
     if agg.kind is AggKind.LHIST:
         lo, hi, step = agg.params
-        last = (hi - lo) // step + 1
-        bounds = [lo + i * step - 1 for i in range(last + 1)]   # bucket i: < lo + i*step
+        # bucket i < lo + i*step while that is <= hi; the one after is open (+Inf)
+        bounds = [lo + i * step - 1 for i in range((hi - lo) // step + 1)]
     else:
         bits = agg.params[0] if agg.params else 0
         used = [i for i, c in counts.items() if c]
