@@ -275,7 +275,7 @@ _WITH_VALUE |= _EXPORT_WITH_VALUE
 
 def _set_export(a: Args, name: str, value: str) -> None:
     if name == "--export":
-        from .runtime.export.server import parse_export
+        from .runtime.export.config import parse_export
         a.export = parse_export(value)
     elif name == "--export-prefix":
         a.export_prefix = value

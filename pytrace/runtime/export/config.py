@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from ...base.diagnostics import CompileError, Diagnostic, Loc, Severity, Source
+from ...base.diagnostics import CompileError, Diagnostic, Loc, Severity, Source, UsageError
 from ...base.record import field, record
 
 PRAGMA = re.compile(r"//\s*export:(?P<body>.*)$")
@@ -29,6 +29,7 @@ NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*$")
 RESERVED_LABELS = frozenset({"le", "quantile", "map"})
 DEFAULT_PREFIX = "pytrace"
 DEFAULT_MAX_SERIES = 5000
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 9435
 
 
 @record(frozen=True)
@@ -185,3 +186,22 @@ def check(config: ExportConfig, arities: dict[str, int]) -> None:
                 f"{len(entry.labels)} label{'s' if len(entry.labels) != 1 else ''} "
                 f"{'are' if len(entry.labels) != 1 else 'is'} given", entry.loc,
                 f"give one label name per key, in order"))
+
+
+def parse_export(value: str) -> tuple[str, int]:
+    """``prometheus`` or ``prometheus=HOST:PORT`` (``[v6]:PORT``, or only
+    ``PORT`` on 127.0.0.1) -> (host, port)."""
+    kind, eq, where = value.partition("=")
+    if kind != "prometheus":
+        raise UsageError(f"--export: unknown exporter '{kind}' (use prometheus"
+                         "[=HOST:PORT])")
+    if not eq:
+        return DEFAULT_HOST, DEFAULT_PORT
+    host, colon, port = where.rpartition(":")
+    if not colon:
+        host, port = DEFAULT_HOST, where
+    host = host.strip("[]") or DEFAULT_HOST
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--export: '{where}' has no valid port (use HOST:PORT, e.g. "
+                         f"{DEFAULT_HOST}:{DEFAULT_PORT})")
+    return host, int(port)

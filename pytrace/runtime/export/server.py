@@ -15,29 +15,7 @@ import platform
 from ...base.diagnostics import RuntimeFailure, UsageError
 from ..session import Session
 from .collector import ExportedScript, MapCollector
-from .config import ExportConfig, check
-
-DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 9435
-
-
-def parse_export(value: str) -> tuple[str, int]:
-    """``prometheus`` or ``prometheus=HOST:PORT`` (``[v6]:PORT``, or only
-    ``PORT`` on 127.0.0.1) -> (host, port)."""
-    kind, eq, where = value.partition("=")
-    if kind != "prometheus":
-        raise UsageError(f"--export: unknown exporter '{kind}' (use prometheus"
-                         "[=HOST:PORT])")
-    if not eq:
-        return DEFAULT_HOST, DEFAULT_PORT
-    host, colon, port = where.rpartition(":")
-    if not colon:
-        host, port = DEFAULT_HOST, where
-    host = host.strip("[]") or DEFAULT_HOST
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--export: '{where}' has no valid port (use HOST:PORT, e.g. "
-                         f"{DEFAULT_HOST}:{DEFAULT_PORT})")
-    return host, int(port)
-
+from .config import ExportConfig, check, parse_export  # noqa: F401 (callers' import)
 
 def build_info(version: str) -> dict[str, str]:
     return {"version": version, "python": platform.python_version()}
