@@ -47,7 +47,8 @@ options:
                     runs (default 127.0.0.1:9435; needs pip install 'pytrace[export]');
                     --export-prefix NAME (default pytrace), --export-max-series N
                     (per map, default 5000); '// export: @map labels=a,b' in the
-                    script names a map's labels
+                    script names a map's labels. With several script files:
+                    an agent running them all (SIGHUP reloads changed files)
   -V, --version     print the version
   -h, --help        this help
 
@@ -294,6 +295,9 @@ def _run_export(a: Args, out) -> int:
     from .runtime.export.config import parse
     from .runtime.export.server import ExportingSession
     from .runtime.session import Options
+    if a.file is not None and a.program is None and a.params and all(
+            os.path.isfile(p) for p in a.params):
+        return _run_agent(a, out, [a.file, *a.params])
     text, name = _read_program(a)
     config = parse(text, name, a.export_prefix, a.export_max_series)
     options = Options(text, name, a.params, _command(a), a.pid, a.quiet, frozenset(a.dump),
@@ -310,6 +314,24 @@ def _run_export(a: Args, out) -> int:
         return session.run()
     finally:
         session.close()
+
+
+def _run_agent(a: Args, out, files: list[str]) -> int:
+    """Several script files: agent mode (runtime/export/agent.py)."""
+    from .runtime.export.agent import Agent
+    from .runtime.session import Options
+    if a.command is not None or a.pid is not None:
+        raise UsageError("--export with several scripts runs them as an agent: -c and -p "
+                         "apply to one script only")
+
+    def options(text: str, name: str) -> Options:
+        return Options(text, name, [], None, None, True, frozenset(), False, a.verbose,
+                       masked_features(a.masked), limits_from_env(),
+                       no_fallback=a.no_fallback, force=a.force)
+
+    log = (lambda *_: None) if a.quiet else _export_log
+    return Agent(files, options, (a.fmt, out, sys.stderr), a.export, a.export_prefix,
+                 a.export_max_series, log, __version__).run()
 
 
 def _export_log(level: str, event: str, detail: str) -> None:

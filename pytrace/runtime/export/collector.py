@@ -40,13 +40,14 @@ INF = float("inf")
 class ExportedScript:
     """One script whose maps are exported: its file name (for help text),
     its settings, its loader (maps and compiled script), and for health
-    metrics its event stream and attachments. ``namespace``: put in front
+    metrics its event stream and ``attached`` (how many attachments are
+    live now). ``namespace``: put in front
     of map names when an agent runs several scripts."""
     name: str
     config: ExportConfig
     loader: object
     events: object = None
-    attachments: object = None
+    attached: object = None          # () -> int
     namespace: str = ""
     dropped: dict = field(default_factory=dict)     # map name -> series left out
 
@@ -200,8 +201,7 @@ class MapCollector:
             lost.add_metric([s.name], buffer_lost + counted_lost)
             for name, n in sorted(map_full.items()):
                 full.add_metric([s.name, name], n)
-            live = len(s.attachments.live) if s.attachments is not None else 0
-            probes.add_metric([s.name], live)
+            probes.add_metric([s.name], s.attached() if s.attached is not None else 0)
             for name, n in sorted(s.dropped.items()):
                 dropped.add_metric([s.name, name], n)
         yield from (lost, full, probes, dropped)

@@ -83,7 +83,7 @@ class ExportingSession(Session):
         if self.options.dry_run:
             return
         exported = ExportedScript(self.options.name, self.export_config, self.loader,
-                                  self.events, self.attachments)
+                                  self.events, lambda: len(self.attachments.live))
         self.server = MetricsServer(MapCollector([exported], build_info(self.version)), *self.address)
         self.stack.callback(self.server.close)
         if self.log is not None:
