@@ -10,3 +10,9 @@ def run(*args, **kwargs):
     """Run a script and return its output as Python objects (see ``pytrace.api.run``)."""
     from .api import run as _run
     return _run(*args, **kwargs)
+
+
+def events(*args, **kwargs):
+    """Run a script and yield its printf events as they happen (see ``pytrace.api.events``)."""
+    from .api import events as _events
+    return _events(*args, **kwargs)

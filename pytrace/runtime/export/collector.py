@@ -27,10 +27,12 @@ from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     HistogramMetricFamily, SummaryMetricFamily)
 from prometheus_client.samples import Sample
 
+from ...base.diagnostics import PytraceError
 from ...base.record import field, record
 from ...lang.types import Agg, AggKind, Int, Tuple
 from ...render.decode import hist_bound
 from .config import ExportConfig
+from .counters import read_counters
 
 _BAD = re.compile(r"[^a-zA-Z0-9_]")
 INF = float("inf")
@@ -136,7 +138,7 @@ class MapCollector:
                 continue
             try:
                 dump = reader.dump(spec.name)
-            except OSError:
+            except (OSError, PytraceError):
                 continue                       # closed under us (reload, exit)
             family = self._family(s, dump)
             if family is not None:
@@ -209,27 +211,3 @@ class MapCollector:
 
 def _sort_key(key):
     return tuple(str(k) for k in key) if isinstance(key, tuple) else (str(key),)
-
-
-def read_counters(loader) -> tuple[int, dict[str, int]]:
-    """(lost events the programs counted, map name -> updates dropped as full)."""
-    from ...lang.program import Counter
-    script = loader.script
-    counters = loader.maps.get("counters") if script is not None else None
-    values: list[int] = []
-    if counters is not None:
-        try:
-            raw = counters.lookup(b"\0\0\0\0")
-        except OSError:
-            raw = None
-        raw = raw[0] if isinstance(raw, list) else raw
-        if raw:
-            values = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
-    lost, full = 0, {}
-    for c in script.counters if script is not None else ():
-        n = values[c.index] if c.index < len(values) else 0
-        if c.kind is Counter.LOST_EVENTS:
-            lost += n
-        elif c.kind is Counter.MAP_FULL:
-            full[c.map] = full.get(c.map, 0) + n
-    return lost, full
