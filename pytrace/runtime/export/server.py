@@ -21,6 +21,10 @@ def build_info(version: str) -> dict[str, str]:
     return {"version": version, "python": platform.python_version()}
 
 
+#: seconds a thread holds the GIL before the interpreter offers it on
+SWITCH_INTERVAL = 0.001
+
+
 class MetricsServer:
     """A started endpoint; ``close`` stops serving and closes the port."""
 
@@ -28,6 +32,11 @@ class MetricsServer:
         from prometheus_client import CollectorRegistry
         from prometheus_client.exposition import start_http_server
         from prometheus_client.process_collector import ProcessCollector
+        import sys
+        # a scrape's Python work hands the GIL back to the event loop every
+        # SWITCH_INTERVAL instead of the default 5 ms (bench/export_bench.py)
+        if sys.getswitchinterval() > SWITCH_INTERVAL:
+            sys.setswitchinterval(SWITCH_INTERVAL)
         self.collector = collector
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
