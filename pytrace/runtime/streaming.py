@@ -8,7 +8,8 @@ argument written: ``comm``, ``pid``, ``args.count`` -> ``count``; any
 other expression ``argN``). It ends like a run: exit() in the script,
 the ``command`` exiting, ``timeout``. ``close()`` (also when a ``for``
 loop is left by ``break`` and the iterator is dropped, or at ``with``'s
-end) detaches every probe and closes every fd. Events the kernel dropped
+end) detaches every probe and closes every fd. ``async for`` works too:
+it waits for the event buffer in the running asyncio loop. Events the kernel dropped
 because nobody read fast enough are counted in ``lost``, as the CLI does.
 """
 from __future__ import annotations
@@ -180,31 +181,71 @@ class EventIterator:
         return self
 
     def __next__(self) -> Event:
-        import time
-        s = self.session
-        queue = s.events.queue
+        queue = self.session.events.queue
         if self.closed:
             raise StopIteration             # what was still queued goes with it
         while not queue:
-            if self.closed or s.ending.reason is not None:
+            wait = self._wait()
+            if wait is None:
                 self.close()
                 raise StopIteration
-            wait = 1.0 if self._waited is not None and self._waited.pidfd < 0 else -1
-            if self._deadline is not None:
-                left = self._deadline - time.monotonic()
-                if left <= 0:
-                    s.ending.stop(STOP_DONE)
-                    continue
-                wait = left if wait < 0 else min(wait, left)
             try:
                 self._ep.poll(wait)
             except InterruptedError:
                 pass
-            s.events.drain()
-            if not queue and self._waited is not None and self._waited.poll():
-                s.events.drain()
-                s.ending.stop(STOP_CHILD)
+            self._collect()
         return queue.popleft()
+
+    # -- the asyncio form: ``async for e in pytrace.events(…)`` ------------------------
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> Event:
+        import asyncio
+        queue = self.session.events.queue
+        if self.closed:
+            raise StopAsyncIteration
+        loop = asyncio.get_running_loop()
+        while not queue:
+            wait = self._wait()
+            if wait is None:
+                self.close()
+                raise StopAsyncIteration
+            ready = loop.create_future()
+            fd = self._ep.fileno()
+            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+            try:
+                await asyncio.wait_for(ready, None if wait < 0 else wait)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                loop.remove_reader(fd)
+            self._ep.poll(0)
+            self._collect()
+        return queue.popleft()
+
+    def _wait(self) -> float | None:
+        """How long to wait for the next event (-1: as long as it takes);
+        None once the run is over."""
+        import time
+        s = self.session
+        if s.ending.reason is not None:
+            return None
+        wait = 1.0 if self._waited is not None and self._waited.pidfd < 0 else -1
+        if self._deadline is not None:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                s.ending.stop(STOP_DONE)
+                return None
+            wait = left if wait < 0 else min(wait, left)
+        return wait
+
+    def _collect(self) -> None:
+        s = self.session
+        s.events.drain()
+        if not s.events.queue and self._waited is not None and self._waited.poll():
+            s.events.drain()
+            s.ending.stop(STOP_CHILD)
 
     def close(self) -> None:
         """Detach every probe and close everything (END does not run)."""

@@ -52,3 +52,15 @@ def test_timeout_ends_the_stream():
     assert list(pytrace.events('tracepoint:syscalls:sys_enter_getppid /pid == 1/ '
                                '{ printf("x\\n"); }', timeout=0.5)) == []
     assert time.monotonic() - start < 10
+
+
+def test_async_for_delivers_the_same_events():
+    import asyncio
+
+    async def collect():
+        stream = pytrace.events(SCRIPT, command=[PY, str(WORKLOADS / "getppid.py"), "40"])
+        return [e.n async for e in stream], stream
+
+    ns, stream = asyncio.run(collect())
+    assert ns == list(range(1, 41))
+    assert stream.closed and not owned_prog_ids([os.getpid()])
