@@ -152,3 +152,16 @@ def test_cardinality_cap_drops_and_counts_series_and_sigterm_closes_the_port(tmp
     assert not port_open(port)
     with pytest.raises(OSError):
         urllib.request.urlopen(url, timeout=2)
+
+
+def test_labels_not_matching_the_keys_are_a_located_error(tmp_path):
+    from conftest import pytrace
+    path = tmp_path / "bad.pt"
+    path.write_text("// export: @a labels=comm,pid\n"
+                    "tracepoint:syscalls:sys_enter_getppid { @a[comm] = count(); }\n")
+    r = pytrace("--export", f"prometheus=127.0.0.1:{free_port()}", path)
+    assert r.rc == 2, r
+    assert r.err == (f"{path}:1:12: error: export: @a has 1 key, but 2 labels are given\n"
+                     "// export: @a labels=comm,pid\n"
+                     "           ~~\n"
+                     "hint: give one label name per key, in order\n"), r
