@@ -12,6 +12,12 @@ def run(*args, **kwargs):
     return _run(*args, **kwargs)
 
 
+def events(*args, **kwargs):
+    """Run a script and yield its printf events as they happen (see ``pytrace.api.events``)."""
+    from .api import events as _events
+    return _events(*args, **kwargs)
+
+
 #: what ``import pytrace`` offers besides ``run``, imported on first use so the
 #: command line stays light: name -> (module, attribute)
 _LAZY = {

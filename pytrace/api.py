@@ -109,15 +109,8 @@ def run(script: str, *, params: list[str] | None = None,
         no_feature: list[str] | None = None) -> Result:
     """Compile, load, attach and run ``script``; return what it printed and
     its maps at the end, as Python objects."""
-    import shlex
-
-    from .runtime.options import Options, limits_from_env, masked_features
     from .runtime.session import Session
-    if isinstance(command, str):
-        command = shlex.split(command)
-    options = Options(script, "<script>", list(params or []), command, pid, quiet=True,
-                      masked=masked_features(no_feature or []), limits=limits_from_env(),
-                      timeout=timeout)
+    options = _options(script, params, command, pid, timeout, no_feature)
     result = Result()
     printer = CollectingPrinter(result, on_printf)
     session = Session(options, printer)
@@ -128,3 +121,61 @@ def run(script: str, *, params: list[str] | None = None,
     finally:
         session.close()
     return result
+
+
+def events(script: str, *, params: list[str] | None = None,
+           command: list[str] | str | None = None, pid: int | None = None,
+           timeout: float | None = None, no_feature: list[str] | None = None) -> "Events":
+    """Run ``script`` and yield each printf as it happens, as an ``Event``
+    (``.text`` as printed, ``.fields`` by argument name: ``printf("%s %d",
+    comm, pid)`` gives ``e.comm``, ``e.pid``). Ends as ``run`` does; leaving
+    the loop early and ``close()`` (or ``with``) detach everything. ``.lost``
+    counts events the kernel dropped; ``.maps()`` snapshots the maps.
+
+        >>> for e in pytrace.events('tracepoint:syscalls:sys_enter_getppid '
+        ...                         '/pid == cpid/ { printf("%d\\n", pid); }',
+        ...                         command="/usr/bin/python3 -c 'import os; os.getppid()'"):
+        ...     print(e.pid)
+    """
+    options = _options(script, params, command, pid, timeout, no_feature)
+    printer = CollectingPrinter(Result())
+    ref: list = []
+    printer.resolvers.special = lambda how, v: ref[0].session.resolve(how, v)
+    printer.resolvers.stack = lambda t, v: ref[0].session.resolve_stack(t, v)
+    return _events_class()(options, printer, ref.append)
+
+
+def _events_class():
+    cached = globals().get("Events")
+    if cached is not None:
+        return cached
+    from .runtime.streaming import EventIterator
+
+    class Events(EventIterator):
+        """The iterator ``events()`` returns."""
+
+        def maps(self) -> dict:
+            """The maps now, as ``run()``'s ``Result.maps`` gives them."""
+            return {name: map_value(d) for name, d in self.dumps().items()}
+
+    globals()["Events"] = Events
+    return Events
+
+
+def __getattr__(name: str):
+    if name == "Events":            # defined lazily: the runtime loads only when used
+        return _events_class()
+    raise AttributeError(name)
+
+
+def _options(script, params, command, pid, timeout, no_feature):
+    """The Options of a library run (quiet; ``command`` may be one string,
+    split as a shell would)."""
+    import shlex
+
+    from .runtime.options import Options, limits_from_env, masked_features
+    if isinstance(command, str):
+        command = shlex.split(command)
+    return Options(script, "<script>", list(params or []), command, pid, quiet=True,
+                   masked=masked_features(no_feature or []), limits=limits_from_env(),
+                   timeout=timeout)

@@ -48,6 +48,13 @@ options:
   -l [PATTERN]      list probes matching PATTERN; -l builtins: builtins and
                     probe types with their docs (-lv: signatures, aliases)
   --info            print the kernel feature table
+  --export prometheus[=HOST:PORT]
+                    serve the script's maps on http://HOST:PORT/metrics while it
+                    runs (default 127.0.0.1:9435; needs pip install 'pytrace[export]');
+                    --export-prefix NAME (default pytrace), --export-max-series N
+                    (per map, default 5000); '// export: @map labels=a,b' in the
+                    script names a map's labels. With several script files:
+                    an agent running them all (SIGHUP reloads changed files)
   -V, --version     print the version
   -h, --help        this help
 
@@ -82,6 +89,9 @@ class Args:
         self.no_fallback = False
         self.force = False
         self.unsafe = False
+        self.export: tuple | None = None        # --export: see _set_export
+        self.export_prefix: str | None = None
+        self.export_max_series: int | None = None
 
 
 _WITH_VALUE = {"-e", "-c", "-p", "-f", "-o", "-B", "-d", "--no-feature"}
@@ -180,6 +190,8 @@ def _set(a: Args, name: str, value: str) -> None:
                                  "or all)")
     elif name == "--no-feature":
         a.masked += [v for v in value.split(",") if v]
+    elif name in _EXPORT_WITH_VALUE:
+        _set_export(a, name, value)
 
 
 def _read_program(a: Args) -> tuple[str, str]:
@@ -284,38 +296,109 @@ def _dispatch(a: Args, streams: list) -> int:
     if a.interactive or (a.program is None and a.file is None):
         if a.interactive or sys.stdin.isatty():
             return _repl(a, out)
+    if a.export is not None:
+        return _run_export(a, out)
     return _run(a, out)
 
 
-def _run(a: Args, out) -> int:
-    from .render.output import Resolvers, make_printer
-    from .runtime.session import Options, Session
-    text, name = _read_program(a)
-    command = _command(a)
-    options = Options(text, name, a.params, command, a.pid, a.quiet, frozenset(a.dump),
+def _options(a: Args, text: str, name: str, **changes):
+    """The run's Options from the command line; ``changes`` override fields
+    (the REPL and agent scripts start without -d, --dry-run, …)."""
+    from .base.record import replace
+    from .runtime.options import Options
+    options = Options(text, name, a.params, _command(a), a.pid, a.quiet, frozenset(a.dump),
                       a.dry_run, a.verbose, masked_features(a.masked), limits_from_env(),
                       no_fallback=a.no_fallback, force=a.force, unsafe=a.unsafe)
-    session_ref: list[Session] = []
+    return replace(options, **changes) if changes else options
+
+
+def _run_session(a: Args, out, make_session) -> int:
+    """Run the session ``make_session(printer)`` builds, its printer resolving
+    symbols and stacks through that session; always closed."""
+    from .render.output import Resolvers, make_printer
+    ref: list = []
     printer = make_printer(a.fmt, out, sys.stderr,
-                           Resolvers(special=lambda how, v: session_ref[0].resolve(how, v),
-                                     stack=lambda t, v: session_ref[0].resolve_stack(t, v)))
-    session = Session(options, printer, dump_out=out)
-    session_ref.append(session)
+                           Resolvers(special=lambda how, v: ref[0].resolve(how, v),
+                                     stack=lambda t, v: ref[0].resolve_stack(t, v)))
+    session = make_session(printer)
+    ref.append(session)
     try:
         return session.run()
     finally:
         session.close()
 
 
+def _run(a: Args, out) -> int:
+    from .runtime.session import Session
+    options = _options(a, *_read_program(a))
+    return _run_session(a, out, lambda printer: Session(options, printer, dump_out=out))
+
+
+# -- --export (issue 13): the script's maps served to Prometheus (runtime/export/) --------
+_EXPORT_WITH_VALUE = {"--export", "--export-prefix", "--export-max-series"}
+_WITH_VALUE |= _EXPORT_WITH_VALUE
+
+
+def _set_export(a: Args, name: str, value: str) -> None:
+    if name == "--export":
+        from .runtime.export.config import parse_export
+        a.export = parse_export(value)
+    elif name == "--export-prefix":
+        a.export_prefix = value
+    elif not value.isdigit() or int(value) == 0:
+        raise UsageError(f"--export-max-series takes a positive number, not '{value}'")
+    else:
+        a.export_max_series = int(value)
+
+
+def _run_export(a: Args, out) -> int:
+    """A run with /metrics up while it lasts (prometheus_client is imported
+    only here, so the plain CLI starts without it)."""
+    from .runtime.export.server import require_client
+    require_client()
+    from .runtime.export.config import parse
+    from .runtime.export.server import ExportingSession
+    if a.file is not None and a.program is None and a.params and all(
+            os.path.isfile(p) for p in a.params):
+        return _run_agent(a, out, [a.file, *a.params])
+    text, name = _read_program(a)
+    config = parse(text, name, a.export_prefix, a.export_max_series)
+    options = _options(a, text, name)
+    return _run_session(a, out, lambda printer: ExportingSession(
+        options, printer, config, a.export, dump_out=out,
+        log=None if a.quiet else _export_log, version=__version__))
+
+
+def _run_agent(a: Args, out, files: list[str]) -> int:
+    """Several script files: agent mode (runtime/export/agent.py)."""
+    from .runtime.export.agent import Agent
+    if a.command is not None or a.pid is not None:
+        raise UsageError("--export with several scripts runs them as an agent: -c and -p "
+                         "apply to one script only")
+
+    def options(text: str, name: str):
+        return _options(a, text, name, params=[], quiet=True, dump=frozenset(),
+                        dry_run=False)
+
+    log = (lambda *_: None) if a.quiet else _export_log
+    return Agent(files, options, (a.fmt, out, sys.stderr), a.export, a.export_prefix,
+                 a.export_max_series, log, __version__).run()
+
+
+def _export_log(level: str, event: str, detail: str) -> None:
+    """The exporter's stderr log: one line, ``pytrace: LEVEL EVENT DETAIL``."""
+    sys.stderr.write(f"pytrace: {level} {event} {detail}\n")
+    sys.stderr.flush()
+# -- end of --export ----------------------------------------------------------------------
+
+
 def _repl(a: Args, out) -> int:
     """The interactive session (pytrace/repl.py); -e/FILE given with -i are
     its first input."""
     from .repl.app import run_repl
-    from .runtime.session import Options
     initial = _read_program(a) if a.program is not None or a.file is not None else None
-    options = Options("", "<input>", a.params, _command(a), a.pid, a.quiet, frozenset(),
-                      False, a.verbose, masked_features(a.masked), limits_from_env(),
-                      unsafe=a.unsafe)
+    options = _options(a, "", "<input>", dump=frozenset(), dry_run=False,
+                       no_fallback=False, force=False)
     return run_repl(options, a.fmt, None if out is sys.stdout else out, initial=initial)
 
 
