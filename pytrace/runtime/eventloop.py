@@ -71,6 +71,10 @@ class EventStream:
         self.reader = None
         self.ignoring = False
         self._formats: dict[int, list] = {}
+        #: printf id -> its compiled formatter (record bytes -> text)
+        self._printfs: dict[int, Callable[[bytes], str]] = {}
+        #: printf lines of the batch being read, written together
+        self._pending: list[str] = []
         #: records skipped unread at the end of a run (counted as lost)
         self.dropped = 0
         #: lost events already reported while the run went on
@@ -86,17 +90,23 @@ class EventStream:
             return
         fd = self.loader.maps[events_map].fd
         if spec.kind is MapKind.RINGBUF:
-            self.reader = buffers.RingBufferReader(fd, spec.max_entries, self.handle)
+            self.reader = buffers.RingBufferReader(fd, spec.max_entries, self._take)
         else:
-            self.reader = buffers.PerfBufferReader(fd, None, self.handle,
+            self.reader = buffers.PerfBufferReader(fd, None, self._take,
                                                    pages_per_cpu=script.limits.perf_rb_pages)
         owner.callback(self.reader.close)
+        for event in script.events:          # formatters built before the first record
+            if event.kind is EventKind.PRINTF:
+                self._printf_of(event)
 
     @property
     def lost(self) -> int:
-        """Records the kernel dropped because the buffer was full, and those
-        skipped unread at the end (``finish``)."""
-        return (self.reader.lost if self.reader is not None else 0) + self.dropped
+        """Records skipped unread at the end (``finish``). Those the buffer
+        had no room for are counted by the programs themselves (a failed
+        reserve or perf output), exactly and at once: the perf buffer's own
+        PERF_RECORD_LOST (``reader.lost``) comes late or, when the buffer
+        stays full to the end, never."""
+        return self.dropped
 
     def fileno(self) -> int | None:
         return self.reader.fileno() if self.reader is not None else None
@@ -111,7 +121,11 @@ class EventStream:
             import time
             poll = self.reader.poll
             deadline = None if budget is None else time.monotonic() + budget
-            while poll(0, BATCH) == BATCH:
+            while True:
+                full = poll(0, BATCH) == BATCH
+                self.flush()
+                if not full:
+                    break
                 if deadline is not None and time.monotonic() >= deadline:
                     emptied = False
                     break
@@ -142,8 +156,39 @@ class EventStream:
         if not 1 <= eid <= len(events):
             return
         spec = events[eid - 1]
+        if spec.kind is EventKind.PRINTF:
+            self.printer.printf(self._printf_of(spec)(data))
+            return
         from ..render.decode import decode
         HANDLERS[spec.kind](self, spec, decode(spec.args, data, EventSpec.HEADER))
+
+    def _take(self, data: bytes) -> None:
+        """The reader's callback: printf lines wait for the batch's one
+        write (``flush``); any other record writes them first, so output
+        keeps the records' order."""
+        if self.ignoring:
+            return
+        fmt = self._printfs.get(int.from_bytes(data[:EventSpec.HEADER], "little"))
+        if fmt is None:
+            self.flush()
+            self.handle(data)
+            return
+        self._pending.append(fmt(data))
+
+    def flush(self) -> None:
+        """Write the printf lines of the batch, in one call."""
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self.printer.printf_batch(lines)
+
+    def _printf_of(self, spec: EventSpec) -> Callable[[bytes], str]:
+        """``spec``'s compiled formatter, built the first time it is needed."""
+        fmt = self._printfs.get(spec.id)
+        if fmt is None:
+            from ..render.printf_plan import compile_printf
+            fmt = self._printfs[spec.id] = compile_printf(spec.fmt, spec.args, EventSpec.HEADER,
+                                                          self.printer.resolvers)
+        return fmt
 
     def printf_text(self, spec: EventSpec, values: tuple) -> str:
         from ..lang.printf import format_printf, parse_format
