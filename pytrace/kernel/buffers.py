@@ -24,7 +24,8 @@ CPUs, records in commit order. Drops happen in the program
 
 ``PerfBufferReader``: BPF_MAP_TYPE_PERF_EVENT_ARRAY (4.4), one ring per CPU;
 records of different CPUs are not ordered. The kernel counts drops and
-reports them as PERF_RECORD_LOST once there is room again. Payloads are
+reports them as PERF_RECORD_LOST once there is room again (``lost``; pytrace's
+programs also count their failed outputs, which is exact). Payloads are
 what the program passed to bpf_perf_event_output(), followed by up to 7
 bytes of padding (perf rounds the sample up to 8 bytes).
 

@@ -61,5 +61,7 @@ def test_signal_ends_a_flooded_run_within_2s(flood, tmp_path, signum, features):
     printed = text[:text.rindex("\n\n\n@calls: ")].count("\n") + 1
     assert printed > 1000, f"only {printed} events printed"
     lost = sum(int(line.split()[1]) for line in r.err.splitlines() if line.startswith("Lost "))
-    assert lost > 0, r
+    calls = int(tail.split()[1])
+    # every getpid() counted was printed or counted lost, none twice
+    assert printed + lost == calls, (printed, lost, calls)
     assert_gone(ids)
