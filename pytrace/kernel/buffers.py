@@ -2,15 +2,21 @@
 
 Both readers share one interface::
 
-    reader.poll(timeout_ms) -> int   # records handled; 0 = wait none, -1 = forever
+    reader.poll(timeout_ms, limit) -> int   # records handled; 0 = wait none, -1 = forever;
+                                            # at most ``limit`` (None: all waiting)
+    reader.discard() -> int          # skip every record waiting; how many were skipped
     reader.lost                      # records the kernel dropped (counted)
     reader.fileno()                  # an epoll fd: readable when records wait
     reader.close()
 
 and call ``callback(data: bytes)`` once per record, in ring order. ``data``
-is a copy, so the callback may keep it. A record is consumed (its space
-handed back to the kernel) before its callback runs, so an exception in the
-callback propagates without replaying the record.
+is a copy, so the callback may keep it. Records are read in batches: the
+records waiting (up to ``limit``) are copied out, the consumer position is
+written once for the batch (handing the space back to the kernel), then the
+callbacks run; an exception in a callback propagates without replaying the
+record, and the rest of its batch is dropped. ``limit`` lets a caller under
+a flood look at other things (a signal) between batches: without it a
+reader whose producer is faster would never return.
 
 ``RingBufferReader``: BPF_MAP_TYPE_RINGBUF (Linux 5.8), one ring for all
 CPUs, records in commit order. Drops happen in the program
@@ -18,7 +24,8 @@ CPUs, records in commit order. Drops happen in the program
 
 ``PerfBufferReader``: BPF_MAP_TYPE_PERF_EVENT_ARRAY (4.4), one ring per CPU;
 records of different CPUs are not ordered. The kernel counts drops and
-reports them as PERF_RECORD_LOST once there is room again. Payloads are
+reports them as PERF_RECORD_LOST once there is room again (``lost``; pytrace's
+programs also count their failed outputs, which is exact). Payloads are
 what the program passed to bpf_perf_event_output(), followed by up to 7
 bytes of padding (perf rounds the sample up to 8 bytes).
 
@@ -48,6 +55,8 @@ _BUSY = int(RingbufHeader.BUSY_BIT)
 _DISCARD = int(RingbufHeader.DISCARD_BIT)
 _LEN_MASK = ~(_BUSY | _DISCARD) & 0xFFFFFFFF
 _RB_HDR = int(RingbufHeader.SIZE)
+#: records copied out per step of discard()
+_DISCARD_BATCH = 65536
 
 
 def _epoll_wait(ep: select.epoll, timeout_ms: int) -> list[tuple[int, int]]:
@@ -67,17 +76,33 @@ class _Reader:
         assert self._epoll is not None, "reader is closed"
         return self._epoll.fileno()
 
-    def poll(self, timeout_ms: int = -1) -> int:
-        """Handle every record waiting; when there is none, wait up to
-        ``timeout_ms`` for the kernel's wakeup and handle what came."""
-        n = self._consume()
+    def poll(self, timeout_ms: int = -1, limit: int | None = None) -> int:
+        """Handle the records waiting (at most ``limit``); when there is
+        none, wait up to ``timeout_ms`` for the kernel's wakeup and handle
+        what came."""
+        n = self._run(self._consume(limit))
         if n or timeout_ms == 0:
             return n
         _epoll_wait(self._epoll, timeout_ms)
-        return self._consume()
+        return self._run(self._consume(limit))
 
-    def _consume(self) -> int:
+    def _run(self, batch: list) -> int:
+        callback = self.callback
+        for data in batch:
+            callback(data)
+        return len(batch)
+
+    def _consume(self, limit: int | None) -> list:
+        """Copy out up to ``limit`` waiting records (None: all), handing
+        their space back to the kernel."""
         raise NotImplementedError
+
+    def discard(self) -> int:
+        """Skip every record waiting without handling it; how many."""
+        n = 0
+        while batch := self._consume(_DISCARD_BATCH):
+            n += len(batch)
+        return n
 
     def close(self) -> None:
         raise NotImplementedError
@@ -119,30 +144,32 @@ class RingBufferReader(_Reader):
         self._epoll = select.epoll()
         self._epoll.register(map_fd, select.EPOLLIN)
 
-    def _consume(self) -> int:
+    def _consume(self, limit: int | None) -> list:
         cons_pos, prod_words, words32 = self._cons_pos, self._prod_words, self._words32
-        data_map, mask, callback = self._producer, self._mask, self.callback
-        cons = cons_pos[0]
+        data_map, mask = self._producer, self._mask
+        start = cons = cons_pos[0]
         prod = prod_words[0]
-        n = 0
-        while True:
+        left = -1 if limit is None else limit
+        batch: list = []
+        append = batch.append
+        while left:
             if cons >= prod:
                 prod = prod_words[0]
                 if cons >= prod:
-                    return n
+                    break
             off = PAGE_SIZE + (cons & mask)
             header = words32[off >> 2]
             if header & _BUSY:             # reserved, not yet committed
-                return n
+                break
             length = header & _LEN_MASK
             cons += (length + _RB_HDR + 7) & ~7
             if header & _DISCARD:
-                cons_pos[0] = cons
                 continue
-            data = data_map[off + _RB_HDR:off + _RB_HDR + length]
+            append(data_map[off + _RB_HDR:off + _RB_HDR + length])
+            left -= 1
+        if cons != start:
             cons_pos[0] = cons
-            n += 1
-            callback(data)
+        return batch
 
     def close(self) -> None:
         if self._epoll is None:
@@ -253,26 +280,29 @@ class PerfBufferReader(_Reader):
     def cpus(self) -> list[int]:
         return [ring.cpu for ring in self._rings]
 
-    def _consume(self) -> int:
-        n = 0
+    def _consume(self, limit: int | None) -> list:
+        batch: list = []
         for ring in self._rings:
             words = ring.words
             head = words[_HEAD]
             tail = words[_TAIL]
             if tail == head:
                 continue
-            n += self._drain(ring, head, tail)
-        return n
+            self._drain(ring, head, tail, batch,
+                        -1 if limit is None else limit - len(batch))
+            if limit is not None and len(batch) >= limit:
+                break
+        return batch
 
-    def _drain(self, ring: PerfRing, head: int, tail: int) -> int:
+    def _drain(self, ring: PerfRing, head: int, tail: int, batch: list, left: int) -> None:
         mm, base, mask, words = ring.mm, ring.base, ring.size - 1, ring.words
-        callback = self.callback
-        n = 0
-        while True:
+        append = batch.append
+        start = tail
+        while left:
             if tail >= head:
                 head = words[_HEAD]
                 if tail >= head:
-                    return n
+                    break
             off = tail & mask
             rtype, _misc, rsize = _PERF_HEADER.unpack_from(mm, base + off)
             if rsize < 8:                       # never written by the kernel
@@ -284,14 +314,12 @@ class PerfBufferReader(_Reader):
             tail += rsize
             if rtype == _SAMPLE:
                 (raw_size,) = _U32.unpack_from(rec, at + 8)
-                data = rec[at + 12:at + 12 + raw_size]
-                words[_TAIL] = tail
-                n += 1
-                callback(data)
-            else:
-                if rtype == _LOST:
-                    self.lost += _U64.unpack_from(rec, at + 16)[0]   # after u64 id
-                words[_TAIL] = tail
+                append(rec[at + 12:at + 12 + raw_size])
+                left -= 1
+            elif rtype == _LOST:
+                self.lost += _U64.unpack_from(rec, at + 16)[0]   # after u64 id
+        if tail != start:
+            words[_TAIL] = tail
 
     def close(self) -> None:
         if self._epoll is None:

@@ -126,8 +126,12 @@ class MemoryOps:
             buf = self.buffer(size, "event")
             self.emit(ir.Store(buf.base, buf.off, spec.id, 8))
             fill(buf.at(8, spec.args))
-            self.call(Helper.perf_event_output, self.ctx, ir.MapFd(EVENTS_MAP),
-                      BPF_F_CURRENT_CPU, self.addr(buf), size, result=False)
+            # a full buffer makes the helper return -ENOSPC: counted here, as a
+            # failed reserve is, so the count is exact even when the kernel's
+            # own PERF_RECORD_LOST never gets room to be written
+            sent = self.call(Helper.perf_event_output, self.ctx, ir.MapFd(EVENTS_MAP),
+                             BPF_F_CURRENT_CPU, self.addr(buf), size)
+            self.count(Counter.LOST_EVENTS, self.alu(AluOp.RSH, sent, 63))
 
     # -- maps ------------------------------------------------------------------
     def map_spec(self, name: str) -> MapSpec:

@@ -81,6 +81,10 @@ class JsonPrinter(Printer):
     def printf(self, text: str) -> None:
         self._record("printf", json_string(text))
 
+    def printf_batch(self, texts: list[str]) -> None:
+        write(self.out, "".join(f'{{"type": "printf", "data": {json_string(t)}}}\n'
+                                for t in texts))
+
     def map(self, dump: MapDump, top: int = 0, div: int = 1, *,
             fill_empty_scalar: bool = False) -> None:
         vt, res = dump.value_type, self.resolvers

@@ -82,6 +82,12 @@ class Printer:
     def printf(self, text: str) -> None:
         raise NotImplementedError
 
+    def printf_batch(self, texts: list[str]) -> None:
+        """Several printf outputs in a row (a batch of the event buffer);
+        printers override it to write them with one call."""
+        for text in texts:
+            self.printf(text)
+
     def map(self, dump: MapDump, top: int = 0, div: int = 1, *,
             fill_empty_scalar: bool = False) -> None:
         """Print a map (at exit, or ``print(@m, top, div)``). A scalar map

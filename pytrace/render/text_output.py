@@ -123,6 +123,9 @@ class TextPrinter(Printer):
     def printf(self, text: str) -> None:
         write(self.out, text)
 
+    def printf_batch(self, texts: list[str]) -> None:
+        write(self.out, "".join(texts))
+
     def map(self, dump: MapDump, top: int = 0, div: int = 1, *,
             fill_empty_scalar: bool = False) -> None:
         vt, res = dump.value_type, self.resolvers

@@ -21,6 +21,20 @@ from ..lang.program import EventKind, EventSpec, MapKind
 #: how BEGIN/END-only scripts, exit() and the -c child end a run
 STOP_EXIT, STOP_SIGNAL, STOP_CHILD, STOP_DONE = "exit", "signal", "child", "done"
 
+#: records taken from the event buffer per batch (one consumer-position write)
+BATCH = 2048
+#: seconds one drain of the loop may take before it looks at signals, the
+#: -c child and the clock again: under a flood the buffer is never empty
+DRAIN_SLICE = 0.05
+#: after a signal, seconds the records left in the buffer (the probes are
+#: stopped: no more come) are handled before the rest is counted as lost
+FINAL_DRAIN = 0.5
+#: "Lost N events" prints at most this often while the run goes on
+LOST_REPORT_INTERVAL = 1.0
+#: the signals that end a run as Ctrl-C does (SIGHUP: a dropped terminal or
+#: ssh session, as bpftrace treats it)
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 
 @record
 class Ending:
@@ -57,6 +71,14 @@ class EventStream:
         self.reader = None
         self.ignoring = False
         self._formats: dict[int, list] = {}
+        #: printf id -> its compiled formatter (record bytes -> text)
+        self._printfs: dict[int, Callable[[bytes], str]] = {}
+        #: printf lines of the batch being read, written together
+        self._pending: list[str] = []
+        #: records skipped unread at the end of a run (counted as lost)
+        self.dropped = 0
+        #: lost events already reported while the run went on
+        self.reported_lost = 0
 
     def open(self, events_map: str, owner: ExitStack) -> None:
         """Start reading the ring or perf buffer ``events_map`` (none: the
@@ -68,26 +90,62 @@ class EventStream:
             return
         fd = self.loader.maps[events_map].fd
         if spec.kind is MapKind.RINGBUF:
-            self.reader = buffers.RingBufferReader(fd, spec.max_entries, self.handle)
+            self.reader = buffers.RingBufferReader(fd, spec.max_entries, self._take)
         else:
-            self.reader = buffers.PerfBufferReader(fd, None, self.handle,
+            self.reader = buffers.PerfBufferReader(fd, None, self._take,
                                                    pages_per_cpu=script.limits.perf_rb_pages)
         owner.callback(self.reader.close)
+        for event in script.events:          # formatters built before the first record
+            if event.kind is EventKind.PRINTF:
+                self._printf_of(event)
 
     @property
     def lost(self) -> int:
-        """Records the kernel dropped because the buffer was full."""
-        return self.reader.lost if self.reader is not None else 0
+        """Records skipped unread at the end (``finish``). Those the buffer
+        had no room for are counted by the programs themselves (a failed
+        reserve or perf output), exactly and at once: the perf buffer's own
+        PERF_RECORD_LOST (``reader.lost``) comes late or, when the buffer
+        stays full to the end, never."""
+        return self.dropped
 
     def fileno(self) -> int | None:
         return self.reader.fileno() if self.reader is not None else None
 
-    def drain(self) -> None:
-        """Handle every record waiting, then what the services have."""
+    def drain(self, budget: float | None = None) -> bool:
+        """Handle the records waiting, a batch at a time, then what the
+        services have. ``budget``: stop after that many seconds even if
+        more wait (a flood refills the buffer as fast as it is read);
+        None: until the buffer is empty. True when it was emptied."""
+        emptied = True
         if self.reader is not None:
-            while self.reader.poll(0):
-                pass
+            import time
+            poll = self.reader.poll
+            deadline = None if budget is None else time.monotonic() + budget
+            while True:
+                full = poll(0, BATCH) == BATCH
+                self.flush()
+                if not full:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    emptied = False
+                    break
         self.services.poll()
+        return emptied
+
+    def finish(self, budget: float | None) -> None:
+        """The probes are stopped: handle what is left in the buffer for at
+        most ``budget`` seconds (None: all of it); what is still there
+        after that is skipped and counted as lost."""
+        if not self.drain(budget) and self.reader is not None:
+            self.dropped += self.reader.discard()
+
+    def report_lost(self, printer, counted: int) -> None:
+        """Print the events lost since the last report (``counted``: those
+        the programs counted; the buffer's own count is added here)."""
+        total = self.lost + counted
+        if total > self.reported_lost:
+            printer.lost(total - self.reported_lost)
+            self.reported_lost = total
 
     def handle(self, data: bytes) -> None:
         """One record: find its spec by id, decode it, run its handler."""
@@ -98,8 +156,39 @@ class EventStream:
         if not 1 <= eid <= len(events):
             return
         spec = events[eid - 1]
+        if spec.kind is EventKind.PRINTF:
+            self.printer.printf(self._printf_of(spec)(data))
+            return
         from ..render.decode import decode
         HANDLERS[spec.kind](self, spec, decode(spec.args, data, EventSpec.HEADER))
+
+    def _take(self, data: bytes) -> None:
+        """The reader's callback: printf lines wait for the batch's one
+        write (``flush``); any other record writes them first, so output
+        keeps the records' order."""
+        if self.ignoring:
+            return
+        fmt = self._printfs.get(int.from_bytes(data[:EventSpec.HEADER], "little"))
+        if fmt is None:
+            self.flush()
+            self.handle(data)
+            return
+        self._pending.append(fmt(data))
+
+    def flush(self) -> None:
+        """Write the printf lines of the batch, in one call."""
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self.printer.printf_batch(lines)
+
+    def _printf_of(self, spec: EventSpec) -> Callable[[bytes], str]:
+        """``spec``'s compiled formatter, built the first time it is needed."""
+        fmt = self._printfs.get(spec.id)
+        if fmt is None:
+            from ..render.printf_plan import compile_printf
+            fmt = self._printfs[spec.id] = compile_printf(spec.fmt, spec.args, EventSpec.HEADER,
+                                                          self.printer.resolvers)
+        return fmt
 
     def printf_text(self, spec: EventSpec, values: tuple) -> str:
         from ..lang.printf import format_printf, parse_format
@@ -194,10 +283,13 @@ HANDLERS: dict[EventKind, Callable[[EventStream, EventSpec, tuple], None]] = {
 # -- the one-shot run's loop ------------------------------------------------------------
 
 def poll_until_stopped(stream: EventStream, signals: "Signals", waited, timeout: float | None,
-                       owner: ExitStack) -> None:
+                       owner: ExitStack, lost_counted: Callable[[], int] | None = None) -> None:
     """Handle events until ``stream.ending`` has a reason: exit() in a
-    probe, SIGINT/SIGTERM, ``waited`` (the -c child or the -p process)
-    exiting, or ``timeout`` seconds passing."""
+    probe, SIGINT/SIGTERM/SIGHUP, ``waited`` (the -c child or the -p
+    process) exiting, or ``timeout`` seconds passing. Each drain is bounded
+    (``DRAIN_SLICE``), so a signal acts at once under any load.
+    ``lost_counted``: the lost events the programs counted so far; losses
+    are reported (``Lost N events``) at most once a second."""
     import select
     import time
     ending = stream.ending
@@ -211,8 +303,11 @@ def poll_until_stopped(stream: EventStream, signals: "Signals", waited, timeout:
     for fd in stream.services.filenos():
         ep.register(fd, select.EPOLLIN)
     deadline = None if timeout is None else time.monotonic() + timeout
+    next_report = time.monotonic() + LOST_REPORT_INTERVAL
     while ending.reason is None:
         wait = 1.0 if waited is not None and waited.pidfd < 0 else -1
+        if lost_counted is not None:
+            wait = LOST_REPORT_INTERVAL if wait < 0 else min(wait, LOST_REPORT_INTERVAL)
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -223,20 +318,24 @@ def poll_until_stopped(stream: EventStream, signals: "Signals", waited, timeout:
             ep.poll(wait)
         except InterruptedError:
             pass
-        stream.drain()
+        stream.drain(DRAIN_SLICE)
         if signals.received:
             ending.stop(STOP_SIGNAL)
         elif waited is not None and waited.poll():
-            stream.drain()
             ending.stop(STOP_CHILD)
+        if lost_counted is not None and ending.reason is None:
+            now = time.monotonic()
+            if now >= next_report:
+                next_report = now + LOST_REPORT_INTERVAL
+                stream.report_lost(stream.printer, lost_counted())
 
 
 class Signals:
-    """SIGINT/SIGTERM end the run (maps still print); a wakeup fd makes the
-    poll loop notice at once."""
+    """SIGINT/SIGTERM/SIGHUP end the run (maps still print, END runs); a
+    wakeup fd makes the poll loop notice at once."""
 
     def __init__(self):
-        #: a SIGINT or SIGTERM arrived
+        #: one of ENDING_SIGNALS arrived
         self.received = False
 
     def __enter__(self) -> "Signals":
@@ -248,7 +347,7 @@ class Signals:
         except ValueError:           # not the main thread (library use): no signals
             self.old_fd = None
             return self
-        self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.old = {s: signal.signal(s, self._handle) for s in ENDING_SIGNALS}
         return self
 
     def _handle(self, signum, frame) -> None:

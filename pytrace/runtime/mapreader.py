@@ -18,9 +18,10 @@ class MapReader:
         spec = self.loader.script.map(name)
         return build_dump(name, spec.key, spec.value, list(self.loader.maps[name].items()))
 
-    def print_at_exit(self, printer, lost: int) -> None:
+    def print_at_exit(self, printer, lost: int, reported: int = 0) -> None:
         """Every user map with entries, by name, then the counters' warnings
-        and ``lost`` (the event buffer's) plus the lost events programs counted."""
+        and ``lost`` (the event buffer's) plus the lost events programs
+        counted, less the ``reported`` already while the run went on."""
         user = sorted((m for m in self.loader.script.user_maps), key=lambda m: m.name)
         dumps = [self.dump(m.name) for m in user]
         if any(d.entries for d in dumps):
@@ -28,10 +29,9 @@ class MapReader:
             for d in dumps:
                 if d.entries:
                     printer.map(d)
-        self.report_counters(printer, lost)
+        self.report_counters(printer, lost, reported)
 
-    def report_counters(self, printer, lost: int) -> None:
-        script = self.loader.script
+    def _counter_values(self) -> list[int]:
         counters = self.loader.maps.get("counters")
         values: list[int] = []
         if counters is not None:
@@ -39,6 +39,17 @@ class MapReader:
             raw = raw[0] if isinstance(raw, list) else raw
             if raw:
                 values = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
+        return values
+
+    def lost_counted(self) -> int:
+        """The events programs could not send (a full ring buffer), so far."""
+        values = self._counter_values()
+        return sum(values[c.index] for c in self.loader.script.counters
+                   if c.kind is Counter.LOST_EVENTS and c.index < len(values))
+
+    def report_counters(self, printer, lost: int, reported: int = 0) -> None:
+        script = self.loader.script
+        values = self._counter_values()
         for c in script.counters:
             n = values[c.index] if c.index < len(values) else 0
             if c.kind is Counter.LOST_EVENTS:
@@ -49,5 +60,5 @@ class MapReader:
                     f"warning: map {c.map} was full ({limit} keys): {n} update"
                     f"{'s were' if n != 1 else ' was'} dropped; raise the limit with "
                     f"PYTRACE_MAX_MAP_KEYS or config = {{ max_map_keys = N }}")
-        if lost:
-            printer.lost(lost)
+        if lost > reported:
+            printer.lost(lost - reported)

@@ -16,7 +16,8 @@ from contextlib import ExitStack
 from ..lang.kernelinfo import KernelInfo
 from ..lang.program import CompiledScript
 from .attacher import AttachContext, Attacher, Attachments
-from .eventloop import STOP_DONE, Ending, EventStream, Signals, poll_until_stopped
+from .eventloop import (FINAL_DRAIN, STOP_DONE, STOP_SIGNAL, Ending, EventStream, Signals,
+                        poll_until_stopped)
 from .loader import Loader
 from .mapreader import MapReader
 from .options import Options       # also where callers import it from
@@ -112,12 +113,16 @@ class Session:
                     self.ending.reason = STOP_DONE
                 else:
                     poll_until_stopped(self.events, signals, self.child or self.watched,
-                                       self.options.timeout, self.stack)
+                                       self.options.timeout, self.stack,
+                                       self.map_reader.lost_counted)
             self.attachments.stop_now()
-            self.events.drain()             # what probes sent before they stopped
+            # what probes sent before they stopped; after a signal only for a
+            # bounded time (the rest is counted as lost)
+            self.events.finish(FINAL_DRAIN if self.ending.reason == STOP_SIGNAL else None)
             self.events.ignoring = False    # END speaks even after exit()
             self._run_once("END", attacher)
-            self.map_reader.print_at_exit(self.printer, self.events.lost)
+            self.map_reader.print_at_exit(self.printer, self.events.lost,
+                                          self.events.reported_lost)
         return self.exit_code
 
     def _run_once(self, which: str, attacher: Attacher) -> None:
