@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                 err.where = where
                 if streams[-1] is sys.stdout:
                     _silence_stdout()
-            sys.stderr.write(err.render().rstrip("\n") + "\n")
+            _report(err)
             return err.exit_code
         except KeyboardInterrupt:
             return 0
@@ -256,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return 128 + signal.SIGPIPE
+
+
+def _report(err: PytraceError) -> None:
+    sys.stderr.write(err.render().rstrip("\n") + "\n")
+    sys.stderr.flush()
 
 
 #: errors of a write that ends the run with "cannot write …"
@@ -324,6 +329,12 @@ def _run_session(a: Args, out, make_session) -> int:
     ref.append(session)
     try:
         return session.run()
+    except PytraceError as err:
+        if isinstance(err, OutputError):
+            raise
+        # said before tear-down starts (it may take a while without BPF links)
+        _report(err)
+        return err.exit_code
     finally:
         session.close()
 

@@ -17,7 +17,7 @@ from .lang.kernel_limits import (check_map_count, check_map_sizes, check_program
                                  setting_problem)
 from .lang.lower import Lowerer
 from .lang.resources import Resources
-from .lang.probes import Resolvers, Target
+from .lang.probes import Resolvers, Target, is_wildcard
 from .lang.program import CompiledProbe, CompiledScript, Limits, MapKind, MapSpec
 from .lang.semantics import Checker, Group, MapInfo
 from .lang.types import Agg, AggKind, Int, LpmKey, Tuple
@@ -80,10 +80,14 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
                 feature_only = False
                 continue
             try:
-                targets += resolver.expand(spec, kernel)
+                found = resolver.expand(spec, kernel)
             except CompileError as err:
                 errors += err.diagnostics
                 feature_only = feature_only and isinstance(err, FeatureError)
+                continue
+            if is_wildcard(spec.text):
+                found = [replace(t, wildcard=True) for t in found]
+            targets += found
         total += len(targets)
         if total > limits.max_probes:
             raise CompileError(Diagnostic(

@@ -92,6 +92,17 @@ class Target:
     data: object = None
     #: the id ``probe`` takes for this target (0: the compiler assigns one)
     probe_index: int = 0
+    #: a wildcard matched it: when it cannot attach, the run warns and goes on
+    wildcard: bool = False
+
+
+#: the characters that make a probe spec a wildcard
+WILDCARD_CHARS = "*?["
+
+
+def is_wildcard(text: str) -> bool:
+    """Whether a probe spec is a pattern (``tracepoint:syscalls:sys_enter_*``)."""
+    return any(c in text for c in WILDCARD_CHARS)
 
 
 @record(frozen=True)

@@ -6,11 +6,15 @@ type), runs BEGIN/END programs once (``Provider.run_once``) and attaches
 the others, handing every ``Attachment`` to its owner as soon as it exists.
 ``Attachments`` is such an owner: the one-shot session has one; each probe
 of the live session owns its own. Tear-down stops every program at once
-(links close side by side, ``detach.stop_now``) before the slow part.
+(links close side by side, ``detach.stop_now``) and leaves the slow part
+to a closer process (``detach.tear_down``).
+
+A target a wildcard matched that cannot attach (``tracepoint:*:*`` matches
+``ftrace:function``, which refuses BPF) is skipped with one warning line;
+the run goes on with the others, as bpftrace does. A probe written out in
+full that cannot attach ends the run.
 """
 from __future__ import annotations
-
-from contextlib import ExitStack
 
 from ..base.diagnostics import RuntimeFailure
 from ..lang.kernelinfo import Feature, KernelInfo
@@ -21,8 +25,12 @@ class AttachContext:
     """What providers need at attach time (the ``runtime`` they are handed)."""
 
     def __init__(self, kernel: KernelInfo, pid: int | None = None, cpid: int | None = None,
-                 force: bool = False):
+                 force: bool = False, warn=None):
         self.kernel = kernel
+        #: where a skipped wildcard target's warning line goes
+        self.warn = warn or _stderr_line
+        #: how many targets were skipped (they cannot attach)
+        self.skipped = 0
         #: --force: xdp probes replace a program already on their interface
         self.force = force
         #: -p PID: per-process probes (uprobes, timers) attach to this process only
@@ -36,23 +44,34 @@ class AttachContext:
         self.first_cpu = cpus[0] if cpus else 0
 
 
+def _stderr_line(text: str) -> None:
+    import sys
+    sys.stderr.write(text + "\n")
+
+
 class Attachments:
-    """Attachments in the order they were made, each closed by ``stack``."""
+    """Attachments in the order they were made; ``close`` takes them all away."""
 
     def __init__(self):
-        self.stack = ExitStack()
         #: every attachment made, for stopping them all at once
         self.live: list = []
 
     def keep(self, attachment) -> None:
-        self.stack.callback(attachment.close)
         self.live.append(attachment)
 
     def stop_now(self) -> None:
-        """Stop every program now (links close side by side); closing the
-        perf events left (slow for tracepoints) is the stack's."""
-        from .detach import stop_now
+        """Stop every program now (links close side by side) and hand the
+        perf events left (slow to close for tracepoints and uprobes) to a
+        closer process."""
+        from .detach import hand_off, stop_now
         stop_now(self.live)
+        hand_off(self.live)
+
+    def close(self) -> None:
+        """Take every attachment away (``detach.tear_down``); idempotent."""
+        from .detach import tear_down
+        live, self.live = self.live, []
+        tear_down(live)
 
 
 class Attacher:
@@ -97,8 +116,10 @@ def attach_program(targets: list, prog_fd: int, runtime: AttachContext, keep) ->
         try:
             got = provider.attach_group(group, prog_fd, runtime)
         except (OSError, RuntimeFailure) as err:
-            what = group[0].name + (f" and {len(group) - 1} more" if len(group) > 1 else "")
-            raise _attach_failure(what, err) from None
+            if not all(t.wildcard for t in group):
+                what = group[0].name + (f" and {len(group) - 1} more" if len(group) > 1 else "")
+                raise _attach_failure(what, err) from None
+            got = None                  # one at a time, to skip those that fail
         if got is not None:
             for a in got:
                 keep(a)
@@ -107,9 +128,20 @@ def attach_program(targets: list, prog_fd: int, runtime: AttachContext, keep) ->
             try:
                 got = provider.attach(target, prog_fd, runtime)
             except (OSError, RuntimeFailure) as err:
-                raise _attach_failure(target.name, err) from None
+                failure = _attach_failure(target.name, err)
+                if not target.wildcard or _fatal(err):
+                    raise failure from None
+                runtime.skipped += 1
+                runtime.warn(f"warning: {failure}; skipped")
+                continue
             for a in got:
                 keep(a)
+
+
+def _fatal(err: Exception) -> bool:
+    """Failures that no other target would escape (out of files or memory)."""
+    import errno
+    return getattr(err, "errno", None) in (errno.EMFILE, errno.ENFILE, errno.ENOMEM)
 
 
 def _attach_failure(name: str, err: Exception) -> RuntimeFailure:

@@ -7,7 +7,10 @@ A ``Session`` wires the parts the live session holds too: a ``Loader``
 ``Services``. Every fd, map, program, perf event and link it opens is owned
 by one ``ExitStack``, closed on every way out (exit(), Ctrl-C, SIGTERM, the
 ``-c`` child exiting, an exception, an attach failing midway), so nothing is
-left behind in the kernel.
+left behind in the kernel. The attachments go first and fast
+(``detach.tear_down``): every program stops at once, and the perf events'
+slow closes are left to a closer process, so the run returns as soon as
+its maps are printed.
 """
 from __future__ import annotations
 
@@ -99,7 +102,8 @@ class Session:
         self.services.start_needed(self.script)
         attacher = Attacher(AttachContext(self.kernel, self.options.pid,
                                           self.child.pid if self.child is not None else None,
-                                          force=self.options.force))
+                                          force=self.options.force,
+                                          warn=self.printer.message))
         attacher.sweep(self.script.probes)
         with Signals() as signals:
             self._run_once("BEGIN", attacher)
@@ -115,6 +119,7 @@ class Session:
                     poll_until_stopped(self.events, signals, self.child or self.watched,
                                        self.options.timeout, self.stack,
                                        self.map_reader.lost_counted)
+            # no program runs from here on; the perf events close in the background
             self.attachments.stop_now()
             # what probes sent before they stopped; after a signal only for a
             # bounded time (the rest is counted as lost)
@@ -132,13 +137,19 @@ class Session:
         self.events.drain()
 
     def _attach_all(self, attacher: Attacher) -> int:
-        self.stack.enter_context(self.attachments.stack)
+        self.stack.callback(self.attachments.close)
         count = 0
         for probe in self.script.probes:
             count += len(probe.targets)
             if not probe.special:
                 attacher.attach(probe, self.prog_fds[probe.index], self.attachments.keep)
-        return count
+        skipped = attacher.context.skipped
+        if skipped and skipped == sum(len(p.targets) for p in self.script.probes
+                                      if not p.special):
+            from ..base.diagnostics import RuntimeFailure
+            raise RuntimeFailure(f"none of the {skipped} probes the script names could be "
+                                 "attached")
+        return count - skipped
 
     # -- what printers ask ---------------------------------------------------------------
     def resolve(self, how, value: int) -> str | None:
