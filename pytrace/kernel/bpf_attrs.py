@@ -143,6 +143,17 @@ class LinkCreateKprobeMultiAttr(ctypes.Structure):
                 ("syms", c_uint64), ("addrs", c_uint64), ("cookies", c_uint64)]
 
 
+class LinkCreateUprobeMultiAttr(ctypes.Structure):
+    """BPF_LINK_CREATE for BPF_TRACE_UPROBE_MULTI (6.6): the fixed part and
+    ``attr.link_create.uprobe_multi``; ``path`` points at a C string,
+    ``offsets``, ``ref_ctr_offsets`` and ``cookies`` at ``cnt`` u64s each;
+    ``pid`` 0 traces every process."""
+    _fields_ = [("prog_fd", c_uint32), ("target_fd", c_uint32), ("attach_type", c_uint32),
+                ("flags", c_uint32), ("path", c_uint64), ("offsets", c_uint64),
+                ("ref_ctr_offsets", c_uint64), ("cookies", c_uint64), ("cnt", c_uint32),
+                ("uprobe_flags", c_uint32), ("pid", c_uint32)]
+
+
 class BpfProgInfo(ctypes.Structure):
     """struct bpf_prog_info (BPF_OBJ_GET_INFO_BY_FD on a program)."""
     _fields_ = [

@@ -276,3 +276,8 @@ class KprobeMultiFlag(IntFlag):
     """``link_create.kprobe_multi.flags``."""
     RETURN = 1 << 0                   # kretprobes
     UNIQUE_MATCH = 1 << 1             # 6.12
+
+
+class UprobeMultiFlag(IntFlag):
+    """``link_create.uprobe_multi.flags``."""
+    RETURN = 1 << 0                   # uretprobes

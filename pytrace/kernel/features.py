@@ -262,6 +262,29 @@ def _probe_uprobe() -> bool:
     return pmu_type("uprobe") is not None or _tracefs_file("uprobe_events")
 
 
+def _probe_uprobe_multi() -> bool:
+    """As libbpf probes it: a uprobe_multi link on "/" fails with EBADF (not a
+    regular file) where the kernel has the links (6.6), and one with pid -1
+    fails earlier, with EINVAL, where their pid filter is by process, as it
+    should be (the first kernels filtered by thread, and said EBADF here)."""
+    import errno
+    from . import bpf
+    from .uprobes import link_create_uprobe_multi
+    prog = _load(bpf.ProgType.KPROBE, _ret0(),
+                 expected_attach_type=bpf.AttachType.TRACE_UPROBE_MULTI)
+    try:
+        for pid, expected in ((0, errno.EBADF), (-1 & 0xFFFFFFFF, errno.EINVAL)):
+            try:
+                _closing(link_create_uprobe_multi(prog, "/", [0], pid=pid))
+                return False
+            except bpf.BpfError as err:
+                if err.errno != expected:
+                    return False
+        return True
+    finally:
+        _closing(prog)
+
+
 def _probe_get_func_ip() -> bool:
     from . import bpf
     from ..bpf.insn import Helper, call
@@ -317,6 +340,7 @@ PROBES: tuple[tuple[Feature, Callable[[], bool]], ...] = (
     (Feature.FENTRY, _probe_fentry),
     (Feature.TP_BTF, _probe_tp_btf),
     (Feature.UPROBE, _probe_uprobe),
+    (Feature.UPROBE_MULTI, _probe_uprobe_multi),
     (Feature.GET_FUNC_IP, _probe_get_func_ip),
     (Feature.XDP_LINK, _probe_xdp_link),
     (Feature.TCX, _probe_tcx),
@@ -393,6 +417,7 @@ DESCRIPTIONS: dict[Feature, str] = {
     Feature.KPROBE_MULTI: "many kprobes in one link, for wildcards (Linux 5.18)",
     Feature.FENTRY: "fentry/fexit probes (Linux 5.5 x86-64, 6.0 arm64)",
     Feature.UPROBE: "uprobe/uretprobe/usdt probes",
+    Feature.UPROBE_MULTI: "many uprobes in one link, for wildcards (Linux 6.6)",
     Feature.GET_FUNC_IP: "func builtin in kprobes (bpf_get_func_ip, Linux 5.15)",
     Feature.BOUNDED_LOOPS: "while/for loops in programs (Linux 5.3)",
     Feature.XDP_LINK: "xdp probes through BPF links (Linux 5.9)",

@@ -36,6 +36,7 @@ class Feature(Enum):
     KPROBE_MULTI = "kprobe_multi"        # multi-kprobe links, 5.18
     FENTRY = "fentry"                    # fentry/fexit trampolines, 5.5 (x86), 6.0 (arm64)
     UPROBE = "uprobe"                    # uprobes
+    UPROBE_MULTI = "uprobe_multi"        # many uprobes in one link, 6.6 (pid filter fixed)
     GET_FUNC_IP = "get_func_ip"          # bpf_get_func_ip, 5.15
     BOUNDED_LOOPS = "bounded_loops"      # backward jumps the verifier can bound, 5.3
     PERF_BUFFER = "perf_buffer"          # perf event array output, 4.4
