@@ -86,7 +86,15 @@ class _Reader:
         _epoll_wait(self._epoll, timeout_ms)
         return self._run(self._consume(limit))
 
+    #: when set, called with each batch (a list of records) instead of
+    #: ``callback`` once per record: the caller's loop, not ours
+    batch_callback: Callable[[list], None] | None = None
+
     def _run(self, batch: list) -> int:
+        if self.batch_callback is not None:
+            if batch:
+                self.batch_callback(batch)
+            return len(batch)
         callback = self.callback
         for data in batch:
             callback(data)

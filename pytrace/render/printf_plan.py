@@ -20,6 +20,7 @@ prints its own value.
 from __future__ import annotations
 
 import struct
+from ..base.record import record
 from typing import Callable
 
 from ..lang.printf import Conversion, format_conversion, parse_format
@@ -76,7 +77,18 @@ def _generic_reader(conv: Conversion, type, off: int, resolvers) -> Callable[[by
     return read
 
 
-def compile_printf(fmt: str, args: Tuple, header: int, resolvers) -> Callable[[bytes], str]:
+@record(frozen=True)
+class Formatter:
+    """A compiled printf: ``one(record) -> text``, ``many(records) -> texts``
+    (a list comprehension, no call per record where the format allows)."""
+    one: Callable[[bytes], str]
+    many: Callable[[list], list]
+
+    def __call__(self, data: bytes) -> str:
+        return self.one(data)
+
+
+def compile_printf(fmt: str, args: Tuple, header: int, resolvers) -> Formatter:
     """The text of a printf record (its arguments laid out as ``args`` from
     byte ``header`` on), compiled for format ``fmt``."""
     from .decode import STR_TRUNC_TRAILER
@@ -113,12 +125,13 @@ def compile_printf(fmt: str, args: Tuple, header: int, resolvers) -> Callable[[b
     unpack = struct.Struct("".join(layout)).unpack_from
     if not readers:
         line = template % ()
-        return lambda data: line
+        return Formatter(lambda data: line, lambda batch: [line] * len(batch))
     if all(r is None for _, r in readers):
-        return lambda data: template % unpack(data)
+        return Formatter(lambda data: template % unpack(data),
+                         lambda batch: [template % unpack(d) for d in batch])
     plan = [r for _, r in readers]
 
     def text(data: bytes) -> str:
         fast = iter(unpack(data)) if codes else iter(())
         return template % tuple(next(fast) if r is None else r(data) for r in plan)
-    return text
+    return Formatter(text, lambda batch: list(map(text, batch)))

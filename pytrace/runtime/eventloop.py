@@ -73,6 +73,11 @@ class EventStream:
         self._formats: dict[int, list] = {}
         #: printf id -> its compiled formatter (record bytes -> text)
         self._printfs: dict[int, Callable[[bytes], str]] = {}
+        #: the same by the record's id bytes, as the reader's batches carry them
+        self._by_header: dict[bytes, Callable[[bytes], str]] = {}
+        #: the formatter of a script whose one event is one printf: its
+        #: batches are formatted whole
+        self._only = None
         #: printf lines of the batch being read, written together
         self._pending: list[str] = []
         #: records skipped unread at the end of a run (counted as lost)
@@ -95,9 +100,18 @@ class EventStream:
             self.reader = buffers.PerfBufferReader(fd, None, self._take,
                                                    pages_per_cpu=script.limits.perf_rb_pages)
         owner.callback(self.reader.close)
-        for event in script.events:          # formatters built before the first record
+        self.reader.batch_callback = self.take_batch
+        self.compile_formatters()
+
+    def compile_formatters(self) -> None:
+        """Build every printf's formatter before the first record comes."""
+        events = self.loader.script.events
+        for event in events:
             if event.kind is EventKind.PRINTF:
-                self._printf_of(event)
+                fmt = self._printf_of(event)
+                self._by_header[event.id.to_bytes(EventSpec.HEADER, "little")] = fmt
+        if len(events) == 1 and events[0].kind is EventKind.PRINTF:
+            self._only = self._printfs[events[0].id]
 
     @property
     def lost(self) -> int:
@@ -163,22 +177,34 @@ class EventStream:
         HANDLERS[spec.kind](self, spec, decode(spec.args, data, EventSpec.HEADER))
 
     def _take(self, data: bytes) -> None:
-        """The reader's callback: printf lines wait for the batch's one
-        write (``flush``); any other record writes them first, so output
-        keeps the records' order."""
+        """One record (a reader without batches)."""
+        self.take_batch([data])
+
+    def take_batch(self, batch: list) -> None:
+        """The reader's batch: printf lines wait for the batch's one write
+        (``flush``); any other record writes them first, so output keeps
+        the records' order."""
         if self.ignoring:
             return
-        fmt = self._printfs.get(int.from_bytes(data[:EventSpec.HEADER], "little"))
-        if fmt is None:
+        if self._only is not None:
+            self._pending.extend(self._only.many(batch))
+            return
+        by_header, pending, size = self._by_header, self._pending, EventSpec.HEADER
+        for data in batch:
+            fmt = by_header.get(data[:size])
+            if fmt is not None:
+                pending.append(fmt.one(data))
+                continue
             self.flush()
             self.handle(data)
-            return
-        self._pending.append(fmt(data))
+            if self.ignoring:           # exit(): nothing after it prints
+                return
 
     def flush(self) -> None:
         """Write the printf lines of the batch, in one call."""
-        if self._pending:
-            lines, self._pending = self._pending, []
+        if self._pending:                   # emptied in place: _take_batch holds it
+            lines = self._pending[:]
+            self._pending.clear()
             self.printer.printf_batch(lines)
 
     def _printf_of(self, spec: EventSpec) -> Callable[[bytes], str]:

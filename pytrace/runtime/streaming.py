@@ -87,6 +87,10 @@ class _Events(EventStream):
         self.queue: deque[Event] = deque()
         self._names: dict[int, list[str]] = {}
 
+    def compile_formatters(self) -> None:
+        """None: every printf record goes through ``handle``, which keeps
+        its values as well as its text."""
+
     def handle(self, data: bytes) -> None:
         if self.ignoring:
             return
