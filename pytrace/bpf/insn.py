@@ -439,6 +439,12 @@ def to_be(dst: Reg, bits: int) -> Insn:
     return Insn(Class.ALU | Src.X | AluOp.END, dst, 0, 0, bits)
 
 
+def to_le(dst: Reg, bits: int) -> Insn:
+    """``dst = le<bits> dst``: host to little-endian (a swap on big-endian
+    machines), the upper bits cleared."""
+    return Insn(Class.ALU | Src.K | AluOp.END, dst, 0, 0, bits)
+
+
 # -- programs ------------------------------------------------------------
 
 def encode(insns: list[Insn], order: ByteOrder = HOST_ORDER) -> bytes:

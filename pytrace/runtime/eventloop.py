@@ -10,6 +10,7 @@ process and the services until something ends the run (``Ending``).
 """
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 import os
 import signal
 from contextlib import ExitStack
@@ -152,7 +153,7 @@ class EventStream:
         if self.ignoring:
             return
         events = self.loader.script.events
-        eid = int.from_bytes(data[:EventSpec.HEADER], "little")
+        eid = int.from_bytes(data[:EventSpec.HEADER], BYTE_ORDER)
         if not 1 <= eid <= len(events):
             return
         spec = events[eid - 1]
@@ -168,7 +169,7 @@ class EventStream:
         keeps the records' order."""
         if self.ignoring:
             return
-        fmt = self._printfs.get(int.from_bytes(data[:EventSpec.HEADER], "little"))
+        fmt = self._printfs.get(int.from_bytes(data[:EventSpec.HEADER], BYTE_ORDER))
         if fmt is None:
             self.flush()
             self.handle(data)
