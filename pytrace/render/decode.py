@@ -21,6 +21,7 @@ Agg                see ``fold_percpu``
 """
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 from ..base.record import field, record
 
 from pytrace.lang.types import (
@@ -36,7 +37,7 @@ STR_TRUNC_TRAILER = ".."
 
 
 def _u64(buf: bytes, off: int) -> int:
-    return int.from_bytes(buf[off:off + _U64], "little")
+    return int.from_bytes(buf[off:off + _U64], BYTE_ORDER)
 
 
 def _s64(value: int) -> int:
@@ -47,7 +48,7 @@ def _s64(value: int) -> int:
 def decode(type: Type, buf: bytes, offset: int = 0, *, trailer: str = STR_TRUNC_TRAILER):
     """The Python value of ``type`` stored at ``buf[offset:]``."""
     if isinstance(type, Int):
-        return int.from_bytes(buf[offset:offset + type.size], "little", signed=type.signed)
+        return int.from_bytes(buf[offset:offset + type.size], BYTE_ORDER, signed=type.signed)
     if isinstance(type, (Inet6, LpmKey)):          # network addresses: text
         from ..base.netaddr import inet6_text, lpm_key_value
         raw = bytes(buf[offset:offset + type.size])
@@ -85,7 +86,7 @@ def _decode_field(f, buf: bytes, base: int, trailer: str):
     if f.bits is None or not isinstance(f.type, Int):
         return decode(f.type, buf, base + f.offset, trailer=trailer)
     bit_off, width = f.bits
-    unit = int.from_bytes(buf[base + f.offset:base + f.offset + f.type.size], "little")
+    unit = int.from_bytes(buf[base + f.offset:base + f.offset + f.type.size], BYTE_ORDER)
     value = (unit >> bit_off) & ((1 << width) - 1)
     if f.type.signed and width and value >> (width - 1):
         value -= 1 << width

@@ -19,6 +19,7 @@ prints its own value.
 """
 from __future__ import annotations
 
+from ..base.arch import STRUCT_ORDER
 import struct
 from ..base.record import record
 from typing import Callable
@@ -107,7 +108,8 @@ def compile_printf(fmt: str, args: Tuple, header: int, resolvers) -> Formatter:
         conv, type, off = seg, args.elems[i], offsets[i]
         read = _int_read(conv, type)
         if read is not None:
-            codes.append((off, _CODES[read]))
+            # a narrower read takes the low bytes: the last ones on big-endian
+            codes.append((off + (type.size - read[0] if STRUCT_ORDER == ">" else 0), _CODES[read]))
             pieces.append(_py_spec(conv))
             readers.append((i, None))
         elif type.__class__ is Str and conv.conv == "s" and conv.precision is None \
@@ -118,10 +120,10 @@ def compile_printf(fmt: str, args: Tuple, header: int, resolvers) -> Formatter:
             readers.append((i, _generic_reader(conv, type, off, resolvers)))
             pieces.append("%s")
     template = "".join(pieces)
-    layout, pos = ["<"], 0
+    layout, pos = [STRUCT_ORDER], 0
     for off, code in codes:
         layout.append("x" * (off - pos) + code)
-        pos = off + struct.calcsize("<" + code)
+        pos = off + struct.calcsize(STRUCT_ORDER + code)
     unpack = struct.Struct("".join(layout)).unpack_from
     if not readers:
         line = template % ()

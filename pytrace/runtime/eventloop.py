@@ -10,6 +10,7 @@ process and the services until something ends the run (``Ending``).
 """
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 import os
 import signal
 from contextlib import ExitStack
@@ -109,7 +110,7 @@ class EventStream:
         for event in events:
             if event.kind is EventKind.PRINTF:
                 fmt = self._printf_of(event)
-                self._by_header[event.id.to_bytes(EventSpec.HEADER, "little")] = fmt
+                self._by_header[event.id.to_bytes(EventSpec.HEADER, BYTE_ORDER)] = fmt
         if len(events) == 1 and events[0].kind is EventKind.PRINTF:
             self._only = self._printfs[events[0].id]
 
@@ -166,7 +167,7 @@ class EventStream:
         if self.ignoring:
             return
         events = self.loader.script.events
-        eid = int.from_bytes(data[:EventSpec.HEADER], "little")
+        eid = int.from_bytes(data[:EventSpec.HEADER], BYTE_ORDER)
         if not 1 <= eid <= len(events):
             return
         spec = events[eid - 1]

@@ -3,6 +3,7 @@
 prints them at exit), and pytrace's own counters (lost events, full maps)."""
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 from ..lang.program import Counter
 
 
@@ -38,7 +39,7 @@ class MapReader:
             raw = counters.lookup(b"\0\0\0\0")
             raw = raw[0] if isinstance(raw, list) else raw
             if raw:
-                values = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
+                values = [int.from_bytes(raw[i:i + 8], BYTE_ORDER) for i in range(0, len(raw), 8)]
         return values
 
     def lost_counted(self) -> int:

@@ -14,6 +14,7 @@ because nobody read fast enough are counted in ``lost``, as the CLI does.
 """
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 import re
 from collections import deque
 
@@ -97,7 +98,7 @@ class _Events(EventStream):
         from ..lang.program import EventSpec
         from ..render.decode import decode
         events = self.loader.script.events
-        eid = int.from_bytes(data[:EventSpec.HEADER], "little")
+        eid = int.from_bytes(data[:EventSpec.HEADER], BYTE_ORDER)
         if not 1 <= eid <= len(events):
             return
         spec = events[eid - 1]
