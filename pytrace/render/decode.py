@@ -22,7 +22,7 @@ Agg                see ``fold_percpu``
 from __future__ import annotations
 
 from ..base.arch import BYTE_ORDER
-from ..base.record import field, record
+from ..base.record import record
 
 from pytrace.lang.types import (
     Agg, AggKind, Array, Ptr, Special, Stack, Str, Struct, Tuple, Type, Void, Int,
@@ -168,7 +168,6 @@ def cdiv(a: int, b: int) -> int:
 
 # ---------------------------------------------------------------- map dumps
 
-@record
 class MapDump:
     """A map's contents, decoded, as the printers take them.
 
@@ -177,11 +176,53 @@ class MapDump:
     Values by ``value_type``: for ``Agg`` see ``fold_percpu``, except that
     HIST/LHIST values are ``{bucket_index: count}`` dicts per user key;
     anything else is ``decode``'s value.
+
+    A dump read in bulk (``map_table.decode_map``) has a ``table`` holding
+    the keys still as bytes: ``entries`` decodes them when first asked,
+    and the printers ask the table for the entries in print order instead,
+    so ``print(@m, top)`` decodes only the keys it prints.
     """
-    name: str
-    key_type: Type | None
-    value_type: Type
-    entries: list[tuple[object, object]] = field(default_factory=list)
+    __slots__ = ("name", "key_type", "value_type", "_entries", "table")
+
+    def __init__(self, name: str, key_type: Type | None, value_type: Type,
+                 entries: "list[tuple[object, object]] | None" = None, table=None):
+        self.name = name
+        self.key_type = key_type
+        self.value_type = value_type
+        self._entries = entries if entries is not None or table is not None else []
+        self.table = table
+
+    @property
+    def entries(self) -> list[tuple[object, object]]:
+        if self._entries is None:
+            self._entries = self.table.entries()
+        return self._entries
+
+    @entries.setter
+    def entries(self, entries: list[tuple[object, object]]) -> None:
+        self._entries = entries
+        self.table = None
+
+    def __len__(self) -> int:
+        """The number of entries (without decoding a bulk-read map's keys)."""
+        if self._entries is None:
+            return len(self.table)
+        return len(self._entries)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __eq__(self, other) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return ((self.name, self.key_type, self.value_type, self.entries) ==
+                (other.name, other.key_type, other.value_type, other.entries))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"MapDump(name={self.name!r}, key_type={self.key_type!r}, "
+                f"value_type={self.value_type!r}, entries={self.entries!r})")
 
     @property
     def is_scalar(self) -> bool:

@@ -14,10 +14,11 @@ class MapReader:
         self.loader = loader
 
     def dump(self, name: str):
-        """Map ``name`` as a ``render.decode.MapDump``."""
-        from ..render.decode import build_dump
+        """Map ``name`` as a ``render.decode.MapDump``, read whole and
+        decoded in bulk (its keys as the printer needs them)."""
+        from ..render.map_table import decode_map
         spec = self.loader.script.map(name)
-        return build_dump(name, spec.key, spec.value, list(self.loader.maps[name].items()))
+        return decode_map(name, spec.key, spec.value, self.loader.maps[name].read_columns())
 
     def print_at_exit(self, printer, lost: int, reported: int = 0) -> None:
         """Every user map with entries, by name, then the counters' warnings
@@ -25,10 +26,10 @@ class MapReader:
         counted, less the ``reported`` already while the run went on."""
         user = sorted((m for m in self.loader.script.user_maps), key=lambda m: m.name)
         dumps = [self.dump(m.name) for m in user]
-        if any(d.entries for d in dumps):
+        if any(len(d) for d in dumps):
             printer.end()
             for d in dumps:
-                if d.entries:
+                if len(d):
                     printer.map(d)
         self.report_counters(printer, lost, reported)
 
