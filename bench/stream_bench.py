@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -52,12 +53,15 @@ class Tracer:
         """Run the tracer on ``command``; the events it wrote, the events it
         reported lost, the loop's own report and the tracer's CPU seconds."""
         env = dict(self.env, **self.big) if big else self.env
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.monotonic()
         p = subprocess.Popen([*self.argv, "-o", out, "-e", SCRIPT, "-c", command], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL)
         stdout, stderr = p.communicate(timeout=600)
         wall = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         with open(out, "rb") as f:
             data = f.read()
         loop = [ln.split() for ln in stdout.decode().splitlines() if ln.count(" ") == 1]
@@ -66,18 +70,7 @@ class Tracer:
         return {"events": len(EVENT_LINE.findall(data)),
                 "lost": sum(int(n) for n in LOST.findall(text)),
                 "calls": calls, "loop_s": loop_ns / 1e9, "wall": wall, "rc": p.returncode,
-                "cpu": _children_cpu_delta(), "err": stderr.decode(errors="replace")}
-
-
-_last_cpu = [0.0]
-
-
-def _children_cpu_delta() -> float:
-    """CPU seconds of the children reaped since the last call."""
-    t = os.times()
-    now = t.children_user + t.children_system
-    delta, _last_cpu[0] = now - _last_cpu[0], now
-    return delta
+                "cpu": cpu, "err": stderr.decode(errors="replace")}
 
 
 def median(xs):
@@ -96,7 +89,6 @@ def build_loop(tmp: str) -> str:
 
 def bench(tracers: list[Tracer], loop: str, tmp: str, runs: int, seconds: float) -> list[str]:
     out = os.path.join(tmp, "events.out")
-    _children_cpu_delta()
     rows = []
     jobs = [(f"{rate:,}/s for {seconds:g} s", f"{loop} {rate} {seconds}", rate * seconds)
             for rate in RATES]
@@ -133,7 +125,6 @@ def sustained(tracers: list[Tracer], loop: str, out: str, runs: int) -> str:
     for t in tracers:
         idle, busy, events = [], [], []
         for _ in range(runs):
-            _children_cpu_delta()
             idle.append(t.run(f"{loop} 0 0", out, big=True)["cpu"])
             r = t.run(f"{loop} 0 {SUSTAINED}", out, big=True)
             busy.append(r["cpu"])

@@ -72,10 +72,9 @@ class EventStream:
         self.reader = None
         self.ignoring = False
         self._formats: dict[int, list] = {}
-        #: printf id -> its compiled formatter (record bytes -> text)
-        self._printfs: dict[int, Callable[[bytes], str]] = {}
-        #: the same by the record's id bytes, as the reader's batches carry them
-        self._by_header: dict[bytes, Callable[[bytes], str]] = {}
+        #: a printf record's id bytes -> its compiled formatter (printf_plan);
+        #: a record without one takes ``handle``'s generic route
+        self._by_header: dict[bytes, object] = {}
         #: the formatter of a script whose one event is one printf: its
         #: batches are formatted whole
         self._only = None
@@ -96,23 +95,25 @@ class EventStream:
             return
         fd = self.loader.maps[events_map].fd
         if spec.kind is MapKind.RINGBUF:
-            self.reader = buffers.RingBufferReader(fd, spec.max_entries, self._take)
+            self.reader = buffers.RingBufferReader(fd, spec.max_entries, self.handle)
         else:
-            self.reader = buffers.PerfBufferReader(fd, None, self._take,
+            self.reader = buffers.PerfBufferReader(fd, None, self.handle,
                                                    pages_per_cpu=script.limits.perf_rb_pages)
         owner.callback(self.reader.close)
-        self.reader.batch_callback = self.take_batch
+        self.reader.batch_callback = self.take_batch     # whole batches, not handle()
         self.compile_formatters()
 
     def compile_formatters(self) -> None:
         """Build every printf's formatter before the first record comes."""
+        from ..render.printf_plan import compile_printf
         events = self.loader.script.events
         for event in events:
             if event.kind is EventKind.PRINTF:
-                fmt = self._printf_of(event)
-                self._by_header[event.id.to_bytes(EventSpec.HEADER, BYTE_ORDER)] = fmt
-        if len(events) == 1 and events[0].kind is EventKind.PRINTF:
-            self._only = self._printfs[events[0].id]
+                self._by_header[event.id.to_bytes(EventSpec.HEADER, BYTE_ORDER)] = \
+                    compile_printf(event.fmt, event.args, EventSpec.HEADER,
+                                   self.printer.resolvers)
+        if len(events) == 1 and self._by_header:
+            (self._only,) = self._by_header.values()
 
     @property
     def lost(self) -> int:
@@ -162,24 +163,18 @@ class EventStream:
             printer.lost(total - self.reported_lost)
             self.reported_lost = total
 
-    def handle(self, data: bytes) -> None:
-        """One record: find its spec by id, decode it, run its handler."""
-        if self.ignoring:
-            return
+    def spec_of(self, data: bytes) -> EventSpec | None:
+        """The EventSpec a record's id names (None: not one of ours)."""
         events = self.loader.script.events
         eid = int.from_bytes(data[:EventSpec.HEADER], BYTE_ORDER)
-        if not 1 <= eid <= len(events):
-            return
-        spec = events[eid - 1]
-        if spec.kind is EventKind.PRINTF:
-            self.printer.printf(self._printf_of(spec)(data))
-            return
-        from ..render.decode import decode
-        HANDLERS[spec.kind](self, spec, decode(spec.args, data, EventSpec.HEADER))
+        return events[eid - 1] if 1 <= eid <= len(events) else None
 
-    def _take(self, data: bytes) -> None:
-        """One record (a reader without batches)."""
-        self.take_batch([data])
+    def handle(self, data: bytes) -> None:
+        """One record: find its spec by id, decode it, run its handler."""
+        spec = None if self.ignoring else self.spec_of(data)
+        if spec is not None:
+            from ..render.decode import decode
+            HANDLERS[spec.kind](self, spec, decode(spec.args, data, EventSpec.HEADER))
 
     def take_batch(self, batch: list) -> None:
         """The reader's batch: printf lines wait for the batch's one write
@@ -203,19 +198,10 @@ class EventStream:
 
     def flush(self) -> None:
         """Write the printf lines of the batch, in one call."""
-        if self._pending:                   # emptied in place: _take_batch holds it
+        if self._pending:                   # emptied in place: take_batch holds it
             lines = self._pending[:]
             self._pending.clear()
             self.printer.printf_batch(lines)
-
-    def _printf_of(self, spec: EventSpec) -> Callable[[bytes], str]:
-        """``spec``'s compiled formatter, built the first time it is needed."""
-        fmt = self._printfs.get(spec.id)
-        if fmt is None:
-            from ..render.printf_plan import compile_printf
-            fmt = self._printfs[spec.id] = compile_printf(spec.fmt, spec.args, EventSpec.HEADER,
-                                                          self.printer.resolvers)
-        return fmt
 
     def printf_text(self, spec: EventSpec, values: tuple) -> str:
         from ..lang.printf import format_printf, parse_format

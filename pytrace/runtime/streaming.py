@@ -14,7 +14,6 @@ because nobody read fast enough are counted in ``lost``, as the CLI does.
 """
 from __future__ import annotations
 
-from ..base.arch import BYTE_ORDER
 import re
 from collections import deque
 
@@ -93,15 +92,11 @@ class _Events(EventStream):
         its values as well as its text."""
 
     def handle(self, data: bytes) -> None:
-        if self.ignoring:
+        spec = None if self.ignoring else self.spec_of(data)
+        if spec is None:
             return
         from ..lang.program import EventSpec
         from ..render.decode import decode
-        events = self.loader.script.events
-        eid = int.from_bytes(data[:EventSpec.HEADER], BYTE_ORDER)
-        if not 1 <= eid <= len(events):
-            return
-        spec = events[eid - 1]
         values = decode(spec.args, data, EventSpec.HEADER)
         if spec.kind is not EventKind.PRINTF:
             HANDLERS[spec.kind](self, spec, values)
