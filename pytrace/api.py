@@ -81,6 +81,10 @@ class CollectingPrinter:
         if self.on_printf is not None:
             self.on_printf(text)
 
+    def printf_batch(self, texts: list[str]) -> None:
+        for text in texts:
+            self.printf(text)
+
     def map(self, dump: MapDump, top: int = 0, div: int = 1, *, fill_empty_scalar=False):
         self.result.maps[dump.name] = map_value(dump)
 

@@ -8,7 +8,9 @@ setup.py), else the ones in the cache directory, else those ``build``
 makes now, which it stores there for next time. Tables are kept with
 ``marshal`` under a key of the grammar's checksum and the tables' format,
 so an edited grammar or a new format is never served stale tables:
-loading them takes about a millisecond.
+loading them takes about a millisecond. Inside a zipapp (``pytrace.pyz``,
+``python3 -m pytrace.tools.pyz``) both files are members of the archive
+and are read through its loader.
 """
 from __future__ import annotations
 
@@ -32,13 +34,30 @@ def grammar_key(grammar: bytes, fmt: int) -> str:
     return f"{fmt}-{zlib.crc32(grammar):08x}-{len(grammar):x}"
 
 
-def _read_grammar() -> bytes:
-    with open(GRAMMAR_PATH, "rb") as f:
-        return f.read()
-
-
-def _read(path: str, key: str) -> dict | None:
+def _packaged(path: str) -> bytes | None:
+    """A file shipped with the package: from the disk, else through the
+    loader that imported us (a zipapp's zipimporter); None when absent."""
     raw = read_private(path)
+    if raw is not None:
+        return raw
+    get_data = getattr(globals().get("__loader__"), "get_data", None)
+    if get_data is None:
+        return None
+    try:
+        return get_data(path)
+    except OSError:
+        return None
+
+
+def _read_grammar() -> bytes:
+    raw = _packaged(GRAMMAR_PATH)
+    if raw is None:
+        raise FileNotFoundError(f"{GRAMMAR_PATH} is missing: pytrace is installed incompletely")
+    return raw
+
+
+def _read(path: str, key: str, packaged: bool = False) -> dict | None:
+    raw = _packaged(path) if packaged else read_private(path)
     if raw is None:
         return None
     try:
@@ -56,7 +75,7 @@ def load(build: Build, fmt: int) -> dict:
     grammar = _read_grammar()
     key = grammar_key(grammar, fmt)
     cached = os.path.join(cache_dir(), f"grammar-{key}.tables")
-    data = _read(PACKAGED_TABLES, key) or _read(cached, key)
+    data = _read(PACKAGED_TABLES, key, packaged=True) or _read(cached, key)
     if data is None:
         data = build(grammar)
         data["key"] = key

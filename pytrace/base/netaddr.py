@@ -9,6 +9,7 @@ address's bytes in order (as bpftrace's ``ntop(int)`` reads it).
 """
 from __future__ import annotations
 
+from .arch import BYTE_ORDER
 AF_INET, AF_INET6 = 2, 10
 
 
@@ -17,8 +18,9 @@ class AddressError(ValueError):
 
 
 def inet4_text(value: int) -> str:
-    """The IPv4 address whose bytes are ``value``'s low 4 bytes, lowest first."""
-    return ".".join(str((value >> (8 * i)) & 0xFF) for i in range(4))
+    """The IPv4 address whose bytes are ``value``'s low 4 bytes as memory
+    holds them (``value`` was read from memory in the host's byte order)."""
+    return ".".join(str(b) for b in (value & 0xFFFFFFFF).to_bytes(4, BYTE_ORDER))
 
 
 def inet6_text(raw: bytes) -> str:
@@ -61,13 +63,13 @@ def lpm_key_bytes(exact: list[int], addr: bytes, prefix: int) -> bytes:
         keep = max(0, min(8, n - 8 * i))
         masked[i] &= (0xFF << (8 - keep)) & 0xFF
     data = b"".join((v & (1 << 64) - 1).to_bytes(8, "big") for v in exact) + bytes(masked)
-    return (64 * len(exact) + prefix).to_bytes(4, "little") + data
+    return (64 * len(exact) + prefix).to_bytes(4, BYTE_ORDER) + data
 
 
 def lpm_key_value(raw: bytes, exact: int, addr: int) -> tuple:
     """Key bytes of ``LpmKey(exact, addr)`` -> (exact ints…, "address/prefix")."""
-    prefix = int.from_bytes(raw[:4], "little")
+    prefix = int.from_bytes(raw[:4], BYTE_ORDER)
     parts = tuple(int.from_bytes(raw[4 + 8 * i:12 + 8 * i], "big") for i in range(exact))
     a = bytes(raw[4 + 8 * exact:4 + 8 * exact + addr])
-    text = inet4_text(int.from_bytes(a, "little")) if addr == 4 else inet6_text(a)
+    text = inet4_text(int.from_bytes(a, BYTE_ORDER)) if addr == 4 else inet6_text(a)
     return parts + (f"{text}/{max(0, prefix - 64 * exact)}",)

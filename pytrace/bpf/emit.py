@@ -8,12 +8,13 @@ name maps.
 """
 from __future__ import annotations
 
+from ..base.arch import HOST_ORDER, ByteOrder
 from ..base.record import field, record
 
 from ..base.diagnostics import NOWHERE, CompileError, Diagnostic, Loc, Severity
 from ..lang import ir
 from .insn import (ARG_REGS, FP, AluOp, AtomicOp, Insn, JmpOp, PseudoSrc,
-                   Reg, Size, call, exit_, ja, ld_map_fd, mov, mov_imm, slot_offsets, to_be,
+                   Reg, Size, call, exit_, ja, ld_map_fd, mov, mov_imm, slot_offsets, to_be, to_le,
                    Class, Mode)
 from .regalloc import NeedsSpill, allocate, basic_blocks, spill_to_stack
 
@@ -122,7 +123,8 @@ class _Emitter:
             rd, ra = self.reg(op.dst), self.reg(op.a)
             if rd != ra:
                 self.put(mov(rd, ra))
-            self.put(to_be(rd, op.bits))
+            swap_le = op.swap and HOST_ORDER is ByteOrder.BIG
+            self.put(to_le(rd, op.bits) if swap_le else to_be(rd, op.bits))
         elif isinstance(op, ir.Neg):
             rd, ra = self.reg(op.dst), self.reg(op.a)
             if rd != ra:

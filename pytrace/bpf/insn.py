@@ -9,16 +9,36 @@ outside it and insn_text.py.
 
 Wire format (include/uapi/linux/bpf.h, struct bpf_insn):
 ``u8 code; u8 dst_reg:4, src_reg:4; s16 off; s32 imm``; the 64-bit
-immediate load (``BPF_LD | BPF_DW | BPF_IMM``) takes two slots.
+immediate load (``BPF_LD | BPF_DW | BPF_IMM``) takes two slots. The
+kernel reads it in its own byte order, and C allocates bitfields from the
+low bit on little-endian machines and from the high bit on big-endian
+ones: there dst_reg is the high nibble. ``encode``/``decode`` take the
+order (default: the host's, ``base.arch.HOST_ORDER``).
 """
 from __future__ import annotations
 
 import struct
+from ..base.arch import HOST_ORDER, ByteOrder
 from ..base.record import record
 from enum import IntEnum
 
-_SLOT = struct.Struct("<BBhi")
-SLOT_SIZE = _SLOT.size  # 8 bytes
+#: one 8-byte slot in each byte order
+_SLOTS = {order: struct.Struct(order.struct + "BBhi") for order in ByteOrder}
+SLOT_SIZE = 8
+
+
+def _regs_byte(dst: int, src: int, order: ByteOrder) -> int:
+    """The dst_reg:4/src_reg:4 byte: dst is the low nibble on little-endian."""
+    if order is ByteOrder.LITTLE:
+        return (src & 0x0F) << 4 | (dst & 0x0F)
+    return (dst & 0x0F) << 4 | (src & 0x0F)
+
+
+def _split_regs(regs: int, order: ByteOrder) -> tuple[int, int]:
+    """(dst, src) of a dst_reg:4/src_reg:4 byte."""
+    if order is ByteOrder.LITTLE:
+        return regs & 0x0F, regs >> 4
+    return regs >> 4, regs & 0x0F
 
 
 class Reg(IntEnum):
@@ -355,13 +375,14 @@ class Insn:
         return Insn(self.code, self.dst, self.src, self.off, imm, self.ref)
 
     # -- wire format ---------------------------------------------------
-    def encode(self) -> bytes:
-        regs = (self.src & 0x0F) << 4 | (self.dst & 0x0F)
+    def encode(self, order: ByteOrder = HOST_ORDER) -> bytes:
+        slot = _SLOTS[order]
+        regs = _regs_byte(self.dst, self.src, order)
         if self.is_wide:
             lo = _s32(self.imm & 0xFFFFFFFF)
             hi = _s32((self.imm >> 32) & 0xFFFFFFFF)
-            return _SLOT.pack(self.code, regs, self.off, lo) + _SLOT.pack(0, 0, 0, hi)
-        return _SLOT.pack(self.code, regs, self.off, _s32(self.imm))
+            return slot.pack(self.code, regs, self.off, lo) + slot.pack(0, 0, 0, hi)
+        return slot.pack(self.code, regs, self.off, _s32(self.imm))
 
     # -- text ----------------------------------------------------------
     @property
@@ -418,26 +439,33 @@ def to_be(dst: Reg, bits: int) -> Insn:
     return Insn(Class.ALU | Src.X | AluOp.END, dst, 0, 0, bits)
 
 
+def to_le(dst: Reg, bits: int) -> Insn:
+    """``dst = le<bits> dst``: host to little-endian (a swap on big-endian
+    machines), the upper bits cleared."""
+    return Insn(Class.ALU | Src.K | AluOp.END, dst, 0, 0, bits)
+
+
 # -- programs ------------------------------------------------------------
 
-def encode(insns: list[Insn]) -> bytes:
-    return b"".join(i.encode() for i in insns)
+def encode(insns: list[Insn], order: ByteOrder = HOST_ORDER) -> bytes:
+    return b"".join(i.encode(order) for i in insns)
 
 
-def decode(data: bytes) -> list[Insn]:
+def decode(data: bytes, order: ByteOrder = HOST_ORDER) -> list[Insn]:
     """Bytes to instructions; a wide load's two slots become one ``Insn``."""
     if len(data) % SLOT_SIZE:
         raise ValueError(f"program length {len(data)} is not a multiple of {SLOT_SIZE}")
     out: list[Insn] = []
     pos = 0
+    slot = _SLOTS[order]
     while pos < len(data):
-        code, regs, off, imm = _SLOT.unpack_from(data, pos)
+        code, regs, off, imm = slot.unpack_from(data, pos)
         pos += SLOT_SIZE
-        dst, src = regs & 0x0F, regs >> 4
+        dst, src = _split_regs(regs, order)
         if code == (Class.LD | Mode.IMM | Size.DW):
             if pos >= len(data):
                 raise ValueError("wide load at the end of the program has no second slot")
-            _, _, _, hi = _SLOT.unpack_from(data, pos)
+            _, _, _, hi = slot.unpack_from(data, pos)
             pos += SLOT_SIZE
             imm = (imm & 0xFFFFFFFF) | ((hi & 0xFFFFFFFF) << 32)
         out.append(Insn(code, dst, src, off, imm))

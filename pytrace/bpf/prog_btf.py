@@ -8,6 +8,7 @@ subprogram. Layout: include/uapi/linux/btf.h.
 """
 from __future__ import annotations
 
+from ..base.arch import STRUCT_ORDER
 import struct
 
 from ..btf.records import MAGIC as BTF_MAGIC
@@ -15,10 +16,10 @@ from ..btf.records import BtfKind as Kind
 from ..btf.records import FuncLinkage
 
 BTF_VERSION = 1
-_HEADER = struct.Struct("<HBBIIIII")     # magic, version, flags, hdr_len, 4 x u32
-_TYPE = struct.Struct("<III")            # name_off, info, size_or_type
-_PARAM = struct.Struct("<II")            # name_off, type
-_FUNC_INFO = struct.Struct("<II")        # insn_off, type_id
+_HEADER = struct.Struct(STRUCT_ORDER + "HBBIIIII")     # magic, version, flags, hdr_len, 4 x u32
+_TYPE = struct.Struct(STRUCT_ORDER + "III")            # name_off, info, size_or_type
+_PARAM = struct.Struct(STRUCT_ORDER + "II")            # name_off, type
+_FUNC_INFO = struct.Struct(STRUCT_ORDER + "II")        # insn_off, type_id
 INT_SIGNED = 1 << 24                     # BTF_INT_SIGNED in the INT's extra word
 
 
@@ -40,7 +41,7 @@ def program_btf(funcs: list[tuple[str, int, int]]) -> tuple[bytes, bytes]:
     strings = _Strings()
     types = bytearray()
     # [1] int, [2] void *
-    types += _TYPE.pack(strings.add("int"), Kind.INT << 24, 4) + struct.pack("<I", INT_SIGNED | 32)
+    types += _TYPE.pack(strings.add("int"), Kind.INT << 24, 4) + struct.pack(STRUCT_ORDER + "I", INT_SIGNED | 32)
     types += _TYPE.pack(0, Kind.PTR << 24, 0)
     int_id, ptr_id, next_id = 1, 2, 3
     infos = bytearray()

@@ -228,8 +228,9 @@ def map_lookup_batch(fd: int, token: bytes | None, key_size: int, value_size: in
             raise
         done = True
     n = attr.count
-    return Batch(keys.raw[:n * key_size], values.raw[:n * value_size], n,
-                 out_token.raw, done)
+    # string_at copies only the filled part (.raw would copy the whole buffer first)
+    return Batch(ctypes.string_at(keys, n * key_size), ctypes.string_at(values, n * value_size),
+                 n, out_token.raw, done)
 
 
 def map_delete_batch(fd: int, keys: bytes, count: int) -> int:

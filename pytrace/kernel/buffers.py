@@ -29,8 +29,17 @@ programs also count their failed outputs, which is exact). Payloads are
 what the program passed to bpf_perf_event_output(), followed by up to 7
 bytes of padding (perf rounds the sample up to 8 bytes).
 
+Word sizes: the ring buffer's consumer and producer positions are the
+kernel's ``unsigned long`` (kernel/bpf/ringbuf.c): 4 bytes on 32-bit
+machines, where the next 4 bytes after producer_pos are pending_pos
+(Linux 6.9, and 6.1.y since 6.1.9x), not the high half of a 64-bit
+position. They are read as the architecture's word (``Arch.long_format``)
+and compared modulo its width, so they may wrap. A producer further ahead
+than the ring is long can only be a misread layout: it is an error, never
+a loop. The perf ring's data_head and data_tail are __u64 everywhere.
+
 Memory ordering: Python reads and writes the ring positions as aligned
-8-byte words, which is exactly what the kernel's protocol needs on x86-64
+words, which is exactly what the kernel's protocol needs on x86-64
 (TSO); weakly ordered CPUs rely on the interpreter's own barriers.
 """
 from __future__ import annotations
@@ -42,6 +51,8 @@ import select
 import struct
 from typing import Callable
 
+from ..base import arch
+from ..base.arch import STRUCT_ORDER
 from . import bpf
 
 from . import perf
@@ -86,7 +97,15 @@ class _Reader:
         _epoll_wait(self._epoll, timeout_ms)
         return self._run(self._consume(limit))
 
+    #: when set, called with each batch (a list of records) instead of
+    #: ``callback`` once per record: the caller's loop, not ours
+    batch_callback: Callable[[list], None] | None = None
+
     def _run(self, batch: list) -> int:
+        if self.batch_callback is not None:
+            if batch:
+                self.batch_callback(batch)
+            return len(batch)
         callback = self.callback
         for data in batch:
             callback(data)
@@ -125,44 +144,69 @@ class RingBufferReader(_Reader):
     def __init__(self, map_fd: int, size: int, callback: Callback):
         if size <= 0 or size & (size - 1) or size % PAGE_SIZE:
             raise ValueError(f"ring buffer size {size} is not a power-of-2 multiple of the page size")
+        self._epoll: select.epoll | None = None
+        consumer = mmap.mmap(map_fd, PAGE_SIZE, mmap.MAP_SHARED,
+                             mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+        try:
+            producer = mmap.mmap(map_fd, PAGE_SIZE + 2 * size, mmap.MAP_SHARED,
+                                 mmap.PROT_READ, offset=PAGE_SIZE)
+        except BaseException:
+            consumer.close()
+            raise
+        self._setup(consumer, producer, size, callback, arch.current().long_format)
+        self._epoll = select.epoll()
+        self._epoll.register(map_fd, select.EPOLLIN)
+
+    @classmethod
+    def over(cls, consumer, producer, size: int, callback: Callback,
+             long_format: str) -> "RingBufferReader":
+        """A reader of rings already in memory (``consumer``: the consumer
+        page, ``producer``: the producer page and the data twice), their
+        positions ``long_format`` words ("I" on 32-bit machines): for tests,
+        which fake other machines' layouts. ``poll`` needs an epoll fd:
+        call ``_consume``."""
+        self = cls.__new__(cls)
+        self._epoll = None
+        self._setup(consumer, producer, size, callback, long_format)
+        return self
+
+    def _setup(self, consumer, producer, size: int, callback: Callback,
+               long_format: str) -> None:
         self.callback = callback
         self.size = size
         self.lost = 0
         self._mask = size - 1
-        self._epoll: select.epoll | None = None
-        self._consumer = mmap.mmap(map_fd, PAGE_SIZE, mmap.MAP_SHARED,
-                                   mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
-        try:
-            self._producer = mmap.mmap(map_fd, PAGE_SIZE + 2 * size, mmap.MAP_SHARED,
-                                       mmap.PROT_READ, offset=PAGE_SIZE)
-        except BaseException:
-            self._consumer.close()
-            raise
-        self._cons_pos = memoryview(self._consumer).cast("Q")
-        self._prod_words = memoryview(self._producer).cast("Q")   # [0] = producer_pos
-        self._words32 = memoryview(self._producer).cast("I")     # record headers
-        self._epoll = select.epoll()
-        self._epoll.register(map_fd, select.EPOLLIN)
+        self._consumer, self._producer = consumer, producer
+        #: positions are unsigned long: they wrap at this mask's width
+        self._pos_mask = (1 << 8 * struct.calcsize(long_format)) - 1
+        self._cons_pos = memoryview(consumer).cast(long_format)
+        self._prod_words = memoryview(producer).cast(long_format)   # [0] = producer_pos
+        self._words32 = memoryview(producer).cast("I")     # record headers
 
     def _consume(self, limit: int | None) -> list:
         cons_pos, prod_words, words32 = self._cons_pos, self._prod_words, self._words32
-        data_map, mask = self._producer, self._mask
+        data_map, mask, pos_mask, size = self._producer, self._mask, self._pos_mask, self.size
         start = cons = cons_pos[0]
         prod = prod_words[0]
         left = -1 if limit is None else limit
         batch: list = []
         append = batch.append
         while left:
-            if cons >= prod:
+            ahead = (prod - cons) & pos_mask
+            if not ahead:
                 prod = prod_words[0]
-                if cons >= prod:
+                ahead = (prod - cons) & pos_mask
+                if not ahead:
                     break
+            if ahead > size:
+                raise RuntimeError(f"corrupt ring buffer: producer {prod:#x} is {ahead} bytes "
+                                   f"ahead of consumer {cons:#x} in a ring of {size}")
             off = PAGE_SIZE + (cons & mask)
             header = words32[off >> 2]
             if header & _BUSY:             # reserved, not yet committed
                 break
             length = header & _LEN_MASK
-            cons += (length + _RB_HDR + 7) & ~7
+            cons = (cons + ((length + _RB_HDR + 7) & ~7)) & pos_mask
             if header & _DISCARD:
                 continue
             append(data_map[off + _RB_HDR:off + _RB_HDR + length])
@@ -176,14 +220,17 @@ class RingBufferReader(_Reader):
             return
         self._epoll.close()
         self._epoll = None
+        self._release()
+
+    def _release(self) -> None:
         for view in (self._cons_pos, self._prod_words, self._words32):
             view.release()
         self._consumer.close()
         self._producer.close()
 
-_PERF_HEADER = struct.Struct("<IHH")      # struct perf_event_header
-_U32 = struct.Struct("<I")
-_U64 = struct.Struct("<Q")
+_PERF_HEADER = struct.Struct(STRUCT_ORDER + "IHH")      # struct perf_event_header
+_U32 = struct.Struct(STRUCT_ORDER + "I")
+_U64 = struct.Struct(STRUCT_ORDER + "Q")
 _HEAD = perf.PerfEventMmapPage.data_head.offset // 8
 _TAIL = perf.PerfEventMmapPage.data_tail.offset // 8
 _DATA_OFFSET = perf.PerfEventMmapPage.data_offset.offset // 8

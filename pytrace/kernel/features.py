@@ -155,6 +155,20 @@ def _probe_link() -> bool:
     return True
 
 
+def _probe_map_batch() -> bool:
+    """Read a one-entry hash map with BPF_MAP_LOOKUP_BATCH (5.6): the entry
+    must come back whole."""
+    from . import bpf
+    from .bpf_consts import MapType
+    fd = bpf.map_create(MapType.HASH, 4, 8, 1, name="pytrace_probe")
+    try:
+        bpf.map_update(fd, b"\x01\0\0\0", b"\x07" + bytes(7))
+        batch = bpf.map_lookup_batch(fd, None, 4, 8, 1)
+        return batch.count == 1 and batch.values == b"\x07" + bytes(7)
+    finally:
+        _closing(fd)
+
+
 def _probe_btf() -> bool:
     return os.access("/sys/kernel/btf/vmlinux", os.R_OK)
 
@@ -345,6 +359,7 @@ PROBES: tuple[tuple[Feature, Callable[[], bool]], ...] = (
     (Feature.XDP_LINK, _probe_xdp_link),
     (Feature.TCX, _probe_tcx),
     (Feature.COMM_PAD, _probe_comm_pad),
+    (Feature.MAP_BATCH, _probe_map_batch),
 )
 
 
@@ -422,6 +437,7 @@ DESCRIPTIONS: dict[Feature, str] = {
     Feature.BOUNDED_LOOPS: "while/for loops in programs (Linux 5.3)",
     Feature.XDP_LINK: "xdp probes through BPF links (Linux 5.9)",
     Feature.TCX: "tc probes through tcx links (Linux 6.6)",
+    Feature.MAP_BATCH: "whole maps read with BPF_MAP_LOOKUP_BATCH, not key by key (Linux 5.6)",
 }
 
 

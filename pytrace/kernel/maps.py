@@ -4,7 +4,9 @@ Keys and values are raw bytes in the kernel's layout; the session decodes
 them. Per-CPU maps read and write a ``list[bytes]``, one value per possible
 CPU (the kernel pads each to 8 bytes; the padding is stripped here). Reading
 a whole map uses BPF_MAP_LOOKUP_BATCH (5.6) when the kernel and map type
-support it and falls back to BPF_MAP_GET_NEXT_KEY + lookup otherwise.
+support it and falls back to BPF_MAP_GET_NEXT_KEY + lookup otherwise; the
+printers take it as ``MapColumns`` (all keys in one bytes, all values in
+another, padding kept), which ``render.map_table`` decodes in bulk.
 """
 from __future__ import annotations
 
@@ -50,7 +52,46 @@ def _round8(n: int) -> int:
 
 #: errnos meaning "no batch operations here": fall back to one key at a time
 _NO_BATCH = (errno.EINVAL, errno.EOPNOTSUPP, bpf.ENOTSUPP, errno.ENOSYS)
-_BATCH_START = 1024
+#: entries per BPF_MAP_LOOKUP_BATCH call (buffers of this many keys and values)
+_BATCH_MAX = 1 << 16
+
+
+class MapColumns:
+    """A whole map as the kernel copies it: ``keys``, ``count`` keys of
+    ``key_size`` bytes end to end, and ``values``, one ``value_stride``
+    per entry. A per-CPU entry holds ``ncpus`` values of ``value_size``
+    bytes, each padded to ``cpu_stride`` (8-byte multiples); otherwise
+    ``ncpus`` is 1 and ``cpu_stride`` is ``value_size``."""
+    __slots__ = ("keys", "values", "count", "key_size", "value_size", "ncpus", "cpu_stride")
+
+    def __init__(self, keys: bytes, values: bytes, count: int, key_size: int,
+                 value_size: int, ncpus: int = 1, cpu_stride: int | None = None):
+        self.keys = keys
+        self.values = values
+        self.count = count
+        self.key_size = key_size
+        self.value_size = value_size
+        self.ncpus = ncpus
+        self.cpu_stride = value_size if cpu_stride is None else cpu_stride
+
+    @property
+    def value_stride(self) -> int:
+        return self.cpu_stride * self.ncpus
+
+    def key_list(self) -> list[bytes]:
+        ks, keys = self.key_size, self.keys
+        return [keys[i:i + ks] for i in range(0, ks * self.count, ks)]
+
+    def value_list(self) -> list[bytes]:
+        vs, values = self.value_stride, self.values
+        return [values[i:i + vs] for i in range(0, vs * self.count, vs)]
+
+    def pairs(self) -> list[tuple[bytes, bytes]]:
+        return list(zip(self.key_list(), self.value_list()))
+
+    def __repr__(self) -> str:
+        return (f"MapColumns(count={self.count}, key_size={self.key_size}, "
+                f"value_size={self.value_size}, ncpus={self.ncpus})")
 
 
 class Map:
@@ -68,7 +109,9 @@ class Map:
         self.ncpus = len(possible_cpus()) if self.percpu else 1
         #: bytes the kernel copies for one value (all CPUs' values for per-CPU maps)
         self.raw_value_size = _round8(value_size) * self.ncpus if self.percpu else value_size
-        self._batch_ok = True
+        #: read whole maps with BPF_MAP_LOOKUP_BATCH (the owner turns it off
+        #: when the kernel lacks it: features.MAP_BATCH, ``--no-feature map_batch``)
+        self.batch = True
 
     @classmethod
     def create(cls, map_type: int, key_size: int, value_size: int, max_entries: int,
@@ -147,21 +190,40 @@ class Map:
                 yield key
             key = following
 
-    def _items_by_key(self) -> list[tuple[bytes, bytes]]:
-        out = []
-        for key in list(self.keys()):
-            raw = bpf.map_lookup(self.fd, key, self.raw_value_size)
-            if raw is not None:         # deleted since we listed it
-                out.append((key, raw))
-        return out
+    def read_columns(self) -> "MapColumns":
+        """Every entry at once, as two packed arrays (see ``MapColumns``):
+        by BPF_MAP_LOOKUP_BATCH when ``batch`` (the first refusal of this
+        map type turns it off), else key by key."""
+        if self.batch:
+            columns = self._columns_batched()
+            if columns is not None:
+                return columns
+            self.batch = False
+        return self._columns_by_key()
 
-    def _items_batched(self) -> list[tuple[bytes, bytes]] | None:
-        """All (key, raw value) pairs by BPF_MAP_LOOKUP_BATCH, or None when
-        the kernel or this map type has no batch lookup."""
+    def _columns(self, keys: bytes, values: bytes, count: int) -> "MapColumns":
+        return MapColumns(keys, values, count, self.key_size, self.value_size,
+                          self.ncpus, _round8(self.value_size) if self.percpu else self.value_size)
+
+    def _columns_by_key(self) -> "MapColumns":
+        keys, values = [], []
+        fd, size = self.fd, self.raw_value_size
+        for key in list(self.keys()):
+            raw = bpf.map_lookup(fd, key, size)
+            if raw is not None:         # deleted since we listed it
+                keys.append(key)
+                values.append(raw)
+        return self._columns(b"".join(keys), b"".join(values), len(keys))
+
+    def _columns_batched(self) -> "MapColumns | None":
+        """BPF_MAP_LOOKUP_BATCH, ``_BATCH_MAX`` entries per call, or None
+        when the kernel or this map type has no batch lookup."""
         ks, vs = self.key_size, self.raw_value_size
-        count = min(_BATCH_START, max(self.max_entries, 1))
+        count = min(_BATCH_MAX, max(self.max_entries, 1))
         token: bytes | None = None
-        out: list[tuple[bytes, bytes]] = []
+        keys: list[bytes] = []
+        values: list[bytes] = []
+        total = 0
         while True:
             try:
                 batch = bpf.map_lookup_batch(self.fd, token, ks, vs, count)
@@ -172,21 +234,36 @@ class Map:
                 if e.errno in _NO_BATCH and token is None:
                     return None
                 raise
-            keys, values = batch.keys, batch.values
-            out.extend((keys[i * ks:(i + 1) * ks], values[i * vs:(i + 1) * vs])
-                       for i in range(batch.count))
+            keys.append(batch.keys)
+            values.append(batch.values)
+            total += batch.count
             if batch.done:
-                return out
+                break
             token = batch.next_token
+        joined_keys = keys[0] if len(keys) == 1 else b"".join(keys)
+        del keys
+        joined_values = values[0] if len(values) == 1 else b"".join(values)
+        return self._columns(joined_keys, joined_values, total)
+
+    # the older names, which tests of the fallback still use
+    @property
+    def _batch_ok(self) -> bool:
+        return self.batch
+
+    @_batch_ok.setter
+    def _batch_ok(self, on: bool) -> None:
+        self.batch = on
+
+    def _items_by_key(self) -> list[tuple[bytes, bytes]]:
+        return self._columns_by_key().pairs()
+
+    def _items_batched(self) -> list[tuple[bytes, bytes]] | None:
+        columns = self._columns_batched()
+        return None if columns is None else columns.pairs()
 
     def items_raw(self) -> list[tuple[bytes, bytes]]:
         """(key, value bytes as the kernel copies them) for every entry."""
-        if self._batch_ok:
-            items = self._items_batched()
-            if items is not None:
-                return items
-            self._batch_ok = False
-        return self._items_by_key()
+        return self.read_columns().pairs()
 
     def items(self) -> list[tuple[bytes, bytes | list[bytes]]]:
         """(key, value) for every entry; per-CPU values as one bytes per CPU."""
@@ -199,11 +276,8 @@ class Map:
         return sum(1 for _ in self.keys())
 
     def _all_keys(self) -> list[bytes]:
-        if self._batch_ok:
-            items = self._items_batched()
-            if items is not None:
-                return [k for k, _ in items]
-            self._batch_ok = False
+        if self.batch:
+            return self.read_columns().key_list()
         return list(self.keys())
 
     def clear(self) -> None:
@@ -212,7 +286,7 @@ class Map:
             self.zero()
             return
         keys = self._all_keys()
-        if keys and self._batch_ok:
+        if keys and self.batch:
             try:
                 bpf.map_delete_batch(self.fd, b"".join(keys), len(keys))
                 return
@@ -225,7 +299,7 @@ class Map:
         """Set every value to zero, keeping the keys."""
         zero = self._pack_value(b"\0" * self.value_size)
         keys = self._all_keys()
-        if keys and self._batch_ok:
+        if keys and self.batch:
             try:
                 bpf.map_update_batch(self.fd, b"".join(keys), zero * len(keys), len(keys))
                 return

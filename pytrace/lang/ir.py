@@ -9,6 +9,7 @@ from, so listings interleave the script and verifier errors point at it.
 """
 from __future__ import annotations
 
+from ..base.arch import HOST_ORDER, ByteOrder
 from ..base.record import field, record
 from enum import Enum
 
@@ -169,11 +170,15 @@ class Neg(Op):
 @record(eq=False)
 class ToBe(Op):
     """``dst = a`` converted between host and network byte order, keeping
-    the low ``bits`` (16, 32 or 64) — packet headers are big-endian."""
+    the low ``bits`` (16, 32 or 64) — packet headers are big-endian. With
+    ``swap``, the bytes are swapped whatever the host's order (bswap()):
+    "to big-endian" on a little-endian host, "to little-endian" on a
+    big-endian one."""
     dst: VReg
     a: VReg
     bits: int
     loc: Loc = NOWHERE
+    swap: bool = False
 
     def uses(self):
         return (self.a,)
@@ -182,7 +187,8 @@ class ToBe(Op):
         return (self.dst,)
 
     def __str__(self):
-        return f"{self.dst!r} = be{self.bits} {self.a!r}"
+        kind = "le" if self.swap and HOST_ORDER is ByteOrder.BIG else "be"
+        return f"{self.dst!r} = {kind}{self.bits} {self.a!r}"
 
 
 @record(eq=False)

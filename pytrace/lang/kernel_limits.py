@@ -20,6 +20,9 @@ SETTING_RANGES = {
     "perf_rb_pages": (1, 1 << 16),
     "ringbuf_size": (4096, 1 << 30),
 }
+#: settings the kernel takes only as a power of two (a BPF ring buffer's
+#: bytes, a perf buffer's data pages)
+POWERS_OF_TWO = ("perf_rb_pages", "ringbuf_size")
 MAX_USER_MAPS = 1024
 MAX_MAPS_PER_PROGRAM = 64
 PERCPU_VALUE_MAX = 32768
@@ -32,6 +35,9 @@ def setting_problem(name: str, value: int) -> str | None:
     lo, hi = SETTING_RANGES.get(name, (None, None))
     if lo is not None and not lo <= value <= hi:
         return f"{name} = {value} is out of range: it is {lo} to {hi}"
+    if name in POWERS_OF_TWO and value & (value - 1):
+        return (f"{name} = {value} is not a power of two (the kernel's ring sizes are): "
+                f"try {1 << (value.bit_length() - 1)} or {1 << value.bit_length()}")
     return None
 
 

@@ -43,6 +43,7 @@ class Feature(Enum):
     XDP_LINK = "xdp_link"                # XDP through a BPF link, 5.9
     TCX = "tcx"                          # tc through a BPF link (tcx), 6.6
     COMM_PAD = "comm_pad"                # bpf_get_current_comm zero-fills its buffer
+    MAP_BATCH = "map_batch"              # BPF_MAP_LOOKUP_BATCH: a whole map per call, 5.6
 
 
 @record(frozen=True)

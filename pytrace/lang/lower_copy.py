@@ -3,6 +3,7 @@ tuples, records, converting integer sizes), string literals and
 probe_read_str. A mixin of ``Lowerer``."""
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 from ..bpf.insn import Helper, JmpOp
 from .kernelinfo import Feature
 from . import ast as A
@@ -112,7 +113,7 @@ class CopyOps:
         pos = 0
         while pos < len(data):
             chunk = 4 if len(data) - pos >= 4 else (2 if len(data) - pos >= 2 else 1)
-            value = int.from_bytes(data[pos:pos + chunk], "little", signed=True)
+            value = int.from_bytes(data[pos:pos + chunk], BYTE_ORDER, signed=True)
             self.emit(ir.Store(dest.base, dest.off + pos, value, chunk))
             pos += chunk
 

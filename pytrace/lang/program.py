@@ -105,7 +105,9 @@ class Limits:
     max_probes: int = 4096
     stack_mode: str = "bpftrace"
     perf_rb_pages: int = 64
-    ringbuf_size: int = 1 << 20
+    #: 4 MiB: a burst of 100,000 small records (a printf of two integers
+    #: is 32 bytes with its header) fits before the reader has woken up
+    ringbuf_size: int = 4 << 20
     #: --unsafe: system(), signal(), override() allowed (never set by a config block)
     unsafe: bool = False
 

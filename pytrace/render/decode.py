@@ -21,7 +21,8 @@ Agg                see ``fold_percpu``
 """
 from __future__ import annotations
 
-from ..base.record import field, record
+from ..base.arch import BYTE_ORDER
+from ..base.record import record
 
 from pytrace.lang.types import (
     Agg, AggKind, Array, Ptr, Special, Stack, Str, Struct, Tuple, Type, Void, Int,
@@ -36,7 +37,7 @@ STR_TRUNC_TRAILER = ".."
 
 
 def _u64(buf: bytes, off: int) -> int:
-    return int.from_bytes(buf[off:off + _U64], "little")
+    return int.from_bytes(buf[off:off + _U64], BYTE_ORDER)
 
 
 def _s64(value: int) -> int:
@@ -47,7 +48,7 @@ def _s64(value: int) -> int:
 def decode(type: Type, buf: bytes, offset: int = 0, *, trailer: str = STR_TRUNC_TRAILER):
     """The Python value of ``type`` stored at ``buf[offset:]``."""
     if isinstance(type, Int):
-        return int.from_bytes(buf[offset:offset + type.size], "little", signed=type.signed)
+        return int.from_bytes(buf[offset:offset + type.size], BYTE_ORDER, signed=type.signed)
     if isinstance(type, (Inet6, LpmKey)):          # network addresses: text
         from ..base.netaddr import inet6_text, lpm_key_value
         raw = bytes(buf[offset:offset + type.size])
@@ -85,7 +86,7 @@ def _decode_field(f, buf: bytes, base: int, trailer: str):
     if f.bits is None or not isinstance(f.type, Int):
         return decode(f.type, buf, base + f.offset, trailer=trailer)
     bit_off, width = f.bits
-    unit = int.from_bytes(buf[base + f.offset:base + f.offset + f.type.size], "little")
+    unit = int.from_bytes(buf[base + f.offset:base + f.offset + f.type.size], BYTE_ORDER)
     value = (unit >> bit_off) & ((1 << width) - 1)
     if f.type.signed and width and value >> (width - 1):
         value -= 1 << width
@@ -167,7 +168,6 @@ def cdiv(a: int, b: int) -> int:
 
 # ---------------------------------------------------------------- map dumps
 
-@record
 class MapDump:
     """A map's contents, decoded, as the printers take them.
 
@@ -176,11 +176,53 @@ class MapDump:
     Values by ``value_type``: for ``Agg`` see ``fold_percpu``, except that
     HIST/LHIST values are ``{bucket_index: count}`` dicts per user key;
     anything else is ``decode``'s value.
+
+    A dump read in bulk (``map_table.decode_map``) has a ``table`` holding
+    the keys still as bytes: ``entries`` decodes them when first asked,
+    and the printers ask the table for the entries in print order instead,
+    so ``print(@m, top)`` decodes only the keys it prints.
     """
-    name: str
-    key_type: Type | None
-    value_type: Type
-    entries: list[tuple[object, object]] = field(default_factory=list)
+    __slots__ = ("name", "key_type", "value_type", "_entries", "table")
+
+    def __init__(self, name: str, key_type: Type | None, value_type: Type,
+                 entries: "list[tuple[object, object]] | None" = None, table=None):
+        self.name = name
+        self.key_type = key_type
+        self.value_type = value_type
+        self._entries = entries if entries is not None or table is not None else []
+        self.table = table
+
+    @property
+    def entries(self) -> list[tuple[object, object]]:
+        if self._entries is None:
+            self._entries = self.table.entries()
+        return self._entries
+
+    @entries.setter
+    def entries(self, entries: list[tuple[object, object]]) -> None:
+        self._entries = entries
+        self.table = None
+
+    def __len__(self) -> int:
+        """The number of entries (without decoding a bulk-read map's keys)."""
+        if self._entries is None:
+            return len(self.table)
+        return len(self._entries)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __eq__(self, other) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return ((self.name, self.key_type, self.value_type, self.entries) ==
+                (other.name, other.key_type, other.value_type, other.entries))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"MapDump(name={self.name!r}, key_type={self.key_type!r}, "
+                f"value_type={self.value_type!r}, entries={self.entries!r})")
 
     @property
     def is_scalar(self) -> bool:

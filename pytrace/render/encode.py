@@ -9,6 +9,7 @@ slot, the others are zeroed, so the map reads back as exactly that value).
 """
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 from ..base.diagnostics import CompileError, UsageError
 from ..lang.program import MapSpec
 from ..lang.types import Agg, AggKind, Inet6, Int, LpmKey, Ptr, Special, Str, Tuple, Type
@@ -25,7 +26,7 @@ def encode(type: Type, value, what: str = "value") -> bytes:
             else (-(1 << (8 * size - 1)), (1 << (8 * size)) - 1)
         if not low <= value <= high:
             raise UsageError(f"the {what} {value} does not fit {type}")
-        return (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        return (value & ((1 << (8 * size)) - 1)).to_bytes(size, BYTE_ORDER)
     if isinstance(type, (Inet6, LpmKey)):               # network keys: addresses as text
         return _network(type, value, what)
     if isinstance(type, Str):

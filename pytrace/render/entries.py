@@ -9,7 +9,7 @@ HIST_KINDS = (AggKind.HIST, AggKind.LHIST)
 STATS_KINDS = (AggKind.AVG, AggKind.STATS)
 
 
-def _key_order(type: Type | None, key):
+def key_order(type: Type | None, key):
     """bpftrace's key order: integers as signed numbers of their size,
     strings bytewise, tuples field by field."""
     if type is None or key is None:
@@ -24,11 +24,14 @@ def _key_order(type: Type | None, key):
         elems = (type.elems if isinstance(type, Tuple) else
                  [f.type for f in type.fields] if isinstance(type, Struct) else
                  [type.elem] * len(key))
-        return tuple(_key_order(t, v) for t, v in zip(elems, key))
+        return tuple(key_order(t, v) for t, v in zip(elems, key))
     return key
 
 
-def _value_order(type: Agg | Int, value) -> int:
+_key_order = key_order
+
+
+def value_order(type: Agg | Int, value) -> int:
     """The number bpftrace sorts an aggregate or integer map by."""
     if isinstance(type, Agg):
         if type.kind in HIST_KINDS:
@@ -41,12 +44,14 @@ def _value_order(type: Agg | Int, value) -> int:
 def sorted_entries(dump: MapDump, top: int = 0) -> list[tuple[object, object]]:
     """Entries in bpftrace's print order (ascending value, else key), keeping
     only the last ``top`` when ``top`` is set (``print(@m, top)``)."""
+    if dump.table is not None:         # read in bulk: sorted there, keys decoded as needed
+        return dump.table.sorted_entries(top)
     vt, kt = dump.value_type, dump.key_type
     if isinstance(vt, (Agg, Int)):
         entries = sorted(dump.entries,
-                         key=lambda e: (_value_order(vt, e[1]), _key_order(kt, e[0])))
+                         key=lambda e: (value_order(vt, e[1]), key_order(kt, e[0])))
     else:
-        entries = sorted(dump.entries, key=lambda e: _key_order(kt, e[0]))
+        entries = sorted(dump.entries, key=lambda e: key_order(kt, e[0]))
     if top and len(entries) > top:
         entries = entries[len(entries) - top:]
     return entries
@@ -70,6 +75,16 @@ def shown_value(type: Type, value, div: int = 1):
     if isinstance(type, Int) and div != 1:
         return _divide(value, div, type.signed)
     return value
+
+
+def shows_as_is(type: Type, div: int = 1) -> bool:
+    """Whether ``shown_value`` returns every value of ``type`` unchanged:
+    counts, sums, minima, maxima and integers without ``div``; anything
+    not an aggregation or integer."""
+    if not isinstance(type, (Agg, Int)):
+        return True
+    return (div or 1) == 1 and (isinstance(type, Int) or type.kind in (
+        AggKind.COUNT, AggKind.SUM, AggKind.MIN, AggKind.MAX))
 
 
 def _divide(value: int, div: int, signed: bool) -> int:

@@ -15,7 +15,7 @@ from ..base.diagnostics import OutputError
 from ..base.record import record
 
 from .decode import MapDump, zero_value
-from .entries import shown_value, sorted_entries
+from .entries import shown_value, shows_as_is, sorted_entries
 from ..lang.types import Formatted, Stack, Type
 
 TYPE_CHECKING = False
@@ -132,4 +132,6 @@ class Printer:
         entries = sorted_entries(dump, top)
         if not entries and dump.is_scalar and fill_empty_scalar and not dump.is_hist:
             entries = [(None, zero_value(dump.value_type))]
+        if shows_as_is(dump.value_type, div):
+            return entries
         return [(k, shown_value(dump.value_type, v, div)) for k, v in entries]

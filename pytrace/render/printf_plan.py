@@ -19,7 +19,9 @@ prints its own value.
 """
 from __future__ import annotations
 
+from ..base.arch import STRUCT_ORDER
 import struct
+from ..base.record import record
 from typing import Callable
 
 from ..lang.printf import Conversion, format_conversion, parse_format
@@ -76,7 +78,18 @@ def _generic_reader(conv: Conversion, type, off: int, resolvers) -> Callable[[by
     return read
 
 
-def compile_printf(fmt: str, args: Tuple, header: int, resolvers) -> Callable[[bytes], str]:
+@record(frozen=True)
+class Formatter:
+    """A compiled printf: ``one(record) -> text``, ``many(records) -> texts``
+    (a list comprehension, no call per record where the format allows)."""
+    one: Callable[[bytes], str]
+    many: Callable[[list], list]
+
+    def __call__(self, data: bytes) -> str:
+        return self.one(data)
+
+
+def compile_printf(fmt: str, args: Tuple, header: int, resolvers) -> Formatter:
     """The text of a printf record (its arguments laid out as ``args`` from
     byte ``header`` on), compiled for format ``fmt``."""
     from .decode import STR_TRUNC_TRAILER
@@ -95,7 +108,8 @@ def compile_printf(fmt: str, args: Tuple, header: int, resolvers) -> Callable[[b
         conv, type, off = seg, args.elems[i], offsets[i]
         read = _int_read(conv, type)
         if read is not None:
-            codes.append((off, _CODES[read]))
+            # a narrower read takes the low bytes: the last ones on big-endian
+            codes.append((off + (type.size - read[0] if STRUCT_ORDER == ">" else 0), _CODES[read]))
             pieces.append(_py_spec(conv))
             readers.append((i, None))
         elif type.__class__ is Str and conv.conv == "s" and conv.precision is None \
@@ -106,19 +120,20 @@ def compile_printf(fmt: str, args: Tuple, header: int, resolvers) -> Callable[[b
             readers.append((i, _generic_reader(conv, type, off, resolvers)))
             pieces.append("%s")
     template = "".join(pieces)
-    layout, pos = ["<"], 0
+    layout, pos = [STRUCT_ORDER], 0
     for off, code in codes:
         layout.append("x" * (off - pos) + code)
-        pos = off + struct.calcsize("<" + code)
+        pos = off + struct.calcsize(STRUCT_ORDER + code)
     unpack = struct.Struct("".join(layout)).unpack_from
     if not readers:
         line = template % ()
-        return lambda data: line
+        return Formatter(lambda data: line, lambda batch: [line] * len(batch))
     if all(r is None for _, r in readers):
-        return lambda data: template % unpack(data)
+        return Formatter(lambda data: template % unpack(data),
+                         lambda batch: [template % unpack(d) for d in batch])
     plan = [r for _, r in readers]
 
     def text(data: bytes) -> str:
         fast = iter(unpack(data)) if codes else iter(())
         return template % tuple(next(fast) if r is None else r(data) for r in plan)
-    return text
+    return Formatter(text, lambda batch: list(map(text, batch)))

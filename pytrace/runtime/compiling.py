@@ -9,17 +9,12 @@ from ..lang.program import CompiledScript
 def compile_script(options, kernel, constants: dict[str, int], printer,
                    dump_out=None) -> CompiledScript:
     """The one-shot session's script, dumped as ``options.dump`` asks."""
-    from ..compile import compile_ast
     from ..lang.parser import parse
-    from ..providers import resolvers
     program = parse(options.text, options.name)
     if "ast" in options.dump:
         from ..lang.dump import ast_lines
         _dump(dump_out, "\n".join(ast_lines(program)))
-    script = compile_ast(program, kernel, resolvers(options.probe_choices()), params=options.params,
-                         constants=constants, limits=options.compile_limits())
-    check_traffic_changes(program, script, options, printer)
-    print_fallback_notes(printer, script)
+    script = compile_input(program, options, kernel, constants, printer, base=None)
     if "ir" in options.dump:
         for p in script.probes:
             _dump(dump_out, f"; {p.name}: {', '.join(t.name for t in p.targets[:4])}")
@@ -32,9 +27,10 @@ def compile_script(options, kernel, constants: dict[str, int], printer,
 
 
 def compile_input(program, options, kernel, constants: dict[str, int], printer,
-                  base: CompiledScript) -> CompiledScript:
-    """One input of the live session (parsed), compiled against ``base``:
-    everything loaded so far (``compile_ast(base=)``)."""
+                  base: CompiledScript | None) -> CompiledScript:
+    """A parsed program compiled, with its warnings and notes printed: the
+    whole script (``base`` None) or one input of the live session against
+    ``base``, everything loaded so far (``compile_ast(base=)``)."""
     from ..compile import compile_ast
     from ..providers import resolvers
     unit = compile_ast(program, kernel, resolvers(options.probe_choices()), params=options.params,

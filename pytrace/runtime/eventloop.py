@@ -10,6 +10,7 @@ process and the services until something ends the run (``Ending``).
 """
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 import os
 import signal
 from contextlib import ExitStack
@@ -71,8 +72,12 @@ class EventStream:
         self.reader = None
         self.ignoring = False
         self._formats: dict[int, list] = {}
-        #: printf id -> its compiled formatter (record bytes -> text)
-        self._printfs: dict[int, Callable[[bytes], str]] = {}
+        #: a printf record's id bytes -> its compiled formatter (printf_plan);
+        #: a record without one takes ``handle``'s generic route
+        self._by_header: dict[bytes, object] = {}
+        #: the formatter of a script whose one event is one printf: its
+        #: batches are formatted whole
+        self._only = None
         #: printf lines of the batch being read, written together
         self._pending: list[str] = []
         #: records skipped unread at the end of a run (counted as lost)
@@ -90,14 +95,25 @@ class EventStream:
             return
         fd = self.loader.maps[events_map].fd
         if spec.kind is MapKind.RINGBUF:
-            self.reader = buffers.RingBufferReader(fd, spec.max_entries, self._take)
+            self.reader = buffers.RingBufferReader(fd, spec.max_entries, self.handle)
         else:
-            self.reader = buffers.PerfBufferReader(fd, None, self._take,
+            self.reader = buffers.PerfBufferReader(fd, None, self.handle,
                                                    pages_per_cpu=script.limits.perf_rb_pages)
         owner.callback(self.reader.close)
-        for event in script.events:          # formatters built before the first record
+        self.reader.batch_callback = self.take_batch     # whole batches, not handle()
+        self.compile_formatters()
+
+    def compile_formatters(self) -> None:
+        """Build every printf's formatter before the first record comes."""
+        from ..render.printf_plan import compile_printf
+        events = self.loader.script.events
+        for event in events:
             if event.kind is EventKind.PRINTF:
-                self._printf_of(event)
+                self._by_header[event.id.to_bytes(EventSpec.HEADER, BYTE_ORDER)] = \
+                    compile_printf(event.fmt, event.args, EventSpec.HEADER,
+                                   self.printer.resolvers)
+        if len(events) == 1 and self._by_header:
+            (self._only,) = self._by_header.values()
 
     @property
     def lost(self) -> int:
@@ -147,48 +163,45 @@ class EventStream:
             printer.lost(total - self.reported_lost)
             self.reported_lost = total
 
+    def spec_of(self, data: bytes) -> EventSpec | None:
+        """The EventSpec a record's id names (None: not one of ours)."""
+        events = self.loader.script.events
+        eid = int.from_bytes(data[:EventSpec.HEADER], BYTE_ORDER)
+        return events[eid - 1] if 1 <= eid <= len(events) else None
+
     def handle(self, data: bytes) -> None:
         """One record: find its spec by id, decode it, run its handler."""
-        if self.ignoring:
-            return
-        events = self.loader.script.events
-        eid = int.from_bytes(data[:EventSpec.HEADER], "little")
-        if not 1 <= eid <= len(events):
-            return
-        spec = events[eid - 1]
-        if spec.kind is EventKind.PRINTF:
-            self.printer.printf(self._printf_of(spec)(data))
-            return
-        from ..render.decode import decode
-        HANDLERS[spec.kind](self, spec, decode(spec.args, data, EventSpec.HEADER))
+        spec = None if self.ignoring else self.spec_of(data)
+        if spec is not None:
+            from ..render.decode import decode
+            HANDLERS[spec.kind](self, spec, decode(spec.args, data, EventSpec.HEADER))
 
-    def _take(self, data: bytes) -> None:
-        """The reader's callback: printf lines wait for the batch's one
-        write (``flush``); any other record writes them first, so output
-        keeps the records' order."""
+    def take_batch(self, batch: list) -> None:
+        """The reader's batch: printf lines wait for the batch's one write
+        (``flush``); any other record writes them first, so output keeps
+        the records' order."""
         if self.ignoring:
             return
-        fmt = self._printfs.get(int.from_bytes(data[:EventSpec.HEADER], "little"))
-        if fmt is None:
+        if self._only is not None:
+            self._pending.extend(self._only.many(batch))
+            return
+        by_header, pending, size = self._by_header, self._pending, EventSpec.HEADER
+        for data in batch:
+            fmt = by_header.get(data[:size])
+            if fmt is not None:
+                pending.append(fmt.one(data))
+                continue
             self.flush()
             self.handle(data)
-            return
-        self._pending.append(fmt(data))
+            if self.ignoring:           # exit(): nothing after it prints
+                return
 
     def flush(self) -> None:
         """Write the printf lines of the batch, in one call."""
-        if self._pending:
-            lines, self._pending = self._pending, []
+        if self._pending:                   # emptied in place: take_batch holds it
+            lines = self._pending[:]
+            self._pending.clear()
             self.printer.printf_batch(lines)
-
-    def _printf_of(self, spec: EventSpec) -> Callable[[bytes], str]:
-        """``spec``'s compiled formatter, built the first time it is needed."""
-        fmt = self._printfs.get(spec.id)
-        if fmt is None:
-            from ..render.printf_plan import compile_printf
-            fmt = self._printfs[spec.id] = compile_printf(spec.fmt, spec.args, EventSpec.HEADER,
-                                                          self.printer.resolvers)
-        return fmt
 
     def printf_text(self, spec: EventSpec, values: tuple) -> str:
         from ..lang.printf import format_printf, parse_format

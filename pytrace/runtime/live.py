@@ -175,13 +175,14 @@ class LiveSession:
         from ..kernel import privileges
         from .prepare import learn_kernel, program_constants, start_processes
         self.kernel = learn_kernel(self.options)
+        self.loader.map_batch = self.kernel.has(Feature.MAP_BATCH)
         self.child, self.watched = start_processes(self.options, self.stack)
         privileges.raise_rlimit_memlock()
         self._constants = program_constants(self.options, self.child)
         self.loader.script = CompiledScript([], session_maps(self.kernel, self.options.limits),
                                             [], [], self.options.limits, {})
         for spec in self.loader.script.maps:
-            self.loader.maps[spec.name] = create_map(spec, self.stack)
+            self.loader.maps[spec.name] = create_map(spec, self.stack, self.loader.map_batch)
         self.events.open(EVENTS_MAP, self.stack)
         self.stack.callback(self._close_probes)
         self.attacher = Attacher(AttachContext(self.kernel, self.options.pid,
@@ -431,7 +432,7 @@ def load_input(loader: Loader, program, unit: CompiledScript, pending: ExitStack
         if spec.name in loader.maps:
             continue
         owner = private if spec.name == SCRATCH_MAP else pending
-        m = create_map(spec, owner)
+        m = create_map(spec, owner, loader.map_batch)
         fds[spec.name] = m.fd
         if spec.name != SCRATCH_MAP:
             new_maps[spec.name] = (spec, m)

@@ -33,7 +33,7 @@ class LiveMaps:
         shown = 0
         for spec in specs:
             dump = self.map_reader.dump(spec.name)
-            if dump.entries or (names and dump.is_scalar and not dump.is_hist):
+            if len(dump) or (names and dump.is_scalar and not dump.is_hist):
                 self.printer.map(dump, fill_empty_scalar=True)
                 shown += 1
         return shown

@@ -47,6 +47,8 @@ class Loader:
         self.script: CompiledScript | None = None
         self.maps: dict = {}
         self.prog_fds: dict[int, int] = {}
+        #: read whole maps with BPF_MAP_LOOKUP_BATCH (Feature.MAP_BATCH)
+        self.map_batch = True
 
     def map_fds(self) -> dict[str, int]:
         return {name: m.fd for name, m in self.maps.items()}
@@ -58,7 +60,7 @@ class Loader:
         self.script = script
         make_room(script, len(script.maps) + len(script.probes))
         for spec in script.maps:
-            self.maps[spec.name] = create_map(spec, owner)
+            self.maps[spec.name] = create_map(spec, owner, self.map_batch)
         fds = self.map_fds()
         for probe in script.probes:
             self.prog_fds[probe.index] = self.load_program(probe, fds, owner)
@@ -95,14 +97,16 @@ class Loader:
         return fd
 
 
-def create_map(spec: MapSpec, owner: ExitStack):
-    """The kernel map for ``spec``, closed by ``owner``."""
+def create_map(spec: MapSpec, owner: ExitStack, batch: bool = True):
+    """The kernel map for ``spec``, closed by ``owner``; ``batch``: read it
+    whole with BPF_MAP_LOOKUP_BATCH (else key by key)."""
     from ..kernel.maps import Map
     from ..kernel.bpf_consts import MapFlag
     # an LPM trie must be created without preallocation
     flags = MapFlag.NO_PREALLOC if spec.kind is MapKind.LPM_TRIE else 0
     m = Map.create(_map_type(spec.kind), spec.key_size, spec.value_size,
                    spec.max_entries, name=_bpf_name(spec.name), flags=flags)
+    m.batch = batch
     owner.callback(m.close)
     return m
 

@@ -12,6 +12,7 @@ once: the next packet sees them.
 """
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 from ..base.diagnostics import RuntimeFailure
 from ..lang.types import Inet6, Int, LpmKey, Ptr, Special, Str, Tuple, Type
 
@@ -68,8 +69,8 @@ def _encode(t: Type, parts: list[str]) -> bytes:
     if isinstance(t, (Int, Ptr, Special)):
         v = _int(parts[0], "this part")
         signed = isinstance(t, Int) and t.signed
-        return (v & ((1 << 8 * t.size) - 1)).to_bytes(t.size, "little", signed=False) \
-            if not signed else v.to_bytes(t.size, "little", signed=True)
+        return (v & ((1 << 8 * t.size) - 1)).to_bytes(t.size, BYTE_ORDER, signed=False) \
+            if not signed else v.to_bytes(t.size, BYTE_ORDER, signed=True)
     if isinstance(t, Tuple):
         out = bytearray(t.size)
         pos = 0

@@ -3,6 +3,7 @@
 prints them at exit), and pytrace's own counters (lost events, full maps)."""
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 from ..lang.program import Counter
 
 
@@ -13,10 +14,11 @@ class MapReader:
         self.loader = loader
 
     def dump(self, name: str):
-        """Map ``name`` as a ``render.decode.MapDump``."""
-        from ..render.decode import build_dump
+        """Map ``name`` as a ``render.decode.MapDump``, read whole and
+        decoded in bulk (its keys as the printer needs them)."""
+        from ..render.map_table import decode_map
         spec = self.loader.script.map(name)
-        return build_dump(name, spec.key, spec.value, list(self.loader.maps[name].items()))
+        return decode_map(name, spec.key, spec.value, self.loader.maps[name].read_columns())
 
     def print_at_exit(self, printer, lost: int, reported: int = 0) -> None:
         """Every user map with entries, by name, then the counters' warnings
@@ -24,10 +26,10 @@ class MapReader:
         counted, less the ``reported`` already while the run went on."""
         user = sorted((m for m in self.loader.script.user_maps), key=lambda m: m.name)
         dumps = [self.dump(m.name) for m in user]
-        if any(d.entries for d in dumps):
+        if any(len(d) for d in dumps):
             printer.end()
             for d in dumps:
-                if d.entries:
+                if len(d):
                     printer.map(d)
         self.report_counters(printer, lost, reported)
 
@@ -38,7 +40,7 @@ class MapReader:
             raw = counters.lookup(b"\0\0\0\0")
             raw = raw[0] if isinstance(raw, list) else raw
             if raw:
-                values = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
+                values = [int.from_bytes(raw[i:i + 8], BYTE_ORDER) for i in range(0, len(raw), 8)]
         return values
 
     def lost_counted(self) -> int:

@@ -85,6 +85,8 @@ class Session:
         return self.loader.script
 
     def load(self) -> None:
+        from ..lang.kernelinfo import Feature
+        self.loader.map_batch = self.kernel.has(Feature.MAP_BATCH)
         self.loader.load(self.loader.script, self.stack)
 
     # -- running -------------------------------------------------------------------

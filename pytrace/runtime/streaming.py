@@ -87,16 +87,16 @@ class _Events(EventStream):
         self.queue: deque[Event] = deque()
         self._names: dict[int, list[str]] = {}
 
+    def compile_formatters(self) -> None:
+        """None: every printf record goes through ``handle``, which keeps
+        its values as well as its text."""
+
     def handle(self, data: bytes) -> None:
-        if self.ignoring:
+        spec = None if self.ignoring else self.spec_of(data)
+        if spec is None:
             return
         from ..lang.program import EventSpec
         from ..render.decode import decode
-        events = self.loader.script.events
-        eid = int.from_bytes(data[:EventSpec.HEADER], "little")
-        if not 1 <= eid <= len(events):
-            return
-        spec = events[eid - 1]
         values = decode(spec.args, data, EventSpec.HEADER)
         if spec.kind is not EventKind.PRINTF:
             HANDLERS[spec.kind](self, spec, values)

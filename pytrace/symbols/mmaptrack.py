@@ -10,6 +10,7 @@ while tracing runs (and before maps print) into a ``UserSymbols``.
 """
 from __future__ import annotations
 
+from ..base.arch import STRUCT_ORDER
 import os
 import select
 import struct
@@ -24,10 +25,10 @@ MISC_COMM_EXEC = 1 << 13
 #: perf_event_header.misc: an MMAP2 record carries a build id, not dev/inode
 MISC_MMAP_BUILD_ID = 1 << 14
 PROT_EXEC = 0x4
-_HEADER = struct.Struct("<IHH")
-_MMAP2 = struct.Struct("<IIQQQIIQQII")      # pid tid addr len pgoff maj min ino ino_gen prot flags
-_PIDS = struct.Struct("<II")
-_FORK = struct.Struct("<IIII")
+_HEADER = struct.Struct(STRUCT_ORDER + "IHH")
+_MMAP2 = struct.Struct(STRUCT_ORDER + "IIQQQIIQQII")      # pid tid addr len pgoff maj min ino ino_gen prot flags
+_PIDS = struct.Struct(STRUCT_ORDER + "II")
+_FORK = struct.Struct(STRUCT_ORDER + "IIII")
 
 
 class MmapTracker:
@@ -111,7 +112,7 @@ class MmapTracker:
             pid, ppid, _tid, _ptid = _FORK.unpack_from(rec, 8)
             syms.fork(pid, ppid)
         elif rtype == PerfRecordType.LOST:
-            self.lost += struct.unpack_from("<Q", rec, 16)[0]
+            self.lost += struct.unpack_from(STRUCT_ORDER + "Q", rec, 16)[0]
 
     def close(self) -> None:
         if self._epoll is not None:

@@ -18,6 +18,7 @@ full) prints as nothing. Nothing here raises.
 """
 from __future__ import annotations
 
+from ..base.arch import BYTE_ORDER
 from ..lang.builtins.stacks import USYM_PIDS_MAP, stack_map_name
 from ..lang.types import Formatted, Stack, StackKind, StackMode
 
@@ -95,8 +96,8 @@ class Symbolizer:
         m = self.maps.get(USYM_PIDS_MAP)
         if m is None:
             return 0
-        raw = m.lookup(addr.to_bytes(8, "little"))
-        return int.from_bytes(raw[:4], "little") if raw else 0
+        raw = m.lookup(addr.to_bytes(8, BYTE_ORDER))
+        return int.from_bytes(raw[:4], BYTE_ORDER) if raw else 0
 
     # -- stacks --------------------------------------------------------------------
     def stack(self, stack: Stack, value: int, indent: int = 8) -> str:
@@ -131,12 +132,12 @@ class Symbolizer:
         got = self._frames.get(key)
         if got is None:
             m = self.maps.get(name)
-            raw = m.lookup(stackid.to_bytes(4, "little")) if m is not None else None
+            raw = m.lookup(stackid.to_bytes(4, BYTE_ORDER)) if m is not None else None
             if raw is None:
                 return None
             addrs = []
             for i in range(0, len(raw), 8):
-                addr = int.from_bytes(raw[i:i + 8], "little")
+                addr = int.from_bytes(raw[i:i + 8], BYTE_ORDER)
                 if not addr:
                     break
                 addrs.append(addr)

@@ -19,6 +19,9 @@ class Printer:
     def printf(self, text):
         self.out.append(("printf", text))
 
+    def printf_batch(self, texts):
+        self.out.append(("printf_batch", list(texts)))
+
     def value(self, type, value):
         self.out.append(("value", value))
 
@@ -131,3 +134,29 @@ def test_unknown_ids_are_ignored(stream):
     stream.handle(record(0))
     stream.handle(record(len(EVENTS) + 1, b"\0" * 16))
     assert stream.printer.out == []
+
+
+def _printf_record(n: int, text: bytes) -> bytes:
+    return record(1, struct.pack("<q", n) + text.ljust(8, b"\0"))
+
+
+def test_a_batch_keeps_the_order_of_printf_and_other_records(stream):
+    stream.compile_formatters()
+    stream.take_batch([_printf_record(1, b"a"), _printf_record(2, b"b"),
+                       record(6, struct.pack("<q", 7)), _printf_record(3, b"c"),
+                       record(2, struct.pack("<q", 0)), _printf_record(4, b"d")])
+    stream.flush()
+    # printf lines wait for one write, which comes before any other record;
+    # nothing after exit() prints
+    assert stream.printer.out == [("printf_batch", ["1: a\n", "2: b\n"]), ("value", 7),
+                                  ("printf_batch", ["3: c\n"])]
+
+
+def test_a_script_of_one_printf_formats_its_batches_whole():
+    stream = EventStream(Loader(EVENTS[:1]), Printer(), Services(), MapReader(), Ending())
+    stream.compile_formatters()
+    stream.take_batch([_printf_record(i, b"x" * i) for i in range(3)])
+    stream.take_batch([_printf_record(-1, b"12345678")])    # a full Str(8): no NUL
+    stream.flush()
+    assert stream.printer.out == [("printf_batch", ["0: \n", "1: x\n", "2: xx\n",
+                                                    "-1: 12345678..\n"])]

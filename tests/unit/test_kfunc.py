@@ -241,6 +241,9 @@ def test_entry_and_return_probes_do_not_share_a_program_that_reads_the_context()
     ("aarch64", 8, 0, 256),
     ("riscv64", 88, 80, 0),
     ("arm", 4, 0, 60),
+    ("i386", 8, 24, 48),
+    ("ppc64le", 32, 24, 256),
+    ("s390x", 48, 40, 16),
 ])
 def test_pt_regs_slots_per_architecture(machine, arg1, ret, ip):
     kernel = replace(btf_kernel(), arch=arch.lookup(machine))

@@ -886,7 +886,7 @@ def test_tracepoint_fields_as_keys():
 def test_internal_maps_and_counters():
     script = compile_script('BEGIN { @x = 1; printf("%d\\n", 1); }')
     events = script.map("events")
-    assert (events.kind, events.max_entries, events.user) == (MapKind.RINGBUF, 1 << 20, False)
+    assert (events.kind, events.max_entries, events.user) == (MapKind.RINGBUF, 4 << 20, False)
     counters = script.map("counters")
     assert (counters.kind, counters.key_size, counters.value_size, counters.max_entries) == (
         MapKind.ARRAY, 4, 16, 1)

@@ -3,6 +3,7 @@
 printed as an array and accepted by ``ntop()``)."""
 from __future__ import annotations
 
+from ...base.arch import BYTE_ORDER
 from .. import ast as A
 from .. import ir
 from ..types import ByteArray, Int
@@ -31,7 +32,7 @@ def _lower_bswap(lw, e: A.Call):
                                  "big")
         return lw.convert(swapped, t)
     out = lw.vreg("bswap")
-    lw.emit(ir.ToBe(out, lw.reg_of(v), t.bits))
+    lw.emit(ir.ToBe(out, lw.reg_of(v), t.bits, swap=True))
     return lw.convert(out, t) if t.signed else out
 
 
@@ -67,7 +68,7 @@ def _lower_pton(lw, e: A.Call):
     raw = pton_bytes(e.args[0].value)
     buf = lw.buffer(t.size, "pton")
     for pos in range(0, len(raw), 4):
-        word = int.from_bytes(raw[pos:pos + 4], "little", signed=True)
+        word = int.from_bytes(raw[pos:pos + 4], BYTE_ORDER, signed=True)
         lw.emit(ir.Store(buf.base, buf.off + pos, word, 4))
     return Mem(buf.base, buf.off, t)
 

@@ -1,6 +1,7 @@
 """Builtin functions other than aggregations: output, control, strings, maps."""
 from __future__ import annotations
 
+from ...base.arch import BYTE_ORDER
 from ...bpf.insn import AluOp, Helper, JmpOp
 from ...base.diagnostics import Loc
 from .. import ast as A
@@ -402,7 +403,7 @@ def _compare_bytes(lw, mem, data: bytes, false) -> None:
         left = len(data) - pos
         size = 4 if left >= 4 else (2 if left >= 2 else 1)
         v = lw.load(mem.at(pos, UINT64), size)
-        want = int.from_bytes(data[pos:pos + size], "little")
+        want = int.from_bytes(data[pos:pos + size], BYTE_ORDER)
         lw.branch(JmpOp.JNE, v, want if want < (1 << 31) else lw.reg_of(want), false)
         pos += size
 

@@ -16,6 +16,7 @@ comment. The file is read by pytrace, not by the kernel (``mapedit``).
 """
 from __future__ import annotations
 
+from ...base.arch import BYTE_ORDER
 from ...bpf.insn import AluOp
 from .. import ast as A
 from .. import ir
@@ -91,8 +92,10 @@ def _lower_lpm(lw, e: A.Call):
         swapped = lw.vreg("be")
         lw.emit(ir.ToBe(swapped, lw.reg_of(v), 64))
         # at 4 + 8i: two aligned 4-byte halves (the stack allows no unaligned u64)
-        lw.emit(ir.Store(key.base, off, swapped, 4))
-        lw.emit(ir.Store(key.base, off + 4, lw.alu(AluOp.RSH, swapped, 32), 4))
+        # (the big-endian u64's first 4 bytes: its low half on a little-endian host)
+        low_at = off if BYTE_ORDER == "little" else off + 4
+        lw.emit(ir.Store(key.base, low_at, swapped, 4))
+        lw.emit(ir.Store(key.base, 2 * off + 4 - low_at, lw.alu(AluOp.RSH, swapped, 32), 4))
     off = key.off + 4 + 8 * t.exact
     if literal is not None:
         from ...base.netaddr import lpm_key_bytes
@@ -109,7 +112,7 @@ def _lower_lpm(lw, e: A.Call):
 
 def _store_bytes(lw, base, off: int, data: bytes) -> None:
     for pos in range(0, len(data), 4):
-        word = int.from_bytes(data[pos:pos + 4], "little", signed=True)
+        word = int.from_bytes(data[pos:pos + 4], BYTE_ORDER, signed=True)
         lw.emit(ir.Store(base, off + pos, word, 4))
 
 

@@ -3,6 +3,7 @@ read without printing: for the exporter's health metrics and the
 streaming API's ``lost`` (no prometheus_client needed)."""
 from __future__ import annotations
 
+from ...base.arch import BYTE_ORDER
 from ...base.diagnostics import PytraceError
 
 
@@ -19,7 +20,7 @@ def read_counters(loader) -> tuple[int, dict[str, int]]:
             raw = None                  # closed under us
         raw = raw[0] if isinstance(raw, list) else raw
         if raw:
-            values = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
+            values = [int.from_bytes(raw[i:i + 8], BYTE_ORDER) for i in range(0, len(raw), 8)]
     lost, full = 0, {}
     for c in script.counters if script is not None else ():
         n = values[c.index] if c.index < len(values) else 0
