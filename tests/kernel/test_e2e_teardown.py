@@ -9,6 +9,7 @@ before tear-down."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -179,3 +180,39 @@ def test_non_wildcard_failure_reported_before_teardown():
                      "failed: Invalid argument (EINVAL)\n"), (first, r)
     assert r.rc == 1, r
     assert ended - said > 3, (said, ended)
+
+
+def _many_functions(tmp_path, n: int) -> str:
+    """A gcc-built program with n functions fn_0..fn_{n-1}, each called
+    once per round; its argument: the number of rounds."""
+    src = tmp_path / "many.c"
+    body = "".join(f"__attribute__((noinline)) void fn_{i}(int x) {{ sink += x + {i}; }}\n"
+                   for i in range(n))
+    calls = "".join(f"  fn_{i}(k);\n" for i in range(n))
+    src.write_text("#include <stdlib.h>\nvolatile int sink;\n" + body +
+                   "int main(int c, char **v) { int r = c > 1 ? atoi(v[1]) : 1;\n"
+                   " for (int k = 0; k < r; k++) {\n" + calls + " }\n return 0; }\n")
+    exe = tmp_path / "many"
+    subprocess.run(["gcc", "-O1", "-o", str(exe), str(src)], check=True, timeout=300)
+    return str(exe)
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc")
+def test_3000_uprobes_attach_count_and_exit_within_10s(tmp_path):
+    exe = _many_functions(tmp_path, 3000)
+    before_closers = set(closers())
+    t0 = time.monotonic()
+    r = pytrace("-e", f"uprobe:{exe}:fn_* {{ @ = count(); @f[probe] = count(); }}",
+                "-c", f"{exe} 2", timeout=120)
+    took = time.monotonic() - t0
+    assert r.rc == 0, r
+    assert r.err == "Attached 3000 probes\n", r
+    # one link for all: the cookies still tell the functions apart
+    lines = r.out.split("\n")
+    assert lines[:3] == ["", "", "@: 6000"] and lines[-1] == "", r.out[:200]
+    assert sorted(lines[3:-1]) == sorted(f"@f[uprobe:{exe}:fn_{i}]: 2" for i in range(3000)), \
+        r.out[:200]
+    assert took < 10, f"3,000 uprobes: {took:.1f} s from start to exit"
+    wait_closers_done(before_closers)
+    with open("/sys/kernel/tracing/uprobe_events") as f:
+        assert "many" not in f.read()
