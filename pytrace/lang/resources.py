@@ -10,6 +10,10 @@ from .types import Tuple
 EVENTS_MAP = "events"
 SCRATCH_MAP = "scratch"
 COUNTERS_MAP = "counters"
+#: the ring of a script whose only records are exit()'s: one record ends the
+#: run, so a burst never needs room (the 4 MiB default is 8 MiB of mapped
+#: pages in pytrace's RSS: the kernel maps the data area twice)
+EXIT_ONLY_RING = 64 << 10
 
 
 class Resources:
@@ -38,12 +42,19 @@ class Resources:
         self.counters.append(c)
         return c.index
 
+    def ring_size(self) -> int:
+        """The ring's size: the limit, or a small ring when every record is
+        an exit() (the first one ends the run)."""
+        if all(e.kind is EventKind.EXIT for e in self.events):
+            return min(self.limits.ringbuf_size, EXIT_ONLY_RING)
+        return self.limits.ringbuf_size
+
     def internal_maps(self, nprobes: int, ncpus: int) -> list[MapSpec]:
         out = []
         if self.events:
             if self.ringbuf:
-                out.append(MapSpec(EVENTS_MAP, MapKind.RINGBUF, 0, 0,
-                                   self.limits.ringbuf_size, user=False))
+                out.append(MapSpec(EVENTS_MAP, MapKind.RINGBUF, 0, 0, self.ring_size(),
+                                   user=False))
             else:
                 out.append(MapSpec(EVENTS_MAP, MapKind.PERF_EVENT_ARRAY, 4, 4,
                                    max(ncpus, 1), user=False))

@@ -894,6 +894,17 @@ def test_internal_maps_and_counters():
         (0, Counter.MAP_FULL, "@x"), (1, Counter.LOST_EVENTS, "")]
 
 
+@pytest.mark.parametrize("src, size", [
+    ("BEGIN { exit(); }", 64 << 10),                       # only exit(): a small ring
+    ("t:sched:sched_switch { @ = count(); } interval:s:1 { exit(); }", 64 << 10),
+    ("config = { ringbuf_size = 8192 } BEGIN { exit(); }", 8192),   # a smaller one is kept
+    ('BEGIN { printf("x\\n"); exit(); }', 4 << 20),         # printf: room for a burst
+    ("t:sched:sched_switch { print(@x); } BEGIN { @x = 1; exit(); }", 4 << 20),
+])
+def test_ring_size_follows_the_records(src, size):
+    assert compile_script(src).map("events").max_entries == size
+
+
 def test_perf_buffer_without_ringbuf():
     script = compile_script('BEGIN { printf("hi\\n"); }', without={Feature.RINGBUF})
     events = script.map("events")
