@@ -1,7 +1,7 @@
 """pytrace against bpftrace, side by side in one run; prints Markdown.
 
     python3 bench/bench.py [--quick] [--runs N] [--events N] [--bpftrace PATH]
-                           [--no-btf] [--out FILE]
+                           [--no-btf] [--no-streams] [--no-teardown] [--out FILE]
 
 Run as root. Medians over --runs repetitions (default 7; --quick: 3) of:
 
@@ -15,7 +15,11 @@ Run as root. Medians over --runs repetitions (default 7; --quick: 3) of:
 - added cost per traced event: a C loop of getppid() system calls, pinned
   to the first and to the last CPU in turn, timed (its CPU time) untraced and
   with each tracer attached to ``sys_enter_getppid``;
-- BTF: the output of bench/btf_bench.py.
+- BTF: the output of bench/btf_bench.py;
+- event streams: bench/stream_bench.py (paced printf streams of 20k to 500k
+  events a second for 2 s, a 100,000-event burst, sustained throughput);
+- tear-down of wide wildcards: bench/teardown_bench.py (one run each: 360
+  syscall tracepoints, 3,000 uprobes, tracepoint:*:* ended by Ctrl-C).
 
 bpftrace columns are left out when bpftrace is not installed. Results also
 go to bench/results/latest.md. Background tracers are stopped on every way
@@ -380,13 +384,32 @@ def _code(label: str) -> str:
     return f"`{code}`" + (f" ({rest}" if sep else "")
 
 
-def bench_btf(s: Setup) -> list[str]:
-    progress("BTF (bench/btf_bench.py)")
-    res = subprocess.run([s.python, os.path.join(HERE, "btf_bench.py"), "--runs", str(s.runs)],
+def sub_bench(s: Setup, title: str, script: str, *args: str, code: bool = False) -> list[str]:
+    """A section from another bench script of this folder, run in this
+    session (its Markdown as it prints it; ``code``: in a code block)."""
+    progress(f"{title} (bench/{script})")
+    res = subprocess.run([s.python, os.path.join(HERE, script), *args],
                          capture_output=True, text=True, env=s.env)
     body = res.stdout.rstrip() if res.returncode == 0 else \
-        f"btf_bench.py failed ({res.returncode}): {res.stderr.strip()}"
-    return ["### BTF (bench/btf_bench.py)", "", "```", body, "```"]
+        f"{script} failed ({res.returncode}): {res.stderr.strip()[-400:]}"
+    return [f"### {title} (bench/{script})", ""] + (["```", body, "```"] if code else [body])
+
+
+def bench_btf(s: Setup) -> list[str]:
+    return sub_bench(s, "BTF", "btf_bench.py", "--runs", str(s.runs), code=True)
+
+
+def bench_streams(s: Setup) -> list[str]:
+    runs = str(min(s.runs, 3))
+    bt = ["--bpftrace", s.bpftrace] if s.bpftrace else ["--bpftrace", "/nonexistent"]
+    return sub_bench(s, "Event streams", "stream_bench.py", "--runs", runs, "--seconds", "2",
+                     "--python", s.python, *bt)
+
+
+def bench_teardown(s: Setup) -> list[str]:
+    extra = [] if s.bpftrace else ["--no-bpftrace"]
+    return sub_bench(s, "Tear-down of wide wildcards", "teardown_bench.py", "--runs", "1",
+                     *extra)
 
 
 # -- set-up -------------------------------------------------------------------------
@@ -476,6 +499,9 @@ def main() -> int:
                     help="getppid() calls per loop (default 1,000,000)")
     ap.add_argument("--bpftrace", default="/usr/bin/bpftrace")
     ap.add_argument("--no-btf", action="store_true", help="skip bench/btf_bench.py")
+    ap.add_argument("--no-streams", action="store_true", help="skip bench/stream_bench.py")
+    ap.add_argument("--no-teardown", action="store_true",
+                    help="skip bench/teardown_bench.py (bpftrace's 3,000-uprobe exit takes minutes)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "latest.md"))
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -517,6 +543,10 @@ def _bench(args, runs: int, tmp: str) -> int:
     sections = [bench_startup(s), bench_first_event(s), bench_sizes(s), bench_per_event(s)]
     if not args.no_btf:
         sections.append(bench_btf(s))
+    if not args.no_streams:
+        sections.append(bench_streams(s))
+    if not args.no_teardown:
+        sections.append(bench_teardown(s))
     lines = ["## pytrace vs bpftrace", "", header, ""]
     if spawner.kind != "bench/rusage_run.c":
         s.notes.append(f"wall time and peak RSS measured through {spawner.kind}")
