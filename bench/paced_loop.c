@@ -1,6 +1,7 @@
 /* paced_loop RATE SECONDS: make RATE getpid() system calls a second for
  * SECONDS seconds (RATE 0: as fast as it can, SECONDS read as a count of
- * calls then), then print "CALLS WALL_NS" on stdout.
+ * calls then), then print "CALLS WALL_NS CPU_NS" on stdout (CPU_NS: its own
+ * user and system time, which a tracer's -c child rusage includes).
  *
  * bench/stream_bench.py traces sys_enter_getpid with one printf per call
  * and compares the lines a tracer delivered with CALLS; WALL_NS against
@@ -12,6 +13,7 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +48,12 @@ int main(int argc, char **argv)
 				;
 		}
 	}
-	printf("%lld %lld\n", calls, now_ns() - start);
+	long long wall = now_ns() - start;
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	printf("%lld %lld %lld\n", calls, wall,
+	       (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL);
 	return 0;
 }

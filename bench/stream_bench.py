@@ -14,8 +14,9 @@ bench/paced_loop.c, filtered by ``pid == cpid``, output to a file (``-o``):
 - a burst: 100,000 calls from a tight loop, default buffer sizes;
 - sustained consumer throughput: a 1,000,000-call burst into buffers big
   enough to hold it (pytrace ``PYTRACE_RINGBUF_SIZE``, bpftrace
-  ``BPFTRACE_PERF_RB_PAGES``), the tracer's CPU time less that of a run with
-  no events, per event.
+  ``BPFTRACE_PERF_RB_PAGES``), the tracer's CPU time (its own: less the -c
+  loop's, which its rusage includes and which pays the in-kernel part)
+  less that of a run with no events, per event.
 
 Medians of --runs repetitions (default 3), pytrace and bpftrace interleaved.
 pytrace is ``PYTHON -m pytrace`` from this checkout.
@@ -64,13 +65,14 @@ class Tracer:
         cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         with open(out, "rb") as f:
             data = f.read()
-        loop = [ln.split() for ln in stdout.decode().splitlines() if ln.count(" ") == 1]
-        calls, loop_ns = (int(loop[-1][0]), int(loop[-1][1])) if loop else (0, 0)
+        loop = [ln.split() for ln in stdout.decode().splitlines() if ln.count(" ") == 2]
+        calls, loop_ns, loop_cpu = (int(loop[-1][0]), int(loop[-1][1]), int(loop[-1][2])) \
+            if loop else (0, 0, 0)
         text = stderr.decode(errors="replace") + data.decode(errors="replace")
         return {"events": len(EVENT_LINE.findall(data)),
                 "lost": sum(int(n) for n in LOST.findall(text)),
                 "calls": calls, "loop_s": loop_ns / 1e9, "wall": wall, "rc": p.returncode,
-                "cpu": cpu, "err": stderr.decode(errors="replace")}
+                "cpu": cpu - loop_cpu / 1e9, "err": stderr.decode(errors="replace")}
 
 
 def median(xs):
@@ -133,8 +135,8 @@ def sustained(tracers: list[Tracer], loop: str, out: str, runs: int) -> str:
         rates[t.name] = (1 / per_event if per_event > 0 else None, median(events))
     parts = [f"{name} {rate:,.0f} events/s ({events:,.0f} of {SUSTAINED:,} delivered)"
              if rate else f"{name}: not measurable" for name, (rate, events) in rates.items()]
-    text = "Sustained consumer throughput (CPU time per event of a 1,000,000-event burst " \
-           "into big buffers): " + "; ".join(parts)
+    text = "Sustained consumer throughput (the tracer's own CPU time per event of a " \
+           "1,000,000-event burst into big buffers, the traced loop's CPU left out): " + "; ".join(parts)
     if len(rates) == 2 and all(r for r, _ in rates.values()):
         (a, _), (b, _) = rates.values()
         text += f"; ratio {a / b:.1f}x"
