@@ -60,8 +60,17 @@ def wait_closers(timeout: float = 600) -> None:
         time.sleep(0.2)
 
 
-def timed(argv: list, sigint_after: str | None = None, timeout: float = 900):
-    """(time of the last stdout line, exit time, signal time) from start."""
+#: a run still going after this long is killed and reported as "> TIMEOUT s"
+TIMEOUT = 600.0
+
+
+class TimedOut(Exception):
+    pass
+
+
+def timed(argv: list, sigint_after: str | None = None, timeout: float = TIMEOUT):
+    """(time of the last stdout line, exit time, signal time) from start;
+    TimedOut when it had to be killed."""
     wait_closers()
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -87,6 +96,9 @@ def timed(argv: list, sigint_after: str | None = None, timeout: float = 900):
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
+        for t in ts:
+            t.join()
+        raise TimedOut from None
     end = time.monotonic() - t0
     for t in ts:
         t.join()
@@ -142,9 +154,17 @@ def main() -> int:
             for name, cmd in tools + (extra if "uprobes" in title else []):
                 vals = []
                 for _ in range(a.runs):
-                    last, end, at = timed(cmd(*args), sigint_after=sig)
+                    try:
+                        last, end, at = timed(cmd(*args), sigint_after=sig)
+                    except TimedOut:
+                        vals = None
+                        break
                     vals.append(end - last if what == "maps" else end if what == "total"
                                 else (end - at if at is not None else None))
+                if vals is None:
+                    row.append(f"{name}: > {TIMEOUT:.0f} (killed)")
+                    print(f"  {title} / {name}: killed after {TIMEOUT:.0f} s", file=sys.stderr)
+                    continue
                 row.append(f"{name}: {med(vals)}")
                 print(f"  {title} / {name}: {[round(v, 2) for v in vals if v is not None]}",
                       file=sys.stderr)
