@@ -18,6 +18,17 @@ class ExpressionChecks:
         t = getattr(self, "expr_" + type(e).__name__)(e)
         return self.set(e, t)
 
+    def expr_BlockExpr(self, e: A.BlockExpr) -> Type:
+        for s in e.stmts:
+            self.stmt(s)
+        return self.expr(e.value)
+
+    def expr_IncDec(self, e: A.IncDec) -> Type:
+        self.stmt_CompoundAssign(e.assign)
+        if isinstance(e.target, A.Var):
+            return self.typing.vars.get(e.target.name, INT64)
+        return INT64
+
     def const_int(self, e: A.Expr) -> int | None:
         """The value of a constant integer expression, else None."""
         if isinstance(e, A.IntLit):

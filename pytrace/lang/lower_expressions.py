@@ -25,6 +25,21 @@ class ExpressionLowering:
         self.loc = e.loc if e.loc is not NOWHERE else self.loc
         return getattr(self, "expr_" + type(e).__name__)(e)
 
+    def expr_BlockExpr(self, e: A.BlockExpr):
+        for s in e.stmts:
+            self.stmt(s)
+        return self.value(e.value)
+
+    def expr_IncDec(self, e: A.IncDec) -> ir.Value:
+        """``x++`` gives x before, ``++x`` after; maps start at 0."""
+        before = self.vreg("old")
+        self.emit(ir.Mov(before, self.int_value(e.target)))
+        self.stmt_CompoundAssign(e.assign)
+        if e.post:
+            return before
+        self.emit(ir.Alu(AluOp.ADD if e.op == "+" else AluOp.SUB, before, before, 1))
+        return before
+
     def expr_IntLit(self, e: A.IntLit) -> ir.Value:
         return e.value if e.value < 1 << 63 else e.value - (1 << 64)
 
