@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import ast as A
 from .builtins import FnKind
-from .params import param_value
+from .params import param_value, positional
 from .types import (BOOL, INT64, UINT64, Agg, Array, Int, Ptr, Str, Struct, StructRef,
                     Tuple, Type, Void, common_int)
 from .check_common import describe, is_int, storable, _merge, _as_int, _str_hint, _name_hint
@@ -40,7 +40,7 @@ class ExpressionChecks:
             p = self.param(e.index)
             return p if isinstance(p, int) else None
         if isinstance(e, A.ParamCount):
-            return len(self.params)
+            return len(positional(self.params))
         return None
 
     def param(self, n: int) -> int | str:

@@ -8,7 +8,7 @@ from ..base.diagnostics import NOWHERE
 from . import ast as A
 from . import ir
 from .types import UINT64, Agg, Int, Ptr, Special, Struct, Tuple, Type, struct_of
-from .params import param_value
+from .params import param_value, positional
 from .values import CtxStruct, ExtMem, ExtStr, Mem
 
 
@@ -68,7 +68,7 @@ class ExpressionLowering:
         return mem
 
     def expr_ParamCount(self, e: A.ParamCount) -> ir.Value:
-        return len(self.params)
+        return len(positional(self.params))
 
     def expr_Var(self, e: A.Var):
         return self._var_slot(e.name)

@@ -215,6 +215,9 @@ def parse_int(text: str) -> int:
     return int(t, 10)
 
 
+_BOOLEANS = {"true": 1, "false": 0}
+
+
 class _Builder:
     """Turns Lark's parse tree into ``ast`` nodes, one method per rule."""
 
@@ -382,6 +385,8 @@ class _Builder:
         return A.ParamCount(self.loc(t))
 
     def builtin(self, t, ch):
+        if ch[0] in _BOOLEANS:                  # current bpftrace's true and false
+            return A.IntLit(_BOOLEANS[ch[0]], self.loc(t))
         return A.Builtin(str(ch[0]), self.loc(t))
 
     def map_ref(self, t, ch):
