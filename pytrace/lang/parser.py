@@ -218,6 +218,15 @@ def parse_int(text: str) -> int:
 _BOOLEANS = {"true": 1, "false": 0}
 
 
+def _statement(e: A.Expr, loc: Loc) -> A.Stmt:
+    """An expression as a statement; ``c ? printf("a") : printf("b");`` runs
+    one branch, as an ``if`` would (bpftrace's statement ternary)."""
+    if isinstance(e, A.Ternary):
+        return A.If(e.cond, A.Block((_statement(e.then, e.then.loc),), e.then.loc),
+                    A.Block((_statement(e.orelse, e.orelse.loc),), e.orelse.loc), loc)
+    return A.ExprStmt(e, loc)
+
+
 class _Builder:
     """Turns Lark's parse tree into ``ast`` nodes, one method per rule."""
 
@@ -366,7 +375,7 @@ class _Builder:
         e = self.visit(ch[0])
         if isinstance(e, A.IncDec):         # x++ as a statement: x += 1
             return e.assign
-        return A.ExprStmt(e, self.loc(t))
+        return _statement(e, self.loc(t))
 
     # -- expressions
     def int_lit(self, t, ch):
