@@ -59,8 +59,12 @@ def body(text):
 
 
 def expr(text):
-    """The expression of the statement ``text;``."""
+    """The expression of the statement ``text;`` (a ternary, which as a
+    statement is an ``if``, as the value of ``$v = text;``)."""
     (stmt,) = body(text + ";")
+    if isinstance(stmt, A.If):
+        (stmt,) = body(f"$v = {text};")
+        return stmt.value
     assert isinstance(stmt, A.ExprStmt), stmt
     return stmt.expr
 
