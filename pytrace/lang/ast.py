@@ -192,6 +192,31 @@ class Offsetof(Expr):
     loc: Loc = _loc()
 
 
+@record(frozen=True)
+class IncDec(Expr):
+    """``x++``/``x--`` (``post``) or ``++x``/``--x`` as a value: the update
+    is ``assign`` (``x += 1``), which is also the whole statement ``x++;``."""
+    assign: "CompoundAssign"
+    post: bool
+    loc: Loc = _loc()
+
+    @property
+    def target(self) -> Expr:
+        return self.assign.target
+
+    @property
+    def op(self) -> str:
+        return self.assign.op
+
+
+@record(frozen=True)
+class BlockExpr(Expr):
+    """``{ stmts; value }`` used as a value (and a macro call expanded)."""
+    stmts: tuple["Stmt", ...]
+    value: Expr
+    loc: Loc = _loc()
+
+
 # -- statements -------------------------------------------------------------
 
 @record(frozen=True)
@@ -269,6 +294,17 @@ class ForMap(Stmt):
 
 
 @record(frozen=True)
+class ForRange(Stmt):
+    """``for ($i : start..end) { … }``: start inclusive, end exclusive, both
+    evaluated once."""
+    var: Var
+    start: Expr
+    end: Expr
+    body: Block
+    loc: Loc = _loc()
+
+
+@record(frozen=True)
 class Break(Stmt):
     loc: Loc = _loc()
 
@@ -302,6 +338,17 @@ class Probe(Node):
     predicate: Expr | None
     body: Block
     loc: Loc = _loc()
+
+
+@record(frozen=True)
+class MacroDef(Node):
+    """``macro name($a, b, @c) { … }``: expanded away by ``lang.macros``
+    before checking; ``params`` as written (``$a``, ``b``, ``@c``)."""
+    name: str
+    params: tuple[str, ...]
+    body: Block
+    loc: Loc = _loc()
+    name_loc: Loc = _loc()
 
 
 @record(frozen=True)

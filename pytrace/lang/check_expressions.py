@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import ast as A
 from .builtins import FnKind
-from .params import param_value
+from .params import param_value, positional
 from .types import (BOOL, INT64, UINT64, Agg, Array, Int, Ptr, Str, Struct, StructRef,
                     Tuple, Type, Void, common_int)
 from .check_common import describe, is_int, storable, _merge, _as_int, _str_hint, _name_hint
@@ -18,6 +18,17 @@ class ExpressionChecks:
         t = getattr(self, "expr_" + type(e).__name__)(e)
         return self.set(e, t)
 
+    def expr_BlockExpr(self, e: A.BlockExpr) -> Type:
+        for s in e.stmts:
+            self.stmt(s)
+        return self.expr(e.value)
+
+    def expr_IncDec(self, e: A.IncDec) -> Type:
+        self.stmt_CompoundAssign(e.assign)
+        if isinstance(e.target, A.Var):
+            return self.typing.vars.get(e.target.name, INT64)
+        return INT64
+
     def const_int(self, e: A.Expr) -> int | None:
         """The value of a constant integer expression, else None."""
         if isinstance(e, A.IntLit):
@@ -29,7 +40,7 @@ class ExpressionChecks:
             p = self.param(e.index)
             return p if isinstance(p, int) else None
         if isinstance(e, A.ParamCount):
-            return len(self.params)
+            return len(positional(self.params))
         return None
 
     def param(self, n: int) -> int | str:

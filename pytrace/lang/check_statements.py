@@ -110,6 +110,11 @@ class StatementChecks:
         self.set(var, vars_[var.name])
 
     def stmt_CompoundAssign(self, s: A.CompoundAssign) -> None:
+        if not isinstance(s.target, (A.MapRef, A.Var)):
+            # only ++/-- reach here: the grammar gives op= a variable or a map
+            self.error(f"'{s.op * 2}' changes a variable or a map, not this expression",
+                       s.target.loc, "write it on $name, @name or @name[key]")
+            return
         t = self.expr(s.value)
         if not is_int(t):
             self.error(f"'{s.op}=' needs an integer on the right, not {describe(t)}", s.value.loc)
@@ -160,6 +165,20 @@ class StatementChecks:
             self.error("while loops need the verifier's bounded loops (Linux 5.3), which this "
                        "kernel lacks", s.loc, "use unroll(N) { … } instead")
         self._cond(s.cond)
+        self._loop_depth += 1
+        self.block(s.body)
+        self._loop_depth -= 1
+
+    def stmt_ForRange(self, s: A.ForRange) -> None:
+        from .kernelinfo import Feature
+        if not self.kernel.has(Feature.BOUNDED_LOOPS):
+            self.error("for loops need the verifier's bounded loops (Linux 5.3), which this "
+                       "kernel lacks", s.loc, "use unroll(N) { … } instead")
+        for bound in (s.start, s.end):
+            t = self.expr(bound)
+            if not is_int(t):
+                self.error(f"a range's bounds must be integers, not {describe(t)}", bound.loc)
+        self._assign_var(s.var, INT64, s.var.loc)
         self._loop_depth += 1
         self.block(s.body)
         self._loop_depth -= 1

@@ -28,7 +28,7 @@ _SPEC_STOP = frozenset(" \t\r\n\f\v,{}")
 #: operator spellings, longest first, and their terminals
 _OPERATORS = [
     ("<<=", "AUGOP"), (">>=", "AUGOP"),
-    ("->", "ARROW"), ("++", "INCDEC"), ("--", "INCDEC"),
+    ("->", "ARROW"), ("++", "INCDEC"), ("--", "INCDEC"), ("..", "DOTDOT"),
     ("+=", "AUGOP"), ("-=", "AUGOP"), ("*=", "AUGOP"), ("/=", "AUGOP"), ("%=", "AUGOP"),
     ("&=", "AUGOP"), ("|=", "AUGOP"), ("^=", "AUGOP"),
     ("||", "OROR"), ("&&", "ANDAND"), ("==", "EQOP"), ("!=", "EQOP"),

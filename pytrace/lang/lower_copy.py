@@ -21,6 +21,10 @@ class CopyOps:
         """Evaluate ``e`` into ``dest`` (typed as the destination wants it).
         ``full``: every byte of dest must be written (keys, map values);
         ``zeroed``: dest is known to be zero already."""
+        while isinstance(e, A.BlockExpr):
+            for s in e.stmts:
+                self.stmt(s)
+            e = e.value
         t = dest.type
         if t.in_register or isinstance(t, (Int, Ptr, Special)):
             v = self.int_value(e)

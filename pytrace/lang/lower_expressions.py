@@ -8,7 +8,7 @@ from ..base.diagnostics import NOWHERE
 from . import ast as A
 from . import ir
 from .types import UINT64, Agg, Int, Ptr, Special, Struct, Tuple, Type, struct_of
-from .params import param_value
+from .params import param_value, positional
 from .values import CtxStruct, ExtMem, ExtStr, Mem
 
 
@@ -24,6 +24,21 @@ class ExpressionLowering:
     def value(self, e: A.Expr):
         self.loc = e.loc if e.loc is not NOWHERE else self.loc
         return getattr(self, "expr_" + type(e).__name__)(e)
+
+    def expr_BlockExpr(self, e: A.BlockExpr):
+        for s in e.stmts:
+            self.stmt(s)
+        return self.value(e.value)
+
+    def expr_IncDec(self, e: A.IncDec) -> ir.Value:
+        """``x++`` gives x before, ``++x`` after; maps start at 0."""
+        before = self.vreg("old")
+        self.emit(ir.Mov(before, self.int_value(e.target)))
+        self.stmt_CompoundAssign(e.assign)
+        if e.post:
+            return before
+        self.emit(ir.Alu(AluOp.ADD if e.op == "+" else AluOp.SUB, before, before, 1))
+        return before
 
     def expr_IntLit(self, e: A.IntLit) -> ir.Value:
         return e.value if e.value < 1 << 63 else e.value - (1 << 64)
@@ -53,7 +68,7 @@ class ExpressionLowering:
         return mem
 
     def expr_ParamCount(self, e: A.ParamCount) -> ir.Value:
-        return len(self.params)
+        return len(positional(self.params))
 
     def expr_Var(self, e: A.Var):
         return self._var_slot(e.name)

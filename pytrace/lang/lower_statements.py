@@ -125,6 +125,24 @@ class StatementLowering:
         self.jump(top)
         self.place(end)
 
+    def stmt_ForRange(self, s: A.ForRange) -> None:
+        """``for ($i : a..b)``: ``$i = a``, ``b`` evaluated once, then while
+        ``$i < b`` the body and ``$i++`` (where ``continue`` goes)."""
+        slot = self._var_slot(s.var.name)
+        self.emit(ir.Mov(slot, self.int_value(s.start)))
+        end = self.vreg("end")
+        self.emit(ir.Mov(end, self.int_value(s.end)))
+        top, step, done = self.label("for"), self.label("next"), self.label("endfor")
+        self.place(top)
+        self.branch(JmpOp.JSGE, slot, end, done)
+        self.loops.append((step, done))
+        self.block(s.body)
+        self.loops.pop()
+        self.place(step)
+        self.emit(ir.Alu(AluOp.ADD, slot, slot, 1))
+        self.jump(top)
+        self.place(done)
+
     def stmt_Break(self, s: A.Break) -> None:
         self.jump(self.loops[-1][1])
 

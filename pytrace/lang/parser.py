@@ -12,6 +12,7 @@ from .angles import rewrite_angle_bodies
 from ..base.nesting import deep_stack
 from .lalr import NestingError, ParseError, Parser, tables
 from .lexer import LexError, Lexer
+from .macros import block_value, expand_macros
 
 
 def prepare(text: str) -> str:
@@ -91,10 +92,11 @@ def _expected(literals: dict[str, str], expected) -> str:
     words = []
     if len(names & _OPERAND_START) >= 3:
         names -= _EXPR_START
-        if names & _STMT_START:
+        if names & (_STMT_START - {"LBRACE", "INCDEC"}):    # both also start values
             names -= _STMT_START
             words.append("a statement")
         else:
+            names -= {"LBRACE", "INCDEC"}
             words.append("an expression")
     rest = names - _OPERATORS - _CONTINUATIONS
     if rest and rest != names:
@@ -213,6 +215,18 @@ def parse_int(text: str) -> int:
     return int(t, 10)
 
 
+_BOOLEANS = {"true": 1, "false": 0}
+
+
+def _statement(e: A.Expr, loc: Loc) -> A.Stmt:
+    """An expression as a statement; ``c ? printf("a") : printf("b");`` runs
+    one branch, as an ``if`` would (bpftrace's statement ternary)."""
+    if isinstance(e, A.Ternary):
+        return A.If(e.cond, A.Block((_statement(e.then, e.then.loc),), e.then.loc),
+                    A.Block((_statement(e.orelse, e.orelse.loc),), e.orelse.loc), loc)
+    return A.ExprStmt(e, loc)
+
+
 class _Builder:
     """Turns Lark's parse tree into ``ast`` nodes, one method per rule."""
 
@@ -246,13 +260,26 @@ class _Builder:
     # -- top level
     def start(self, t, ch):
         config: tuple = ()
-        probes = []
+        probes, macros = [], []
         for c in ch:
             if c.data == "config":
                 config = self.visit(c)
+            elif c.data == "macro_def":
+                macros.append(self.visit(c))
             else:
                 probes.append(self.visit(c))
-        return A.Program(tuple(probes), config, self.loc(t))
+        program = A.Program(tuple(probes), config, self.loc(t))
+        return expand_macros(program, macros)
+
+    def macro_def(self, t, ch):
+        params = tuple(str(c) for c in ch[1:-1] if c is not None)
+        return A.MacroDef(str(ch[0]), params, self.visit(ch[-1]), self.loc(t), self.loc(ch[0]))
+
+    def block_value(self, t, ch):
+        return block_value(self.visit(ch[0]))
+
+    def for_range(self, t, ch):
+        return (self.visit(ch[0]), self.visit(ch[2]))
 
     def config(self, t, ch):
         return tuple(self.visit(c) for c in ch)
@@ -303,7 +330,10 @@ class _Builder:
 
     def for_stmt(self, t, ch):
         var = A.Var(str(ch[0])[1:], self.loc(ch[0]))
-        return A.ForMap(var, self.visit(ch[1]), self.visit(ch[2]), self.loc(t))
+        source = self.visit(ch[1])
+        if isinstance(source, tuple):
+            return A.ForRange(var, *source, self.visit(ch[2]), self.loc(t))
+        return A.ForMap(var, source, self.visit(ch[2]), self.loc(t))
 
     def assign_map(self, t, ch):
         return A.AssignMap(self.visit(ch[0]), self.visit(ch[1]), self.loc(t))
@@ -321,15 +351,16 @@ class _Builder:
         target, op, value = ch
         return A.CompoundAssign(self.visit(target), str(op)[:-1], self.visit(value), self.loc(t))
 
-    def _incdec(self, t, target, op):
+    def _incdec(self, t, target, op, post: bool):
         one = A.IntLit(1, self.loc(op))
-        return A.CompoundAssign(self.visit(target), str(op)[0], one, self.loc(t))
+        assign = A.CompoundAssign(self.visit(target), str(op)[0], one, self.loc(t))
+        return A.IncDec(assign, post, self.loc(t))
 
     def incdec_post(self, t, ch):
-        return self._incdec(t, ch[0], ch[1])
+        return self._incdec(t, ch[0], ch[1], True)
 
     def incdec_pre(self, t, ch):
-        return self._incdec(t, ch[1], ch[0])
+        return self._incdec(t, ch[1], ch[0], False)
 
     def break_stmt(self, t, ch):
         return A.Break(self.loc(t))
@@ -341,7 +372,10 @@ class _Builder:
         return A.Return(self.loc(t))
 
     def expr_stmt(self, t, ch):
-        return A.ExprStmt(self.visit(ch[0]), self.loc(t))
+        e = self.visit(ch[0])
+        if isinstance(e, A.IncDec):         # x++ as a statement: x += 1
+            return e.assign
+        return _statement(e, self.loc(t))
 
     # -- expressions
     def int_lit(self, t, ch):
@@ -360,6 +394,8 @@ class _Builder:
         return A.ParamCount(self.loc(t))
 
     def builtin(self, t, ch):
+        if ch[0] in _BOOLEANS:                  # current bpftrace's true and false
+            return A.IntLit(_BOOLEANS[ch[0]], self.loc(t))
         return A.Builtin(str(ch[0]), self.loc(t))
 
     def map_ref(self, t, ch):

@@ -86,6 +86,11 @@ CASES = [
     Case("if_else",
          "t:syscalls:sys_enter_read { if (args->count > 10) { @x = 1; } "
          "else if (args->fd == 0) { @x = 2; } else { @x = 3; } }"),
+    Case("for_range",
+         "BEGIN { for $i : 1..($# + 4) { if $i == 2 { continue; } @[$i] = 1; } }"),
+    Case("incdec_values", "BEGIN { $x = 5; @a = $x++; @b = ++@m[1]; @c = @m[1]--; }"),
+    Case("macro_block_value",
+         "macro twice(x) { let $v = x; $v * 2 }\nBEGIN { @ = twice(pid); @w = { let $w = 3; $w }; }"),
     Case("while_loop",
          "BEGIN { $i = 0; while ($i < 10) { $i++; if ($i == 5) { continue; } "
          "if ($i == 8) { break; } } @ = $i; }"),

@@ -59,8 +59,12 @@ def body(text):
 
 
 def expr(text):
-    """The expression of the statement ``text;``."""
+    """The expression of the statement ``text;`` (a ternary, which as a
+    statement is an ``if``, as the value of ``$v = text;``)."""
     (stmt,) = body(text + ";")
+    if isinstance(stmt, A.If):
+        (stmt,) = body(f"$v = {text};")
+        return stmt.value
     assert isinstance(stmt, A.ExprStmt), stmt
     return stmt.expr
 
@@ -456,7 +460,7 @@ def test_angle_bracket_body_keeps_locations():
      "hint: a '{' is not closed"),
     # one '}' too many
     ("BEGIN { @x = 1; } }",
-     "-e:1:19: error: unexpected '}': expected a name or a probe\n"
+     "-e:1:19: error: unexpected '}': expected 'macro', a name or a probe\n"
      "BEGIN { @x = 1; } }\n"
      "                  ~\n"
      "hint: a program is a list of probes: PROBE [/predicate/] { statements }"),
@@ -485,14 +489,14 @@ def test_angle_bracket_body_keeps_locations():
      "BEGIN { $x = 1 # 2; }\n"
      "               ~"),
     # statements that need parentheses or a block
-    ("BEGIN { if $x { } }",
-     "-e:1:12: error: unexpected '$x': expected '('\n"
-     "BEGIN { if $x { } }\n"
-     "           ~~"),
-    ("BEGIN { while $x < 3 { } }",
-     "-e:1:15: error: unexpected '$x': expected '('\n"
-     "BEGIN { while $x < 3 { } }\n"
+    ("BEGIN { if $x $y }",
+     "-e:1:15: error: unexpected '$y': expected '{'\n"
+     "BEGIN { if $x $y }\n"
      "              ~~"),
+    ("BEGIN { while $x < 3 printf(\"a\"); }",
+     "-e:1:22: error: unexpected 'printf': expected '{'\n"
+     "BEGIN { while $x < 3 printf(\"a\"); }\n"
+     "                     ~~~~~~"),
     ("BEGIN { unroll(3) $x++; }",
      "-e:1:19: error: unexpected '$x': expected '{'\n"
      "BEGIN { unroll(3) $x++; }\n"
@@ -520,7 +524,7 @@ def test_angle_bracket_body_keeps_locations():
      "                         ~"),
     # not a probe
     ("{ @x = 1; }",
-     "-e:1:1: error: unexpected '{': expected 'config', a name or a probe\n"
+     "-e:1:1: error: unexpected '{': expected 'config', 'macro', a name or a probe\n"
      "{ @x = 1; }\n"
      "~\n"
      "hint: a program is a list of probes: PROBE [/predicate/] { statements }"),

@@ -131,7 +131,7 @@ def test_kernel_function_probe_types_come_from_the_registry():
 
 def test_keywords_come_from_the_grammar():
     assert keywords() == {"if", "else", "while", "for", "unroll", "return", "break",
-                          "continue", "let", "sizeof", "offsetof", "struct", "union", "enum"}
+                          "continue", "let", "macro", "sizeof", "offsetof", "struct", "union", "enum"}
 
 
 def test_complete_inside_blocks():

@@ -127,7 +127,7 @@ def test_nesting():
 
 def test_keywords_come_from_the_grammar():
     assert keywords(tables()) == {"if", "else", "while", "for", "unroll", "return", "break",
-                                  "continue", "let", "sizeof", "offsetof", "struct", "union",
+                                  "continue", "let", "macro", "sizeof", "offsetof", "struct", "union",
                                   "enum"}
     assert "config" in tables().keywords          # a keyword only where a program starts
 

@@ -95,10 +95,11 @@ class Registry:
 
 
 def _build() -> Registry:
-    from . import (actions, aggregations, convert, functions, kernel, lpm, net, stacks, strings,
-                   variables)
+    from . import (actions, aggregations, convert, functions, kernel, lpm, net, options, stacks,
+                   strings, variables)
     fns: dict[str, Function] = {}
-    for module in (functions, aggregations, stacks, net, lpm, kernel, convert, strings, actions):
+    for module in (functions, aggregations, stacks, net, lpm, kernel, convert, strings, actions,
+                   options):
         for f in module.FUNCTIONS:
             for n in (f.name, *f.aliases):
                 assert n not in fns, n
