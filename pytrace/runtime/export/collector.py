@@ -83,7 +83,7 @@ def label_columns(keys: list, arity: int) -> list[list[str]]:
     if arity == 0:
         return []
     fields = [keys] if arity == 1 else [list(c) for c in zip(*keys)] if keys else [[]] * arity
-    return [list(map(str, c)) if all(type(v) is int for v in c) else list(map(_label, c))
+    return [list(map(str, c)) if set(map(type, c)) <= {int} else list(map(_label, c))
             for c in fields]
 
 

@@ -63,8 +63,22 @@ def go_value(v) -> str:
 
 
 def go_values(values: list) -> list[str]:
+    if values and set(map(type, values)) == {int} and -_EXACT < min(values) and \
+            max(values) < _SMALL:
+        return list(map("%d.0".__mod__, values))
     return [f"{v}.0" if type(v) is int and -_EXACT < v < _SMALL else floatToGoString(v)
             for v in values]
+
+
+#: rows formatted per C-level call, so one call holds the GIL well under 1 ms
+CHUNK = 2048
+
+
+def _lines(fmt: str, columns: list) -> str:
+    """``fmt % row`` for every row of ``columns`` (equal-length lists)."""
+    n = len(columns[0])
+    return "".join(["".join(map(fmt.__mod__, zip(*[c[i:i + CHUNK] for c in columns])))
+                    for i in range(0, n, CHUNK)])
 
 
 def escape_column(column: list[str]) -> list[str]:
@@ -145,17 +159,13 @@ class MapFamily(Metric):
         columns = [escape_column(c) for c in self.columns]
         if self.type in ("counter", "gauge"):
             (fmt, order), = lines
-            args = zip(*[columns[i] for i in order], go_values(self.values))
-            return header + "".join([fmt % a for a in args])
+            return header + _lines(fmt, [columns[i] for i in order] + [go_values(self.values)])
         if self.type == "summary":
             (cfmt, corder), (sfmt, sorder) = lines
             counts = go_values([c for c, _ in self.values])
             sums = go_values([s for _, s in self.values])
-            out = [header]
-            for row, c, s in zip(self._label_rows(columns), counts, sums):
-                out.append(cfmt % (*[row[i] for i in corder], c))
-                out.append(sfmt % (*[row[i] for i in sorder], s))
-            return "".join(out)
+            return header + _lines(cfmt + sfmt, [columns[i] for i in corder] + [counts] +
+                                   [columns[i] for i in sorder] + [sums])
         (bfmt, border), (cfmt, corder) = lines
         le = len(self.labels)
         cut = border.index(le)
