@@ -23,9 +23,7 @@ from __future__ import annotations
 import re
 import threading
 
-from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
-                                    HistogramMetricFamily, SummaryMetricFamily)
-from prometheus_client.samples import Sample
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ...base.diagnostics import PytraceError
 from ...base.record import field, record
@@ -33,6 +31,7 @@ from ...lang.types import Agg, AggKind, Int, Tuple
 from ...render.decode import hist_bound
 from .config import ExportConfig
 from .counters import read_counters
+from .exposition import MapFamily
 
 _BAD = re.compile(r"[^a-zA-Z0-9_]")
 INF = float("inf")
@@ -71,7 +70,30 @@ def label_values(key, arity: int) -> list[str]:
     if arity == 0:
         return []
     values = key if arity > 1 else (key,)
-    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
+    return [_label(v) for v in values]
+
+
+def _label(v) -> str:
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+
+
+def label_columns(keys: list, arity: int) -> list[list[str]]:
+    """The keys' label values, one column per key field (``label_values``
+    of every key, transposed)."""
+    if arity == 0:
+        return []
+    fields = [keys] if arity == 1 else [list(c) for c in zip(*keys)] if keys else [[]] * arity
+    return [list(map(str, c)) if set(map(type, c)) <= {int} else list(map(_label, c))
+            for c in fields]
+
+
+def _keys_values(dump) -> tuple[list, list]:
+    """The dump's keys and values as two lists (a bulk read's as they are)."""
+    table = dump.table
+    if table is not None:
+        return table.keys(), table.values
+    entries = dump.entries
+    return [k for k, _ in entries], [v for _, v in entries]
 
 
 def _kind(value_type) -> str | None:
@@ -152,35 +174,15 @@ class MapCollector:
         labels = list(s.config.labels_for(dump.name, arity))
         base = metric_base(s.config.prefix, s.namespace, dump.name)
         help_text = f"{dump.name} of {s.name}"
-        entries = dump.entries
+        keys, values = _keys_values(dump)
         cap = s.config.cap_for(dump.name)
-        if len(entries) > cap:
-            entries = sorted(entries, key=lambda e: _sort_key(e[0]))
-            s.dropped[dump.name] = s.dropped.get(dump.name, 0) + len(entries) - cap
-            entries = entries[:cap]
-        if kind == "counter":
-            fam = CounterMetricFamily(base, help_text, labels=labels)
-            for key, value in entries:
-                fam.add_metric(label_values(key, arity), value)
-        elif kind == "gauge":
-            fam = GaugeMetricFamily(base, help_text, labels=labels)
-            for key, value in entries:
-                fam.add_metric(label_values(key, arity), value)
-        elif kind == "summary":
-            fam = SummaryMetricFamily(base, help_text, labels=labels)
-            for key, value in entries:
-                count, total = value
-                fam.add_metric(label_values(key, arity), count, total)
-        else:
-            fam = HistogramMetricFamily(base, help_text, labels=labels)
-            for key, counts in entries:
-                values = label_values(key, arity)
-                buckets = histogram_buckets(dump.value_type, counts)
-                fam.add_metric(values, buckets, None)
-                # _count (= the +Inf bucket) without a _sum, which a hist cannot know
-                fam.samples.append(Sample(base + "_count", dict(zip(labels, values)),
-                                          buckets[-1][1]))
-        return fam
+        if len(keys) > cap:
+            order = sorted(range(len(keys)), key=lambda i: _sort_key(keys[i]))[:cap]
+            s.dropped[dump.name] = s.dropped.get(dump.name, 0) + len(keys) - cap
+            keys, values = [keys[i] for i in order], [values[i] for i in order]
+        if kind == "histogram":
+            values = [histogram_buckets(dump.value_type, counts) for counts in values]
+        return MapFamily(base, help_text, kind, labels, label_columns(keys, arity), values)
 
     # -- the agent's own health ------------------------------------------------------
     def _health(self, prefix: str, scripts: list[ExportedScript]):

@@ -1,5 +1,6 @@
-"""The /metrics endpoint: ``prometheus_client``'s HTTP server in its own
-thread, serving a ``MapCollector`` (and the process's CPU and memory).
+"""The /metrics endpoint: ``prometheus_client``'s threading WSGI server in
+its own thread, serving a ``MapCollector`` (and the process's CPU and
+memory) through ``exposition.make_app`` (map families written in bulk).
 
 A scrape runs in the server's thread: map reads are bpf() system calls
 made through ctypes, which let go of the GIL, and the decoding in Python
@@ -15,6 +16,7 @@ import platform
 from ...base.diagnostics import RuntimeFailure, UsageError
 from ..session import Session
 from .collector import ExportedScript, MapCollector
+from .exposition import make_app
 from .config import ExportConfig, check, parse_export  # noqa: F401 (callers' import)
 
 def build_info(version: str) -> dict[str, str]:
@@ -30,7 +32,6 @@ class MetricsServer:
 
     def __init__(self, collector: MapCollector, host: str, port: int):
         from prometheus_client import CollectorRegistry
-        from prometheus_client.exposition import start_http_server
         from prometheus_client.process_collector import ProcessCollector
         import sys
         # a scrape's Python work hands the GIL back to the event loop every
@@ -42,7 +43,7 @@ class MetricsServer:
         self.registry.register(collector)
         ProcessCollector(registry=self.registry)
         try:
-            self.httpd, self.thread = start_http_server(port, host, registry=self.registry)
+            self.httpd, self.thread = serve(make_app(self.registry), host, port)
         except OSError as err:
             raise RuntimeFailure(f"--export: cannot listen on {host}:{port}: {err.strerror}",
                                  "choose another port with --export prometheus=HOST:PORT")
@@ -52,6 +53,28 @@ class MetricsServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(2)
+
+
+def serve(app, host: str, port: int):
+    """``app`` served from a daemon thread as prometheus_client's
+    ``start_http_server`` serves its own (a thread per request, no
+    request log, IPv6 when ``host`` is an IPv6 address)."""
+    import socket
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+    from prometheus_client.exposition import ThreadingWSGIServer
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format, *args):
+            pass
+
+    family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                   flags=socket.AI_PASSIVE)[0]
+    server = type("Server", (ThreadingWSGIServer,), {"address_family": family})
+    httpd = make_server(sockaddr[0], port, app, server, handler_class=Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    return httpd, thread
 
 
 def require_client() -> None:
