@@ -149,7 +149,28 @@ def bench_startup(s: Setup) -> list[str]:
                      "" if is_bt else ratio(rss, bt and bt[1])])
     cols = [("command", False), ("wall ms", False), ("peak RSS MiB", False),
             ("wall / bpftrace", True), ("RSS / bpftrace", True)]
-    return [f"### Start-up: `{BEGIN_EXIT}`", ""] + table(cols, rows, bool(bt))
+    return ([f"### Start-up: `{BEGIN_EXIT}`", ""] + table(cols, rows, bool(bt)) +
+            _startup_target(med, bt))
+
+
+#: issue 11's start-up target for the console script on its own interpreter
+START_MS, START_MIB, START_VS_BPFTRACE = 45.0, 16.0, 0.2
+
+
+def _startup_target(med: dict, bt) -> list[str]:
+    """pytrace's own part (the console script minus the bare interpreter
+    it runs on) and whether the start-up target is met."""
+    wall, rss = med["`pytrace` (console script)"]
+    base_wall, base_rss = med["baseline: `python3 -c pass` (pytrace's interpreter)"]
+    checks = [f"wall {wall:.1f} ms ≤ {START_MS:.0f}: {'yes' if wall <= START_MS else 'NO'}",
+              f"peak RSS {rss:.1f} MiB ≤ {START_MIB:.0f}: {'yes' if rss <= START_MIB else 'NO'}"]
+    if bt:
+        r = wall / bt[0]
+        checks.append(f"{r:.2f}× bpftrace ≤ {START_VS_BPFTRACE}: "
+                      f"{'yes' if r <= START_VS_BPFTRACE else 'NO'}")
+    return ["", f"pytrace's own part (console script − `python3 -c pass`): "
+                f"{wall - base_wall:.1f} ms, {rss - base_rss:.1f} MiB. "
+                f"Target: {'; '.join(checks)}."]
 
 
 def _describe(path: str) -> str:

@@ -55,9 +55,7 @@ from ..base import arch
 from ..base.arch import STRUCT_ORDER
 from . import bpf
 
-from . import perf
 from .bpf_consts import RingbufHeader
-from .perf import PerfRecordType
 
 Callback = Callable[[bytes], object]
 
@@ -231,11 +229,30 @@ class RingBufferReader(_Reader):
 _PERF_HEADER = struct.Struct(STRUCT_ORDER + "IHH")      # struct perf_event_header
 _U32 = struct.Struct(STRUCT_ORDER + "I")
 _U64 = struct.Struct(STRUCT_ORDER + "Q")
-_HEAD = perf.PerfEventMmapPage.data_head.offset // 8
-_TAIL = perf.PerfEventMmapPage.data_tail.offset // 8
-_DATA_OFFSET = perf.PerfEventMmapPage.data_offset.offset // 8
-_SAMPLE = int(PerfRecordType.SAMPLE)
-_LOST = int(PerfRecordType.LOST)
+#: the perf ring's layout, read from ``perf`` on first use (``_perf()``):
+#: a script that sends nothing through a perf buffer, the common case with
+#: a ring buffer, never imports perf's enums and Structures at start-up
+_PERF_LAYOUT = ("_HEAD", "_TAIL", "_DATA_OFFSET", "_SAMPLE", "_LOST")
+
+
+def _perf():
+    """The ``perf`` module, with the ring layout constants set as globals
+    of this module (they are read in the hot loop of ``_consume``)."""
+    from . import perf
+    if "_HEAD" not in globals():
+        page = perf.PerfEventMmapPage
+        globals().update(_HEAD=page.data_head.offset // 8, _TAIL=page.data_tail.offset // 8,
+                         _DATA_OFFSET=page.data_offset.offset // 8,
+                         _SAMPLE=int(perf.PerfRecordType.SAMPLE),
+                         _LOST=int(perf.PerfRecordType.LOST))
+    return perf
+
+
+def __getattr__(name: str):
+    if name in _PERF_LAYOUT:        # ``from .buffers import _HEAD`` before any ring
+        _perf()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PerfRing:
@@ -246,7 +263,7 @@ class PerfRing:
         """Open a perf event on ``cpu`` with ``attr`` and map its ring; None
         when the CPU is offline."""
         try:
-            fd = perf.perf_event_open(attr, -1, cpu)
+            fd = _perf().perf_event_open(attr, -1, cpu)
         except bpf.BpfError as e:
             if e.errno == errno.ENODEV:   # the CPU is offline
                 return None
@@ -259,6 +276,7 @@ class PerfRing:
 
     def __init__(self, cpu: int, fd: int, pages: int):
         self.cpu = cpu
+        _perf()
         self.fd = fd
         self.size = pages * PAGE_SIZE
         self.mm = mmap.mmap(fd, PAGE_SIZE + self.size, mmap.MAP_SHARED,
@@ -309,6 +327,7 @@ class PerfBufferReader(_Reader):
             raise
 
     def _open_cpu(self, cpu: int, pages: int) -> None:
+        perf = _perf()
         attr = perf.PerfEventAttr(type=perf.PerfType.SOFTWARE,
                                  config=perf.PerfSwConfig.BPF_OUTPUT,
                                  sample_type=perf.PerfSampleType.RAW,

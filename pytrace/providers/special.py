@@ -43,10 +43,11 @@ class Special(Provider):
 
     def run_once(self, target: Target, prog_fd: int, runtime) -> None:
         """Run the program once, now."""
-        from ..kernel import attach, bpf as sys
+        from ..kernel import bpf as sys
         if target.context.kind is ProgKind.RAW_TRACEPOINT:
             sys.prog_test_run(prog_fd)
             return
+        from ..kernel import attach     # perf events: only on the fallback path
         fd = attach.open_tracepoint(target.data)
         with attach.attach_perf_event(fd, prog_fd, runtime.use_link, what=target.name):
             os.getpgid(0)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from ..base.diagnostics import UsageError
 from .entries import shown_value, sorted_entries
-from .json_output import JsonPrinter, json_hist, json_int, json_string, json_value
 from .printer import Printer, Resolvers
 from .text_output import TextPrinter, hist_text, key_text, printf_arg, text_value
 
@@ -40,7 +39,20 @@ def make_printer(fmt: str, out: TextIO, err: TextIO,
                  resolvers: Resolvers | None = None) -> Printer:
     """The printer for ``-f text`` or ``-f json``."""
     if fmt == "json":
+        from .json_output import JsonPrinter
         return JsonPrinter(out, err, resolvers)
     if fmt == "text":
         return TextPrinter(out, err, resolvers)
     raise UsageError(f'invalid output format "{fmt}"; use text or json')
+
+
+#: the JSON printer's names, imported on first use: ``-f text``, the
+#: default, never loads it
+_JSON_NAMES = frozenset({"JsonPrinter", "json_hist", "json_int", "json_string", "json_value"})
+
+
+def __getattr__(name: str):
+    if name in _JSON_NAMES:
+        from . import json_output
+        return getattr(json_output, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

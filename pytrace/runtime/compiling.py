@@ -43,8 +43,11 @@ def compile_input(program, options, kernel, constants: dict[str, int], printer,
 def check_traffic_changes(program, script: CompiledScript, options, printer) -> None:
     """drop/tx/redirect on a real interface: one warning line each (-q
     too); a probe that drops every packet needs --unsafe."""
-    from ..providers.net import traffic_changes
-    warnings, errors = traffic_changes(program, script)
+    import sys
+    net = sys.modules.get("pytrace.providers.net")
+    if net is None:     # no network probe was expanded, so none changes traffic
+        return
+    warnings, errors = net.traffic_changes(program, script)
     if errors and not options.unsafe:
         raise errors[0]
     for line in warnings:

@@ -83,6 +83,8 @@ def hand_off(attachments: list) -> int | None:
 def tear_down(attachments: list) -> None:
     """Take every attachment away, fast: stop them all, hand the slow
     closes to a closer process, close what is left."""
+    if not attachments:     # a BEGIN-only script: kernel.attach is never loaded
+        return
     from ..kernel.attach import close_all
     try:
         stop_now(attachments)

@@ -105,10 +105,10 @@ class EventStream:
 
     def compile_formatters(self) -> None:
         """Build every printf's formatter before the first record comes."""
-        from ..render.printf_plan import compile_printf
         events = self.loader.script.events
         for event in events:
             if event.kind is EventKind.PRINTF:
+                from ..render.printf_plan import compile_printf     # none without printf
                 self._by_header[event.id.to_bytes(EventSpec.HEADER, BYTE_ORDER)] = \
                     compile_printf(event.fmt, event.args, EventSpec.HEADER,
                                    self.printer.resolvers)
