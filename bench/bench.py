@@ -1,7 +1,8 @@
 """pytrace against bpftrace, side by side in one run; prints Markdown.
 
     python3 bench/bench.py [--quick] [--runs N] [--events N] [--bpftrace PATH]
-                           [--no-btf] [--no-streams] [--no-teardown] [--out FILE]
+                           [--no-btf] [--no-streams] [--no-teardown] [--no-maps]
+                           [--out FILE]
 
 Run as root. Medians over --runs repetitions (default 7; --quick: 3) of:
 
@@ -19,7 +20,8 @@ Run as root. Medians over --runs repetitions (default 7; --quick: 3) of:
 - event streams: bench/stream_bench.py (paced printf streams of 20k to 500k
   events a second for 2 s, a 100,000-event burst, sustained throughput);
 - tear-down of wide wildcards: bench/teardown_bench.py (one run each: 360
-  syscall tracepoints, 3,000 uprobes, tracepoint:*:* ended by Ctrl-C).
+  syscall tracepoints, 3,000 uprobes, tracepoint:*:* ended by Ctrl-C);
+- printing big maps: bench/maps_bench.py (10k to 1M keys).
 
 bpftrace columns are left out when bpftrace is not installed. Results also
 go to bench/results/latest.md. Background tracers are stopped on every way
@@ -433,6 +435,12 @@ def bench_teardown(s: Setup) -> list[str]:
                      *extra)
 
 
+def bench_maps(s: Setup) -> list[str]:
+    bt = ["--bpftrace", s.bpftrace] if s.bpftrace else ["--bpftrace", ""]
+    return sub_bench(s, "Printing big maps", "maps_bench.py", "--runs", str(min(s.runs, 3)),
+                     "--python", s.python, *bt)
+
+
 # -- set-up -------------------------------------------------------------------------
 def ensure_tracefs() -> None:
     if os.path.isdir(os.path.join(TRACEFS, "events")):
@@ -523,6 +531,7 @@ def main() -> int:
     ap.add_argument("--no-streams", action="store_true", help="skip bench/stream_bench.py")
     ap.add_argument("--no-teardown", action="store_true",
                     help="skip bench/teardown_bench.py (bpftrace's 3,000-uprobe exit takes minutes)")
+    ap.add_argument("--no-maps", action="store_true", help="skip bench/maps_bench.py")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "latest.md"))
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -568,6 +577,8 @@ def _bench(args, runs: int, tmp: str) -> int:
         sections.append(bench_streams(s))
     if not args.no_teardown:
         sections.append(bench_teardown(s))
+    if not args.no_maps:
+        sections.append(bench_maps(s))
     lines = ["## pytrace vs bpftrace", "", header, ""]
     if spawner.kind != "bench/rusage_run.c":
         s.notes.append(f"wall time and peak RSS measured through {spawner.kind}")

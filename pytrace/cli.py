@@ -38,8 +38,8 @@ options:
   --dry-run         compile and load into the verifier, do not attach
   -v                verifier statistics for each program
   --no-feature NAME pretend the kernel lacks a feature (ringbuf, test_run,
-                    probe_read_user, percpu_lookup, link, kprobe, fentry, ...);
-                    repeatable
+                    probe_read_user, percpu_lookup, link, kprobe, fentry,
+                    map_batch, ...); repeatable
   --no-fallback     never run a kprobe as fentry (or fentry as a kprobe) when the
                     kernel lacks the mechanism written
   --force           xdp probes replace a program already on the interface

@@ -117,6 +117,18 @@ def _f32(x: float) -> float:
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
 
+def _head(dump: MapDump, key, res: Resolvers) -> str:
+    return dump.name if dump.is_scalar else f"{dump.name}[{key_text(dump.key_type, key, res)}]"
+
+
+def generic_lines(dump: MapDump, entries: list, res: Resolvers = NO_RESOLVERS) -> str:
+    """The lines of a non-hist map entry by entry, through the generic
+    ``key_text``/``text_value``: what ``map_text.line_formatter`` compiles
+    (the reference its tests compare with)."""
+    return "".join(f"{_head(dump, key, res)}: {text_value(dump.value_type, shown, res)}\n"
+                   for key, shown in entries)
+
+
 class TextPrinter(Printer):
     """bpftrace's default output."""
 
@@ -128,17 +140,16 @@ class TextPrinter(Printer):
 
     def map(self, dump: MapDump, top: int = 0, div: int = 1, *,
             fill_empty_scalar: bool = False) -> None:
-        vt, res = dump.value_type, self.resolvers
-        lines = []
-        for key, shown in self._entries(dump, top, div, fill_empty_scalar):
-            head = dump.name if dump.is_scalar else \
-                f"{dump.name}[{key_text(dump.key_type, key, res)}]"
-            if dump.is_hist:
-                lines.append(f"{head}:\n{hist_text(shown)}\n")
-            else:
-                lines.append(f"{head}: {text_value(vt, shown, res)}\n")
-        if lines:
-            write(self.out, "".join(lines))
+        entries = self._entries(dump, top, div, fill_empty_scalar)
+        if dump.is_hist:
+            text = "".join(f"{_head(dump, key, self.resolvers)}:\n{hist_text(shown)}\n"
+                           for key, shown in entries)
+        else:
+            from .map_text import line_formatter       # imports this module
+            text = line_formatter(dump.name, dump.key_type, dump.value_type,
+                                  self.resolvers)(entries)
+        if text:
+            write(self.out, text)
 
     def value(self, type: Type, value) -> None:
         if isinstance(type, Agg):
