@@ -46,7 +46,8 @@ class Options:
         """What providers choosing between mechanisms (kprobe/fentry) are
         told: which features are masked on purpose, whether to fall back."""
         from ..lang.probes import ProbeChoices
-        return ProbeChoices(masked=self.masked, fallback=not self.no_fallback)
+        return ProbeChoices(masked=self.masked, fallback=not self.no_fallback,
+                            verify_only=self.dry_run)
 
 
 def limits_from_env(environ=os.environ):
