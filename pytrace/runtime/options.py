@@ -36,6 +36,10 @@ class Options:
     #: --unsafe: allow actions that change the system (drop all traffic,
     #: system(), signal(), override())
     unsafe: bool = False
+    #: --include FILE (each read before the script) and -I DIR (searched
+    #: first by #include)
+    includes: tuple[str, ...] = ()
+    include_dirs: tuple[str, ...] = ()
 
     def compile_limits(self):
         """The limits the compiler checks against, with the --unsafe gate."""
