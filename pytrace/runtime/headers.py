@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 
 SYSTEM_DIRS = ("/usr/local/include", f"/usr/include/{platform.machine()}-linux-gnu",
                "/usr/include")
@@ -34,7 +35,7 @@ def preprocess(options, kernel) -> str:
     from ..lang.preprocess import Preprocessor, has_directives
     includes = options.includes
     if not includes and not has_directives(options.text):
-        return options.text
+        return _with_enumerators(options.text, kernel, None)
     defines = {"__x86_64__": "1", "__linux__": "1", "__GNUC__": "4", "__STDC__": "1",
                "__BPFTRACE__": "1"} if platform.machine() == "x86_64" else {
                "__linux__": "1", "__GNUC__": "4", "__STDC__": "1", "__BPFTRACE__": "1"}
@@ -47,4 +48,32 @@ def preprocess(options, kernel) -> str:
         if not os.path.isfile(inc):
             from ..base.diagnostics import UsageError
             raise UsageError(f"--include {inc}: no such file")
-    return pp.script(options.text, options.name, includes)
+    return _with_enumerators(pp.script(options.text, options.name, includes), kernel, pp)
+
+
+#: an upper-case name used as a value: not a member (. ->), variable, map
+#: or attach-point part; C enumerators are spelt so
+_CONSTANT = re.compile(r"(?<![\w.$@>:])([A-Z][A-Z0-9_]*[A-Z0-9])\b(?!\s*[:(])")
+
+
+def _with_enumerators(text: str, kernel, pp) -> str:
+    """Upper-case names no #define gave are looked up as the kernel's BTF
+    enumerators (bpftrace resolves them so); those found are expanded as
+    macros. Nothing changes when no such name is in the code."""
+    from ..lang.preprocess import Preprocessor, blank_comments
+    code = _STRINGS.sub('""', blank_comments(text))
+    names = {m.group(1) for m in _CONSTANT.finditer(code)}
+    if pp is not None:
+        names -= set(pp.macros)
+    if not names or kernel is None:
+        return text
+    from ..lang.kernel_types import enumerators
+    values = enumerators(kernel, names)
+    if not values:
+        return text
+    expander = Preprocessor(lambda *a: None, {k: str(v) for k, v in values.items()})
+    return "\n".join(expander.expand(line, None, n + 1)
+                     for n, line in enumerate(text.split("\n")))
+
+
+_STRINGS = re.compile(r'"(?:\\.|[^"\\\n])*"')
