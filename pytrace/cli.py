@@ -45,6 +45,8 @@ options:
   --force           xdp probes replace a program already on the interface
   --unsafe          allow actions that change the system (drop all traffic,
                     system(), signal(), override())
+  --include FILE    preprocess FILE before the script (repeatable)
+  -I DIR            search DIR first for #include files (repeatable)
   -l [PATTERN]      list probes matching PATTERN; -l builtins: builtins and
                     probe types with their docs (-lv: signatures, aliases)
   --info            print the kernel feature table
@@ -89,12 +91,15 @@ class Args:
         self.no_fallback = False
         self.force = False
         self.unsafe = False
+        self.includes: list[str] = []           # --include FILE
+        self.include_dirs: list[str] = []       # -I DIR
         self.export: tuple | None = None        # --export: see _set_export
         self.export_prefix: str | None = None
         self.export_max_series: int | None = None
 
 
-_WITH_VALUE = {"-e", "-c", "-p", "-f", "-o", "-B", "-d", "--no-feature"}
+_WITH_VALUE = {"-e", "-c", "-p", "-f", "-o", "-B", "-d", "--no-feature", "-I",
+               "--include"}
 
 
 def parse_args(argv: list[str]) -> Args:
@@ -162,6 +167,10 @@ def _set(a: Args, name: str, value: str) -> None:
         if not value.strip():
             raise UsageError("-c needs a command, e.g. -c 'sleep 1'")
         a.command = value
+    elif name == "-I":
+        a.include_dirs.append(value)
+    elif name == "--include":
+        a.includes.append(value)
     elif name == "-p":
         if not value.isdigit():
             raise UsageError(f"-p takes a process id, not '{value}'")
@@ -313,7 +322,8 @@ def _options(a: Args, text: str, name: str, **changes):
     from .runtime.options import Options
     options = Options(text, name, a.params, _command(a), a.pid, a.quiet, frozenset(a.dump),
                       a.dry_run, a.verbose, masked_features(a.masked), limits_from_env(),
-                      no_fallback=a.no_fallback, force=a.force, unsafe=a.unsafe)
+                      no_fallback=a.no_fallback, force=a.force, unsafe=a.unsafe,
+                      includes=tuple(a.includes), include_dirs=tuple(a.include_dirs))
     return replace(options, **changes) if changes else options
 
 

@@ -67,3 +67,23 @@ def task_struct_ptr(kernel) -> Type | None:
     """``struct task_struct *``, for ``curtask``."""
     t = lookup(kernel, "struct task_struct", 1)
     return t if isinstance(t, Ptr) else None
+
+
+def enumerators(kernel, names) -> dict[str, int]:
+    """The values of those of ``names`` that are enumerators of the
+    kernel's BTF enums (``SKB_DROP_REASON_NOT_SPECIFIED``, ``TCP_FIN_WAIT1``):
+    what a name a script uses as a constant means when no #define gives it."""
+    conv = converter(kernel)
+    wanted, found = set(names), {}
+    if conv is None or not wanted:
+        return found
+    from ..btf.records import BtfKind
+    btf, kinds = conv.btf, (BtfKind.ENUM, BtfKind.ENUM64)
+    for tid in range(1, btf.end_id):
+        if btf.kind(tid) in kinds:
+            for v in btf.type(tid).values:
+                if v.name in wanted and v.name not in found:
+                    found[v.name] = v.value
+            if len(found) == len(wanted):
+                break
+    return found

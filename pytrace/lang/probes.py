@@ -119,6 +119,9 @@ class ProbeChoices:
     #: describe probes as written, whether or not this kernel could attach
     #: them (``-lv``)
     describe_only: bool = False
+    #: ``--dry-run``: a probe this kernel could not attach is still compiled
+    #: and verified as written (attaching is not tried)
+    verify_only: bool = False
 
 
 class ProbeResolver(Protocol):

@@ -165,6 +165,8 @@ class KernelFunctionProvider(Provider):
             if has_kprobe:
                 return Mechanism.KPROBE, ""
             why = _why_missing(self.choices, Feature.KPROBE, _WHAT_KPROBE)
+            if self.choices.verify_only and (parsed.offset or not (fallback and has_fentry)):
+                return Mechanism.KPROBE, _dry_run_note(why)
             if parsed.offset:
                 raise self._missing(spec, parsed, kernel,
                                     f"{spec.text} needs kprobes (fentry cannot attach inside "
@@ -183,6 +185,11 @@ class KernelFunctionProvider(Provider):
         why = self._why_no_fentry(kernel)
         if fallback and has_kprobe:
             return Mechanism.KPROBE, f"{spec.text} runs as {alt}:{_rest(spec.text)}: {why}"
+        if self.choices.verify_only and kernel.has(Feature.BTF):
+            # the program as written needs an attach target the kernel
+            # would refuse at load time; its body is verified as a kprobe's
+            return Mechanism.KPROBE, _dry_run_note(f"{why}; fentry programs are verified as "
+                                                   "kprobe programs")
         if not fallback:
             raise self._missing(spec, parsed, kernel, f"{spec.text} needs fentry, but {why} "
                                 f"(--no-fallback: not tried as {alt})")
@@ -371,6 +378,11 @@ def _multi(kernel, parsed: FuncSpec, functions: list[str]) -> bool:
         return False
     hookable = kernel.ftrace_functions(None)
     return hookable is not None and set(functions) <= set(hookable)
+
+
+def _dry_run_note(why: str) -> str:
+    """--dry-run's one note (the same text for every probe, printed once)."""
+    return f"--dry-run: kernel-function programs are loaded and verified, attaching them is not tried: {why}"
 
 
 def _func_kind():

@@ -10,7 +10,8 @@ def compile_script(options, kernel, constants: dict[str, int], printer,
                    dump_out=None) -> CompiledScript:
     """The one-shot session's script, dumped as ``options.dump`` asks."""
     from ..lang.parser import parse
-    program = parse(options.text, options.name)
+    from .headers import preprocess
+    program = parse(preprocess(options, kernel), options.name)
     if "ast" in options.dump:
         from ..lang.dump import ast_lines
         _dump(dump_out, "\n".join(ast_lines(program)))

@@ -36,6 +36,10 @@ class Options:
     #: --unsafe: allow actions that change the system (drop all traffic,
     #: system(), signal(), override())
     unsafe: bool = False
+    #: --include FILE (each read before the script) and -I DIR (searched
+    #: first by #include)
+    includes: tuple[str, ...] = ()
+    include_dirs: tuple[str, ...] = ()
 
     def compile_limits(self):
         """The limits the compiler checks against, with the --unsafe gate."""
@@ -46,7 +50,8 @@ class Options:
         """What providers choosing between mechanisms (kprobe/fentry) are
         told: which features are masked on purpose, whether to fall back."""
         from ..lang.probes import ProbeChoices
-        return ProbeChoices(masked=self.masked, fallback=not self.no_fallback)
+        return ProbeChoices(masked=self.masked, fallback=not self.no_fallback,
+                            verify_only=self.dry_run)
 
 
 def limits_from_env(environ=os.environ):

@@ -267,6 +267,23 @@ def test_no_fallback_refuses_to_run_a_kprobe_as_fentry():
         "(--no-feature kprobe) (--no-fallback: not tried as fentry)"), r
 
 
+def test_dry_run_verifies_kprobes_it_cannot_attach_with_one_note():
+    """--dry-run loads kprobe programs (a wildcard's, a kretprobe's, one with
+    an offset) even where nothing could attach them: one note for all."""
+    masks = [a for f in ("kprobe", "fentry") if f in features() for a in ("--no-feature", f)]
+    why = ("kprobe is masked (--no-feature kprobe)" if "kprobe" in features() else
+           "this kernel has no kprobes (no perf kprobe PMU, no tracefs kprobe_events)")
+    r = pytrace(*masks, "--dry-run", "-e",
+                'kprobe:vfs_read, kprobe:vfs_write+4 { @[func] = count(); } '
+                'kretprobe:vfs_rea* { @r = hist(retval); } fentry:vfs_read { @c = args.count; }')
+    assert (r.rc, r.out) == (0, ""), r
+    lines = r.err.splitlines()
+    assert lines[0] == ("note: --dry-run: kernel-function programs are loaded and verified, "
+                        "attaching them is not tried: " + why), r
+    assert lines[-1].endswith(" program(s) loaded and verified; nothing attached (--dry-run)"), r
+    assert len(lines) == 3 and "fentry programs are verified as kprobe programs" in lines[1], r
+
+
 def test_without_kprobes_and_fentry_the_error_names_them_and_a_tracepoint():
     # on this project's machines both are missing; elsewhere mask them
     masks = [a for f in ("kprobe", "fentry") if f in features() for a in ("--no-feature", f)]

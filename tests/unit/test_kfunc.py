@@ -368,3 +368,36 @@ def test_kprobe_and_kprobe_multi_targets_do_not_share_a_program():
     script = compile_ast(parse("kprobe:vfs_*, kprobe:do_sys_openat2 { @ = count(); }", "-e"),
                          kernel, resolvers())
     assert sorted(p.kind.value for p in script.probes) == ["kprobe", "kprobe_multi"]
+
+
+# -- --dry-run: verified even where nothing could attach ------------------------------------
+
+DRY = "--dry-run: kernel-function programs are loaded and verified, attaching them is not tried: "
+
+
+@pytest.mark.parametrize("spec, without, mechanism, note", [
+    ("kprobe:do_sys_openat2", (KPROBE, FENTRY), Mechanism.KPROBE,
+     DRY + "this kernel has no kprobes (no perf kprobe PMU, no tracefs kprobe_events)"),
+    ("kprobe:do_sys_openat2+8", (KPROBE,), Mechanism.KPROBE,
+     DRY + "this kernel has no kprobes (no perf kprobe PMU, no tracefs kprobe_events)"),
+    ("fexit:vfs_read", (KPROBE, FENTRY), Mechanism.KPROBE,
+     DRY + "this kernel cannot attach fentry programs (BPF trampolines: Linux 5.5 on "
+     "x86-64, 6.0 on arm64); fentry programs are verified as kprobe programs"),
+    # what would run is what is verified
+    ("kprobe:vfs_read", (KPROBE,), Mechanism.FENTRY,
+     "kprobe:vfs_read runs as fentry:vfs_read: this kernel has no kprobes (no perf kprobe "
+     "PMU, no tracefs kprobe_events)"),
+    ("kprobe:vfs_read", (), Mechanism.KPROBE, ""),
+])
+def test_dry_run_verifies_what_cannot_attach(spec, without, mechanism, note):
+    (t,) = targets(spec, frozenset(without), choices=ProbeChoices(verify_only=True))
+    assert (t.data.mechanism, t.context.note) == (mechanism, note)
+
+
+def test_dry_run_notes_once_for_all_probes():
+    script = compile_btf("kprobe:vfs_read, kprobe:do_sys_openat2 { @ = count(); } "
+                         "kretprobe:vfs_read { @r = count(); }", {KPROBE, FENTRY},
+                         choices=ProbeChoices(verify_only=True))
+    notes = {t.context.note for p in script.probes for t in p.targets}
+    assert notes == {DRY + "this kernel has no kprobes (no perf kprobe PMU, no tracefs "
+                     "kprobe_events)"}
