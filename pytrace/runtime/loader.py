@@ -127,8 +127,12 @@ def rejected(probe: CompiledProbe, err) -> Exception:
     why = verifier.reason(log) or [str(err)]
     names = ", ".join(t.name for t in probe.targets[:3])
     message = f"the kernel's verifier rejected the program for {names}: {why[-1]}"
-    hint = ("this is a bug in pytrace's code generation; please report it with the "
-            "output of -d asm" if log else None)
+    helper = verifier.refused_helper(log)
+    if helper is not None:
+        hint = verifier.helper_hint(helper)
+    else:
+        hint = ("this is a bug in pytrace's code generation; please report it with the "
+                "output of -d asm" if log else None)
     if loc is not None and loc.source is not None and loc.line > 0:
         return CompileError(Diagnostic(Severity.ERROR, message, loc, hint))
     return RuntimeFailure(message, hint=hint, detail="\n".join(why[:-1]) or None)
