@@ -275,7 +275,9 @@ def perf_event_open(attr: PerfEventAttr, pid: int, cpu: int, group_fd: int = -1,
 
 
 def _perf_ioctl(fd: int, request: PerfIoctl, arg: int = 0) -> None:
-    ret = libc().ioctl(ctypes.c_int(fd), ctypes.c_ulong(request), ctypes.c_long(arg))
+    from ..base import arch
+    number = arch.current().ioctl.convert(int(request))     # ppc64le: another _IOC
+    ret = libc().ioctl(ctypes.c_int(fd), ctypes.c_ulong(number), ctypes.c_long(arg))
     if ret < 0:
         raise BpfError(f"PERF_EVENT_IOC_{request.name}", ctypes.get_errno())
 

@@ -29,3 +29,18 @@ def test_constructor_and_in_place_or_go_through_the_layout():
     assert ctypes.sizeof(a) == 136 and a.size == 136
     host = PerfEventAttr(flags=PerfAttrFlag.DISABLED)
     assert host.flags == PerfAttrFlag.DISABLED
+
+
+def test_ioctl_numbers_per_architecture():
+    # PERF_EVENT_IOC_ENABLE / SET_BPF as <linux/perf_event.h> gives them:
+    # asm-generic 0x2400 / 0x40042408, powerpc 0x20002400 / 0x80042408
+    from pytrace.base.arch import lookup
+    from pytrace.kernel.perf import PerfIoctl
+    for machine in ("x86_64", "aarch64", "armv7l", "i686", "s390x", "riscv64"):
+        io = lookup(machine).ioctl
+        assert io.convert(PerfIoctl.ENABLE) == 0x2400
+        assert io.convert(PerfIoctl.SET_BPF) == 0x40042408
+    ppc = lookup("ppc64le").ioctl
+    assert ppc.convert(PerfIoctl.ENABLE) == 0x20002400
+    assert ppc.convert(PerfIoctl.SET_BPF) == 0x80042408
+    assert ppc.convert(PerfIoctl.PERIOD) == 0x80082404
