@@ -73,10 +73,13 @@ def check_interval():
 
 def check_uprobe_uretprobe():
     prog = f"{PROGS}/retval"
+    # answer() returns int -5: s390x, ppc64 and riscv64 ABIs sign-extend an
+    # int result to the 64-bit register, the others leave it zero-extended
+    neg = 2**64 - 5 if os.uname().machine in ("s390x", "ppc64le", "riscv64") else 2**32 - 5
     r = pytrace("-e", f"uretprobe:{prog}:answer {{ @ret[retval] = count(); }} "
                 f"uprobe:{prog}:answer {{ @arg[arg0] = count(); }}", "-c", f"{prog} 10")
     assert r[:2] == (0, "\n\n@arg[1]: 3\n@arg[2]: 3\n@arg[0]: 4\n"
-                        "@ret[1]: 3\n@ret[7]: 3\n@ret[4294967291]: 4\n"), r
+                        f"@ret[1]: 3\n@ret[7]: 3\n@ret[{neg}]: 4\n"), r
 
 
 def check_profile_kstack():
@@ -147,7 +150,7 @@ def check_no_btf_one_line():
     # fentry itself is no test here: without it pytrace runs fentry as kprobe
     if os.path.exists("/sys/kernel/btf/vmlinux"):
         return
-    r = pytrace("-e", "kprobe:vfs_read { @ = ((struct file *)arg0)->f_flags; }", timeout=120)
+    r = pytrace("-e", "kprobe:vfs_read { @ = (struct file *)arg0; }", timeout=120)
     said = [line for line in r[2].splitlines() if "ERROR" in line or "error" in line]
     assert r[0] != 0 and r[1] == "" and len(said) == 1 and "BTF" in said[0] \
         and "Traceback" not in r[2], r
