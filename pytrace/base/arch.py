@@ -68,6 +68,29 @@ class UnsupportedArch(PytraceError):
 
 
 @record(frozen=True)
+class IoctlLayout:
+    """How ``_IOC(dir, type, nr, size)`` packs a request: asm-generic/ioctl.h
+    (dir:2 at bit 30, size:14, _IOC_NONE 0, _IOC_WRITE 1, _IOC_READ 2) or
+    arch/powerpc and arch/mips uapi/asm/ioctl.h (dir:3 at bit 29, size:13,
+    _IOC_NONE 1, _IOC_READ 2, _IOC_WRITE 4)."""
+    dir_shift: int = 30
+    none: int = 0
+    write: int = 1
+    read: int = 2
+
+    def convert(self, generic: int) -> int:
+        """An asm-generic request number in this layout."""
+        d = generic >> 30
+        size = (generic >> 16) & 0x3FFF
+        bits = (self.write if d & 1 else 0) | (self.read if d & 2 else 0) or self.none
+        return bits << self.dir_shift | size << 16 | (generic & 0xFFFF)
+
+
+GENERIC_IOCTL = IoctlLayout()
+PPC_MIPS_IOCTL = IoctlLayout(dir_shift=29, none=1, write=4, read=2)
+
+
+@record(frozen=True)
 class Arch:
     name: str                       # the kernel's name (uname -m)
     bits: int                       # unsigned long and pointers, in bits
@@ -83,6 +106,7 @@ class Arch:
     #: aliases bpftrace accepts for reg("...") (e.g. "ax" for "rax")
     reg_aliases: dict[str, str] = field(default_factory=dict)
     order: ByteOrder = ByteOrder.LITTLE
+    ioctl: IoctlLayout = GENERIC_IOCTL
 
     @property
     def reg_size(self) -> int:
@@ -194,6 +218,7 @@ _PPC64LE = Arch(
     arg_regs=tuple(f"r{i}" for i in range(3, 11)),
     ret_reg="r3", ip_reg="nip", sp_reg="r1",
     reg_aliases={**_PPC_GPR_ALIAS, "sp": "r1", "pc": "nip", "ip": "nip", "lr": "link"},
+    ioctl=PPC_MIPS_IOCTL,
 )
 
 _S390_GPR, _S390_GPR_ALIAS = _array("r", "gprs", 16, start=24)
@@ -228,6 +253,7 @@ _MIPS64EL = Arch(
     # bpftrace src/arch/mips64.cpp: regs[N] for each register
     reg_aliases={**{f"regs[{i}]": n for i, n in enumerate(_MIPS_NAMES)},
                  "s8": "fp", "pc": "cp0_epc", "epc": "cp0_epc"},
+    ioctl=PPC_MIPS_IOCTL,
 )
 
 ARCHES: dict[str, Arch] = {a.name: a for a in (_X86_64, _I386, _AARCH64, _RISCV64, _ARM,

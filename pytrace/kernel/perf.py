@@ -11,6 +11,7 @@ import ctypes
 from ctypes import c_int32, c_uint8, c_uint16, c_uint32, c_uint64
 from enum import IntEnum, IntFlag
 
+from ..base.arch import HOST_ORDER, ByteOrder
 from .bpf import BpfError, libc
 
 _nr = -1
@@ -204,7 +205,7 @@ class PerfEventAttr(ctypes.Structure):
     _fields_ = [
         ("type", c_uint32), ("size", c_uint32), ("config", c_uint64),
         ("_period", _PeriodOrFreq), ("sample_type", c_uint64), ("read_format", c_uint64),
-        ("flags", c_uint64), ("_wakeup", _WakeupEventsOrWatermark), ("bp_type", c_uint32),
+        ("_bits", c_uint64), ("_wakeup", _WakeupEventsOrWatermark), ("bp_type", c_uint32),
         ("_config1", _Config1), ("_config2", _Config2), ("branch_sample_type", c_uint64),
         ("sample_regs_user", c_uint64), ("sample_stack_user", c_uint32),
         ("clockid", c_int32), ("sample_regs_intr", c_uint64), ("aux_watermark", c_uint32),
@@ -216,6 +217,27 @@ class PerfEventAttr(ctypes.Structure):
     def __init__(self, **fields):
         super().__init__(**fields)
         self.size = ctypes.sizeof(self)
+
+    # C allocates bitfields from the word's low bit on little-endian ABIs and
+    # from its high bit on big-endian ones (s390x: ``disabled`` is bit 63);
+    # ``flags`` is always PerfAttrFlag's numbering, ``_bits`` the word as stored
+    @property
+    def flags(self) -> int:
+        return bitfield_word(self._bits, self._order)
+
+    @flags.setter
+    def flags(self, value: int) -> None:
+        self._bits = bitfield_word(int(value), self._order)
+
+    _order = HOST_ORDER
+
+
+def bitfield_word(value: int, order: ByteOrder) -> int:
+    """PerfAttrFlag bits <-> the u64 a compiler for ``order`` lays the
+    bitfields out in (an involution: the same call converts back)."""
+    if order is ByteOrder.LITTLE:
+        return value
+    return int(f"{value:064b}"[::-1], 2)
 
 
 class PerfEventMmapPage(ctypes.Structure):
@@ -253,7 +275,9 @@ def perf_event_open(attr: PerfEventAttr, pid: int, cpu: int, group_fd: int = -1,
 
 
 def _perf_ioctl(fd: int, request: PerfIoctl, arg: int = 0) -> None:
-    ret = libc().ioctl(ctypes.c_int(fd), ctypes.c_ulong(request), ctypes.c_long(arg))
+    from ..base import arch
+    number = arch.current().ioctl.convert(int(request))     # ppc64le: another _IOC
+    ret = libc().ioctl(ctypes.c_int(fd), ctypes.c_ulong(number), ctypes.c_long(arg))
     if ret < 0:
         raise BpfError(f"PERF_EVENT_IOC_{request.name}", ctypes.get_errno())
 

@@ -106,7 +106,7 @@ def test_struct_sizes(cls, size):
     (perf.PerfEventAttr, "sample_freq", 16),
     (perf.PerfEventAttr, "sample_type", 24),
     (perf.PerfEventAttr, "read_format", 32),
-    (perf.PerfEventAttr, "flags", 40),
+    (perf.PerfEventAttr, "_bits", 40),
     (perf.PerfEventAttr, "wakeup_events", 48),
     (perf.PerfEventAttr, "wakeup_watermark", 48),
     (perf.PerfEventAttr, "bp_type", 52),

@@ -19,6 +19,7 @@ fixed header; extension headers are not walked), then TCP, UDP or ICMP
 from __future__ import annotations
 
 from ...bpf.insn import AluOp, JmpOp
+from ...base.arch import HOST_ORDER, NETWORK_ORDER, ByteOrder
 from ...base.record import record
 from .. import ast as A
 from .. import ir
@@ -27,12 +28,18 @@ from ..types import UINT8, UINT16, UINT32, UINT64, Field, Inet6, Struct
 
 ETH_HLEN = 14
 VLAN_HLEN = 4
-#: EtherTypes and IP protocol numbers as they read from the wire: a u16
-#: loaded little-endian from big-endian bytes
-ETH_P_IP_WIRE = 0x0008          # 0x0800
-ETH_P_IPV6_WIRE = 0xDD86        # 0x86DD
-ETH_P_8021Q_WIRE = 0x0081       # 0x8100
-ETH_P_8021AD_WIRE = 0xA888      # 0x88A8
+
+
+def wire16(value: int, order: ByteOrder = HOST_ORDER) -> int:
+    """A big-endian (wire) u16 as a load of it reads on a machine of ``order``."""
+    return int.from_bytes(value.to_bytes(2, NETWORK_ORDER), order.value)
+
+
+#: EtherTypes as a u16 load reads them from the wire (0x0008 little-endian)
+ETH_P_IP_WIRE = wire16(0x0800)
+ETH_P_IPV6_WIRE = wire16(0x86DD)
+ETH_P_8021Q_WIRE = wire16(0x8100)
+ETH_P_8021AD_WIRE = wire16(0x88A8)
 IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6 = 1, 6, 17, 58
 IPV4_MIN_HLEN, IPV6_HLEN = 20, 40
 IP_FRAG_OFFSET_MASK = 0x1FFF
@@ -273,11 +280,15 @@ class PacketView:
                     lw.emit(ir.Load(v, src, f.wire_off + half, 8))
                     lw.emit(ir.Store(self.slot, dst + half, v, 8))
                 continue
-            if f.wire_size == 6:                           # MAC: u32 + u16 << 32
+            if f.wire_size == 6:                           # MAC: the 6 bytes in a u64
                 lo, hi = lw.vreg(fname), lw.vreg(fname)
                 lw.emit(ir.Load(lo, src, f.wire_off, 4))
                 lw.emit(ir.Load(hi, src, f.wire_off + 4, 2))
-                lw.emit(ir.Alu(AluOp.LSH, hi, hi, 32))
+                if HOST_ORDER is ByteOrder.BIG:           # lo << 32 | hi << 16
+                    lw.emit(ir.Alu(AluOp.LSH, lo, lo, 32))
+                    lw.emit(ir.Alu(AluOp.LSH, hi, hi, 16))
+                else:                                      # lo | hi << 32
+                    lw.emit(ir.Alu(AluOp.LSH, hi, hi, 32))
                 lw.emit(ir.Alu(AluOp.OR, lo, lo, hi))
                 lw.emit(ir.Store(self.slot, dst, lo, 8))
                 continue
