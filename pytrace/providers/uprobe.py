@@ -168,7 +168,9 @@ class Uprobe(Provider):
             near = difflib.get_close_matches(name, [s.name for s in _functions(elf)], 3, 0.75)
             hint = ("did you mean " + " or ".join(near) + "?") if near else (
                 f"list them with: pytrace -l '{self.name}:{path}:*'")
-            raise self.fail(f"{path} has no function '{name}'", spec, hint)
+            from ..base.diagnostics import Diagnostic, MissingProbe, Severity
+            raise MissingProbe(Diagnostic(Severity.ERROR, f"{path} has no function '{name}'",
+                                          spec.loc, hint))
         if offset:
             if sym.size and offset >= sym.size:
                 raise self.fail(f"{name}+{offset} is past the end of {name} ({sym.size} bytes)",
