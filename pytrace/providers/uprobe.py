@@ -118,8 +118,8 @@ class Uprobe(Provider):
                                 "uprobes go on ELF executables and shared libraries") from None
             targets += self._targets(spec, kernel, path, elf, func)
         if not targets:
-            raise self.fail(f"no function in {', '.join(paths)} matches '{func}'", spec,
-                            f"list them with: pytrace -l '{self.name}:{paths[0]}:*'")
+            raise self.missing(f"no function in {', '.join(paths)} matches '{func}'", spec,
+                               f"list them with: pytrace -l '{self.name}:{paths[0]}:*'")
         return targets
 
     def _targets(self, spec, kernel, path: str, elf, func: str) -> list[Target]:
@@ -168,9 +168,7 @@ class Uprobe(Provider):
             near = difflib.get_close_matches(name, [s.name for s in _functions(elf)], 3, 0.75)
             hint = ("did you mean " + " or ".join(near) + "?") if near else (
                 f"list them with: pytrace -l '{self.name}:{path}:*'")
-            from ..base.diagnostics import Diagnostic, MissingProbe, Severity
-            raise MissingProbe(Diagnostic(Severity.ERROR, f"{path} has no function '{name}'",
-                                          spec.loc, hint))
+            raise self.missing(f"{path} has no function '{name}'", spec, hint)
         if offset:
             if sym.size and offset >= sym.size:
                 raise self.fail(f"{name}+{offset} is past the end of {name} ({sym.size} bytes)",
