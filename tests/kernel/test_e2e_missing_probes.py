@@ -1,0 +1,49 @@
+"""config missing_probes end to end (current bpftrace's setting): a block
+naming a function its binary lacks attaches the rest with one located
+warning line and counts them exactly (warn), attaches nothing and fails
+located by default (error), and says nothing under ignore. The workload
+is tests/kernel/workloads/retval.c: answer() runs exactly N times."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import needs_root, pytrace
+from cprogs import cprog  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.kernel, needs_root, pytest.mark.usefixtures("no_leaked_programs")]
+
+
+def _script(prog: str, setting: str | None) -> str:
+    config = f"config = {{ missing_probes = {setting} }} " if setting else ""
+    return (f"{config}uprobe:{prog}:answer, uprobe:{prog}:not_in_prog "
+            "/pid == cpid/ { @[probe] = count(); }")
+
+
+def test_warn_attaches_the_rest_and_counts_exactly(cprog):
+    prog = cprog("retval")
+    r = pytrace("-e", _script(prog, "warn"), "-c", f"{prog} 37")
+    assert (r.rc, r.out) == (0, f"\n\n@[uprobe:{prog}:answer]: 37\n"), r
+    col = len(f"config = {{ missing_probes = warn }} uprobe:{prog}:answer, ") + 1
+    lines = r.err.splitlines()
+    assert lines[0] == (f"-e:1:{col}: warning: {prog} has no function 'not_in_prog'; "
+                        "skipping this probe"), r
+    assert lines[-1] == "Attached 1 probe", r
+    assert sum("warning" in line for line in lines) == 1, r
+
+
+def test_ignore_says_nothing(cprog):
+    prog = cprog("retval")
+    r = pytrace("-e", _script(prog, "ignore"), "-c", f"{prog} 5")
+    assert (r.rc, r.out, r.err) == (0, f"\n\n@[uprobe:{prog}:answer]: 5\n",
+                                    "Attached 1 probe\n"), r
+
+
+def test_error_by_default_located_and_nothing_attached(cprog):
+    prog = cprog("retval")
+    r = pytrace("-e", _script(prog, None), "-c", f"{prog} 5")
+    col = len(f"uprobe:{prog}:answer, ") + 1
+    assert r.rc == 2 and r.out == "", r
+    assert r.err.splitlines()[0] == f"-e:1:{col}: error: {prog} has no function 'not_in_prog'", r
+    assert r.err.rstrip().endswith("or attach the block's other probes with "
+                                   "config = { missing_probes = warn }"), r
+    assert "Attached" not in r.err, r
