@@ -24,11 +24,8 @@ def test_warn_attaches_the_rest_and_counts_exactly(cprog):
     r = pytrace("-e", _script(prog, "warn"), "-c", f"{prog} 37")
     assert (r.rc, r.out) == (0, f"\n\n@[uprobe:{prog}:answer]: 37\n"), r
     col = len(f"config = {{ missing_probes = warn }} uprobe:{prog}:answer, ") + 1
-    lines = r.err.splitlines()
-    assert lines[0] == (f"-e:1:{col}: warning: {prog} has no function 'not_in_prog'; "
-                        "skipping this probe"), r
-    assert lines[-1] == "Attached 1 probe", r
-    assert sum("warning" in line for line in lines) == 1, r
+    assert r.err == (f"-e:1:{col}: warning: {prog} has no function 'not_in_prog'; "
+                     "skipping this probe\nAttached 1 probe\n"), r
 
 
 def test_ignore_says_nothing(cprog):
