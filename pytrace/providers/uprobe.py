@@ -30,9 +30,18 @@ _WILD = "*?["
 
 def split_user_spec(text: str) -> tuple[str, list[str]]:
     """``uprobe:/bin/bash:readline`` -> ("uprobe", ["/bin/bash", "readline"]).
-    A path keeps going up to its next ':'."""
+    A path keeps going up to its next ':'; a quoted part loses its quotes
+    (``"echo_builtin"+0`` -> ``echo_builtin+0``), as in bpftrace."""
     provider, _, rest = text.partition(":")
-    return provider, rest.split(":") if rest else []
+    return provider, [_unquote(p) for p in rest.split(":")] if rest else []
+
+
+def _unquote(part: str) -> str:
+    if part.startswith('"'):
+        close = part.find('"', 1)
+        if close > 0:
+            return part[1:close] + part[close + 1:]
+    return part
 
 
 @record(frozen=True)
