@@ -1,4 +1,5 @@
-"""config missing_probes end to end (current bpftrace's setting): a block
+"""Probe resolution end to end: relative binary paths and quoted names,
+and config missing_probes (current bpftrace's setting): a block
 naming a function its binary lacks attaches the rest with one located
 warning line and counts them exactly (warn), attaches nothing and fails
 located by default (error), and says nothing under ignore. The workload
@@ -44,3 +45,15 @@ def test_error_by_default_located_and_nothing_attached(cprog):
     assert r.err.rstrip().endswith("or attach the block's other probes with "
                                    "config = { missing_probes = warn }"), r
     assert "Attached" not in r.err, r
+
+
+def test_relative_binary_and_quoted_name_count_exactly(cprog, tmp_path):
+    """uprobe:./bin/PROG:f and uprobe:bin/PROG:"f" from the cwd; the names
+    keep the relative spelling, as bpftrace 0.17 prints them."""
+    import shutil
+    (tmp_path / "bin").mkdir()
+    shutil.copy(cprog("retval"), tmp_path / "bin" / "rv")
+    r = pytrace("-e", 'uprobe:./bin/rv:answer, uprobe:bin/rv:"negative" /pid == cpid/ '
+                "{ @[probe] = count(); }", "-c", "./bin/rv 9", cwd=tmp_path)
+    assert (r.rc, r.out) == (0, "\n\n@[uprobe:./bin/rv:answer]: 9\n"
+                                "@[uprobe:bin/rv:negative]: 9\n"), r
