@@ -57,3 +57,11 @@ def test_relative_binary_and_quoted_name_count_exactly(cprog, tmp_path):
                 "{ @[probe] = count(); }", "-c", "./bin/rv 9", cwd=tmp_path)
     assert (r.rc, r.out) == (0, "\n\n@[uprobe:./bin/rv:answer]: 9\n"
                                 "@[uprobe:bin/rv:negative]: 9\n"), r
+
+
+def test_listing_a_pattern_across_probe_types():
+    r = pytrace("-l", "*sched_switch*")
+    lines = r.out.splitlines()
+    assert r.rc == 0 and "tracepoint:sched:sched_switch" in lines, r
+    assert "rawtracepoint:sched_switch" in lines, r
+    assert all("sched_switch" in line for line in lines), r

@@ -1,4 +1,4 @@
-"""config missing_probes (current bpftrace's, default error): a spec of a
+"""Probe resolution: config missing_probes (current bpftrace's, default error): a spec of a
 block that names nothing (a function its binary lacks) is an error, or is
 skipped with one located warning (warn), or silently (ignore); a block
 left with nothing attaches nothing and is an error whatever the setting.
@@ -76,3 +76,14 @@ def test_a_bad_value_is_located():
         "config = { missing_probes = maybe } BEGIN { }\n"
         "           ~~~~~~~~~~~~~~~~~~~~~~\n"
         "hint: write config = { missing_probes = warn }")
+
+
+def test_tracepoint_listing_matches_names_across_types():
+    """-l '*sched_switch*' (no probe type) lists the tracepoint too, as
+    bpftrace does; -l tracepoint:sched still means the category."""
+    from pytrace.providers import by_name
+    from tests.fakes import fake_kernel
+    tp = by_name()["tracepoint"]
+    assert tp.listing("*sched_switch*", fake_kernel()) == ["tracepoint:sched:sched_switch"]
+    assert tp.listing("sched", fake_kernel()) == [
+        "tracepoint:sched:sched_process_exec", "tracepoint:sched:sched_switch"]
