@@ -9,7 +9,7 @@ from __future__ import annotations
 from .base.record import replace
 
 from .bpf.emit import emit
-from .base.diagnostics import CompileError, Diagnostic, FeatureError, Severity
+from .base.diagnostics import CompileError, Diagnostic, FeatureError, MissingProbe, Severity
 from .lang.kernelinfo import KernelInfo
 from .lang import ast as A
 from .base.nesting import deep_stack
@@ -26,6 +26,10 @@ from .lang.types import Agg, AggKind, Int, LpmKey, Tuple
 PROBE_ID_BASE = 1 << 20
 
 
+#: the values of config missing_probes
+MISSING_PROBES = ("error", "warn", "ignore")
+
+
 def apply_config(limits: Limits, config: tuple[A.ConfigItem, ...]) -> Limits:
     changes = {}
     for item in config:
@@ -38,6 +42,10 @@ def apply_config(limits: Limits, config: tuple[A.ConfigItem, ...]) -> Limits:
         if isinstance(current, int) and not isinstance(item.value, int):
             raise CompileError(Diagnostic(Severity.ERROR, f"{item.name} takes a number",
                                           item.loc))
+        if name == "missing_probes" and item.value not in MISSING_PROBES:
+            raise CompileError(Diagnostic(
+                Severity.ERROR, f"missing_probes is '{item.value}'; it must be error, warn or "
+                "ignore", item.loc, "write config = { missing_probes = warn }"))
         problem = isinstance(item.value, int) and setting_problem(item.name, item.value)
         if problem:
             raise CompileError(Diagnostic(Severity.ERROR, problem, item.loc))
@@ -61,18 +69,20 @@ def _uses_context(node: A.Node) -> bool:
 
 
 def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
-           limits: Limits, names: dict[int, str] | None = None
-           ) -> tuple[list[Group], dict[int, str]]:
+           limits: Limits, names: dict[int, str] | None = None,
+           warnings: list[Diagnostic] | None = None) -> tuple[list[Group], dict[int, str]]:
     """Probe specs to groups of targets; ``names`` (probe id -> name, grown
     and returned) holds ids already given out, by a loaded script."""
     groups: list[Group] = []
     names = dict(names or {})
+    warnings: list[Diagnostic] = [] if warnings is None else warnings
     total = 0
     errors: list[Diagnostic] = []
     #: exit status 1 when every error is a missing kernel feature, else 2
     feature_only = True
     for pi, probe in enumerate(program.probes):
         targets: list[Target] = []
+        missing: list[Diagnostic] = []
         for spec in probe.specs:
             resolver = resolvers.get(spec.provider)
             if resolver is None:
@@ -81,6 +91,9 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
                 continue
             try:
                 found = resolver.expand(spec, kernel)
+            except MissingProbe as err:
+                missing += err.diagnostics
+                continue
             except CompileError as err:
                 errors += err.diagnostics
                 feature_only = feature_only and isinstance(err, FeatureError)
@@ -88,6 +101,17 @@ def expand(program: A.Program, kernel: KernelInfo, resolvers: Resolvers,
             if is_wildcard(spec.text):
                 found = [replace(t, wildcard=True) for t in found]
             targets += found
+        if missing:
+            if limits.missing_probes == "error" or not targets:
+                if targets:             # the others would attach: say how to let them
+                    missing = [replace(d, hint=f"{d.hint}; or attach the block's other probes "
+                                       "with config = { missing_probes = warn }")
+                               for d in missing]
+                errors += missing
+                feature_only = False
+            elif limits.missing_probes == "warn":
+                warnings += [replace(d, severity=Severity.WARNING,
+                                     message=d.message + "; skipping this probe") for d in missing]
         total += len(targets)
         if total > limits.max_probes:
             raise CompileError(Diagnostic(
@@ -210,8 +234,9 @@ def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
     params = list(params or [])
     constants = dict(constants or {})
     limits = apply_config(limits or Limits(), program.config)
+    warnings: list[Diagnostic] = []
     groups, names = expand(program, kernel, resolvers, limits,
-                           base.probe_names if base is not None else None)
+                           base.probe_names if base is not None else None, warnings)
     checker = Checker(kernel, limits, params, constants)
     if base is not None:
         from .lang.incremental import seed_maps
@@ -249,6 +274,6 @@ def compile_ast(program: A.Program, kernel: KernelInfo, resolvers: Resolvers, *,
     for name, info in checker.maps.items():
         origins.setdefault(name, (info.key_loc or info.first_loc, info.value_loc))
     return CompiledScript(probes, maps, res.events, res.counters, limits, names, source,
-                          origins)
+                          origins, warnings)
 
 

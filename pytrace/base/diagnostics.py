@@ -137,6 +137,11 @@ class FeatureError(CompileError):
     exit_code = 1
 
 
+class MissingProbe(CompileError):
+    """A probe spec that names nothing (a function its binary lacks): in a
+    block with others, config missing_probes decides whether it is an error."""
+
+
 def error(message: str, loc: Loc = NOWHERE, hint: str | None = None) -> CompileError:
     return CompileError(Diagnostic(Severity.ERROR, message, loc, hint))
 

@@ -146,16 +146,29 @@ class Lexer:
 
     def _spec_end(self, pos: int) -> int:
         """The end of ``provider:part:part``; a part starting with '/' is a
-        path and keeps going until a space, ',' or a brace."""
+        path and keeps going until a space, ',' or a brace; a part with a '/'
+        that a ':' ends is a relative path (``uprobe:./prog:f``, ``bin/prog``:
+        a predicate ``/…/`` never ends in ':'); a part starting with '"' is a
+        quoted name (``uprobe:/bin/bash:"echo_builtin"+0``)."""
         text, n = self.text, self.n
         while pos < n and text[pos] == ":":
             pos += 1
             if pos < n and text[pos] == "/":
                 while pos < n and text[pos] not in _SPEC_STOP:
                     pos += 1
-            else:
-                while pos < n and text[pos] not in _SPEC_STOP and text[pos] not in "/<>:":
-                    pos += 1
+                continue
+            if pos < n and text[pos] == '"':
+                close = text.find('"', pos + 1)
+                if close > 0 and not any(c in _SPEC_STOP for c in text[pos:close]):
+                    pos = close + 1
+            while pos < n and text[pos] not in _SPEC_STOP and text[pos] not in "/<>:":
+                pos += 1
+            if pos < n and text[pos] == "/":
+                end = pos
+                while end < n and text[end] not in _SPEC_STOP and text[end] != ":":
+                    end += 1
+                if end < n and text[end] == ":":
+                    pos = end
         return pos
 
     def _number(self) -> Token:

@@ -110,12 +110,17 @@ class Limits:
     ringbuf_size: int = 4 << 20
     #: --unsafe: system(), signal(), override() allowed (never set by a config block)
     unsafe: bool = False
+    #: a spec of a block that names nothing (a function missing from its
+    #: binary): error (current bpftrace's default), warn (skip it with a
+    #: warning), ignore (skip it silently); a block left with nothing is an error
+    missing_probes: str = "error"
 
     #: name in config blocks / environment variable suffix -> field
     NAMES = {"max_strlen": "max_strlen", "max_map_keys": "max_map_keys",
              "max_printf_args": "max_printf_args", "max_probes": "max_probes",
              "stack_mode": "stack_mode", "perf_rb_pages": "perf_rb_pages",
-             "ringbuf_size": "ringbuf_size"}
+             "ringbuf_size": "ringbuf_size",
+             "missing_probes": "missing_probes"}
 
 
 @record
@@ -155,6 +160,8 @@ class CompiledScript:
     #: was first stored) as Locs, so a later compile against this script
     #: (``compile_ast(base=)``) can point there
     map_origins: dict = field(default_factory=dict)
+    #: located warnings to show before the run (missing probes skipped)
+    warnings: list = field(default_factory=list)
 
     def map(self, name: str) -> MapSpec:
         for m in self.maps:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..base.diagnostics import CompileError, Diagnostic, Severity
+from ..base.diagnostics import CompileError, Diagnostic, MissingProbe, Severity
 from ..lang.probes import ProbeChoices, ProgKind, Resolvers, Target
 
 #: the BPF program type each kind of program loads as (``kernel.bpf.ProgType``
@@ -115,6 +115,12 @@ class Provider:
     @staticmethod
     def fail(message: str, spec, hint: str | None = None) -> CompileError:
         return CompileError(Diagnostic(Severity.ERROR, message, spec.loc, hint))
+
+    @staticmethod
+    def missing(message: str, spec, hint: str | None = None) -> MissingProbe:
+        """The error of a spec that names nothing there is (config
+        missing_probes decides in a block with others)."""
+        return MissingProbe(Diagnostic(Severity.ERROR, message, spec.loc, hint))
 
 
 #: One line per probe type: its module, its class, and its spellings in

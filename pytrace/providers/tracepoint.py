@@ -70,6 +70,11 @@ class Tracepoint(Provider):
                                          cookie=target.probe_index)]
 
     def listing(self, pattern: str, kernel) -> list[str]:
-        if pattern.count(":") == 0:
-            pattern = pattern + ":*" if pattern else "*:*"
+        if not pattern:
+            pattern = "*:*"
+        if pattern.count(":") == 0:     # a category (tracepoint:sched) or, across types
+            # (-l '*sched_switch*'), a name: both, as bpftrace matches the whole name
+            found = set(kernel.list_tracepoints(pattern + ":*"))
+            found.update(kernel.list_tracepoints("*:" + pattern))
+            return [f"tracepoint:{c}:{n}" for c, n in sorted(found)]
         return [f"tracepoint:{c}:{n}" for c, n in kernel.list_tracepoints(pattern)]

@@ -30,9 +30,18 @@ _WILD = "*?["
 
 def split_user_spec(text: str) -> tuple[str, list[str]]:
     """``uprobe:/bin/bash:readline`` -> ("uprobe", ["/bin/bash", "readline"]).
-    A path keeps going up to its next ':'."""
+    A path keeps going up to its next ':'; a quoted part loses its quotes
+    (``"echo_builtin"+0`` -> ``echo_builtin+0``), as in bpftrace."""
     provider, _, rest = text.partition(":")
-    return provider, rest.split(":") if rest else []
+    return provider, [_unquote(p) for p in rest.split(":")] if rest else []
+
+
+def _unquote(part: str) -> str:
+    if part.startswith('"'):
+        close = part.find('"', 1)
+        if close > 0:
+            return part[1:close] + part[close + 1:]
+    return part
 
 
 @record(frozen=True)
@@ -118,8 +127,8 @@ class Uprobe(Provider):
                                 "uprobes go on ELF executables and shared libraries") from None
             targets += self._targets(spec, kernel, path, elf, func)
         if not targets:
-            raise self.fail(f"no function in {', '.join(paths)} matches '{func}'", spec,
-                            f"list them with: pytrace -l '{self.name}:{paths[0]}:*'")
+            raise self.missing(f"no function in {', '.join(paths)} matches '{func}'", spec,
+                               f"list them with: pytrace -l '{self.name}:{paths[0]}:*'")
         return targets
 
     def _targets(self, spec, kernel, path: str, elf, func: str) -> list[Target]:
@@ -168,7 +177,7 @@ class Uprobe(Provider):
             near = difflib.get_close_matches(name, [s.name for s in _functions(elf)], 3, 0.75)
             hint = ("did you mean " + " or ".join(near) + "?") if near else (
                 f"list them with: pytrace -l '{self.name}:{path}:*'")
-            raise self.fail(f"{path} has no function '{name}'", spec, hint)
+            raise self.missing(f"{path} has no function '{name}'", spec, hint)
         if offset:
             if sym.size and offset >= sym.size:
                 raise self.fail(f"{name}+{offset} is past the end of {name} ({sym.size} bytes)",

@@ -36,6 +36,8 @@ def compile_input(program, options, kernel, constants: dict[str, int], printer,
     from ..providers import resolvers
     unit = compile_ast(program, kernel, resolvers(options.probe_choices()), params=options.params,
                        constants=constants, limits=options.compile_limits(), base=base)
+    for warning in unit.warnings:   # a skipped missing probe (missing_probes = warn): one line each
+        printer.message(warning.render().partition("\n")[0])
     check_traffic_changes(program, unit, options, printer)
     print_fallback_notes(printer, unit)         # kprobe running as fentry, …
     return unit

@@ -162,7 +162,7 @@ def test_the_cli_flag_reaches_the_checker():
         "-e:1:12: error: unknown config setting 'unsafe'\n"
         "config = { unsafe = 1 } BEGIN { }\n"
         "           ~~~~~~~~~~\n"
-        "hint: known settings: max_map_keys, max_printf_args, max_probes, max_strlen, "
+        "hint: known settings: max_map_keys, max_printf_args, max_probes, max_strlen, missing_probes, "
         "perf_rb_pages, ringbuf_size, stack_mode")
 
 

@@ -96,6 +96,26 @@ def test_probe_lists_with_wildcards_and_paths():
         "tracepoint", "t", "END", "uprobe", "kprobe", "interval", "i"]
 
 
+@pytest.mark.parametrize("text, specs, predicate", [
+    ("uprobe:./prog:f { }", ["uprobe:./prog:f"], None),
+    ("uprobe:bin/prog:f, u:../x/y.so:g { }", ["uprobe:bin/prog:f", "u:../x/y.so:g"], None),
+    ("uprobe:./prog:f /pid == 1/ { }", ["uprobe:./prog:f"], "pid == 1"),
+    ('uprobe:/bin/bash:"echo_builtin"+0 { }', ['uprobe:/bin/bash:"echo_builtin"+0'], None),
+    ('uprobe:bin/prog:"f", usdt:./p:"prov":"probe" { }',
+     ['uprobe:bin/prog:"f"', 'usdt:./p:"prov":"probe"'], None),
+    # a predicate right after a name is no relative path: no ':' ends it
+    ("kprobe:f/pid == 1/ { }", ["kprobe:f"], "pid == 1"),
+    ("kprobe:f/pid/{ }", ["kprobe:f"], "pid"),
+], ids=["dot-slash", "relative-dirs", "relative-then-predicate", "quoted-offset",
+        "quoted-parts", "predicate-without-space", "predicate-then-brace"])
+def test_relative_paths_and_quoted_names_in_specs(text, specs, predicate):
+    (p,) = parse(text).probes
+    assert [s.text for s in p.specs] == specs
+    assert (p.predicate is None) == (predicate is None)
+    if predicate is not None:
+        assert text[p.predicate.loc.col - 1:p.predicate.loc.end_col - 1] == predicate
+
+
 def test_trailing_comma_in_probe_list():
     assert parse("BEGIN, { }") == parse("BEGIN { }")
 

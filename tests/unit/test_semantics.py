@@ -772,7 +772,7 @@ def test_unknown_config_setting():
         "-e:1:12: error: unknown config setting 'max_strln'\n"
         "config = { max_strln = 5 } BEGIN { }\n"
         "           ~~~~~~~~~~~~~\n"
-        "hint: known settings: max_map_keys, max_printf_args, max_probes, max_strlen, "
+        "hint: known settings: max_map_keys, max_printf_args, max_probes, max_strlen, missing_probes, "
         "perf_rb_pages, ringbuf_size, stack_mode")
 
 

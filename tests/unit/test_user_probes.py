@@ -60,6 +60,18 @@ def test_uprobe_targets_and_context(prog):
     assert "load64 %1.ctx+112" in "\n".join(probe.ir_dump)
 
 
+def test_quoted_names_and_relative_paths(prog, monkeypatch):
+    import os
+    monkeypatch.chdir(os.path.dirname(prog))
+    rel = "./" + os.path.basename(prog)
+    script = compile_script(f'uprobe:{prog}:"main", u:{prog}:"main"+4, uprobe:{rel}:main '
+                            "{ @ = count(); }")
+    ts = targets(script)
+    assert [t.name for t in ts] == [f"uprobe:{prog}:main", f"uprobe:{prog}:main+4",
+                                    f"uprobe:{rel}:main"]
+    assert [t.data.offset for t in ts] == [0x1010, 0x1014, 0x1010]
+
+
 def test_uretprobe_and_wildcards(prog):
     script = compile_script(f"uretprobe:{prog}:main* {{ @[probe] = sum(retval); }}")
     ts = targets(script)
