@@ -13,6 +13,7 @@ import json
 import pytest
 
 from conftest import needs_root, pytrace, workload
+from cprogs import cprog  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.kernel, needs_root, pytest.mark.usefixtures("no_leaked_programs")]
 
@@ -24,8 +25,17 @@ SMALL_ENV = {"ringbuf": {"PYTRACE_RINGBUF_SIZE": "65536"},
              "perfbuf": {"PYTRACE_PERF_RB_PAGES": "1"}}
 
 
-def _text_run(args, extra_env=None):
-    r = pytrace(*args, "-e", SCRIPT, "-c", workload("getppid", SENT), timeout=120,
+def _overflowed(buffer: str, lost: int) -> None:
+    """A 64 KiB ring always overflows under the C burst. A one-page perf
+    buffer usually does, but the kernel wakes its reader per event, which
+    can slow the producer to the reader's pace (as with bpftrace): then
+    nothing is lost and printed == sent is what is checked."""
+    if buffer == "ringbuf":
+        assert lost > 0, "the small ring should have overflowed"
+
+
+def _text_run(args, extra_env=None, command=None):
+    r = pytrace(*args, "-e", SCRIPT, "-c", command or workload("getppid", SENT), timeout=120,
                 extra_env=extra_env)
     assert r.rc == 0, r
     events = [line for line in r.out.splitlines() if line]
@@ -41,20 +51,24 @@ def test_default_ring_delivers_a_100000_event_burst_whole():
 
 
 @pytest.mark.parametrize("buffer", ["ringbuf", "perfbuf"])
-def test_text_printed_plus_lost_is_sent(buffer):
-    printed, lost = _text_run(SMALL[buffer], SMALL_ENV[buffer])
-    assert lost > 0, "the small buffer should have overflowed"
+def test_text_printed_plus_lost_is_sent(buffer, cprog):
+    # a C burst: the Python workload is slow enough on a busy machine for a
+    # reader to keep up even with one perf page
+    printed, lost = _text_run(SMALL[buffer], SMALL_ENV[buffer],
+                              f"{cprog('getppid_burst')} {SENT}")
+    _overflowed(buffer, lost)
     assert printed + lost == SENT, (printed, lost)
 
 
 @pytest.mark.parametrize("buffer", ["ringbuf", "perfbuf"])
-def test_json_printed_plus_lost_is_sent(buffer):
-    r = pytrace(*SMALL[buffer], "-f", "json", "-e", SCRIPT, "-c", workload("getppid", SENT),
+def test_json_printed_plus_lost_is_sent(buffer, cprog):
+    r = pytrace(*SMALL[buffer], "-f", "json", "-e", SCRIPT,
+                "-c", f"{cprog('getppid_burst')} {SENT}",
                 timeout=120, extra_env=SMALL_ENV[buffer])
     assert r.rc == 0, r
     records = [json.loads(line) for line in (r.out + r.err).splitlines()
                if line.startswith("{")]
     printed = sum(1 for rec in records if rec["type"] == "printf")
     lost = sum(rec["data"]["events"] for rec in records if rec["type"] == "lost_events")
-    assert lost > 0
+    _overflowed(buffer, lost)
     assert printed + lost == SENT, (printed, lost)
