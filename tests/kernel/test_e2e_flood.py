@@ -32,6 +32,29 @@ def flood():
         busy.wait()
 
 
+def end_flooded_run(p, flood, signum):
+    """Let the flood overflow pytrace's buffer for 1.5 s, send ``signum``
+    and check that pytrace ended within 2 s, cleanly, with status 0;
+    returns its result and the program ids it held."""
+    try:
+        wait_attached(p)
+        ids = set(owned_prog_ids([str(p.pid)]))
+        assert ids, "pytrace holds no program while attached"
+        time.sleep(1.5)                    # the buffer overflows: the loop never idles
+        assert flood.poll() is None, "the flood stopped"
+        sent = time.monotonic()
+        p.send_signal(signum)
+        p.wait(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        r = finish(p, timeout=30)
+    print(f"\n{signum.name}: ended {took:.2f} s after the signal")
+    assert r.rc == 0, r
+    assert took < 2.0, f"pytrace took {took:.2f} s to end after {signum.name}\n{r!r}"
+    assert "Traceback" not in r.err, r
+    return r, ids
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["SIGINT", "SIGTERM", "SIGHUP"])
 @pytest.mark.parametrize("features", [[], ["--no-feature", "ringbuf"]],
@@ -39,23 +62,8 @@ def flood():
 def test_signal_ends_a_flooded_run_within_2s(flood, tmp_path, signum, features):
     out = tmp_path / "out"
     p = start(*features, "-o", str(out), "-e", SCRIPT)   # a file: the reader never blocks
-    try:
-        wait_attached(p)
-        ids = set(owned_prog_ids([str(p.pid)]))
-        assert ids, "pytrace holds no program while attached"
-        time.sleep(1.5)                    # the buffer overflows: the loop never idles
-        assert flood.poll() is None
-        sent = time.monotonic()
-        p.send_signal(signum)
-        p.wait(timeout=30)
-        took = time.monotonic() - sent
-    finally:
-        r = finish(p, timeout=30)
+    r, ids = end_flooded_run(p, flood, signum)
     text = out.read_text()
-    print(f"\n{signum.name}: ended {took:.2f} s after the signal")
-    assert r.rc == 0, r
-    assert took < 2.0, f"pytrace took {took:.2f} s to end after {signum.name}\n{r!r}"
-    assert "Traceback" not in r.err, r
     tail = text[text.rindex("\n\n\n@calls: "):]
     assert tail.startswith("\n\n\n@calls: ") and tail.endswith("\n") and tail.count("\n") == 4, tail
     printed = text[:text.rindex("\n\n\n@calls: ")].count("\n") + 1

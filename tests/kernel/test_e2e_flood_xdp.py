@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 
 import pytest
 
-from conftest import finish, needs_root, owned_prog_ids, wait_attached
+from conftest import needs_root
 from cprogs import cprog  # noqa: F401  (fixture)
 from test_e2e_cleanup import assert_gone
+from test_e2e_flood import end_flooded_run
 from test_net import ADDR_B, PATHS, veth  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.kernel, needs_root]
@@ -46,23 +46,8 @@ def test_signal_ends_an_xdp_flood_within_2s(veth, flood, tmp_path, signum, path)
     _, b = veth
     out = tmp_path / "out"
     p = b.start(*path, "-o", str(out), "-e", SCRIPT)   # a file: the reader never blocks
-    try:
-        wait_attached(p)
-        ids = set(owned_prog_ids([str(p.pid)]))
-        assert ids, "pytrace holds no program while attached"
-        time.sleep(1.5)
-        assert flood.poll() is None, "the sender died"
-        sent = time.monotonic()
-        p.send_signal(signum)
-        p.wait(timeout=30)
-        took = time.monotonic() - sent
-    finally:
-        r = finish(p, timeout=30)
+    r, ids = end_flooded_run(p, flood, signum)
     text = out.read_text()
-    print(f"\n{signum.name}: ended {took:.2f} s after the signal")
-    assert r.rc == 0, r
-    assert took < 2.0, f"pytrace took {took:.2f} s to end after {signum.name}\n{r!r}"
-    assert "Traceback" not in r.err, r
     cut = text.rindex("\n\n\n@lines: ")
     tail = text[cut:]
     lines_line, packets_line = tail.split("\n")[3:5]
