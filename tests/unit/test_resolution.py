@@ -1,5 +1,5 @@
-"""Probe resolution: config missing_probes (current bpftrace's, default error): a spec of a
-block that names nothing (a function its binary lacks) is an error, or is
+"""Probe resolution: config missing_probes (current bpftrace's, default
+error): a spec of a block that names nothing (a function its binary lacks) is an error, or is
 skipped with one located warning (warn), or silently (ignore); a block
 left with nothing attaches nothing and is an error whatever the setting.
 Compiled against the fake machine and an ELF built by tests/elfgen.py."""
