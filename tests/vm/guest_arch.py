@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from guest_checks import checks_of, run_checks
+
 HOST = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYZ = os.path.join(HOST, "pytrace.pyz")
 PROGS = os.path.join(HOST, "cprogs")
@@ -168,26 +170,14 @@ def time_begin_exit():
     print(f"TIME begin_exit {best:.2f} {rss}", flush=True)
 
 
-CHECKS = [(name[len("check_"):], fn) for name, fn in sorted(globals().items())
-          if name.startswith("check_")]
+CHECKS = checks_of(globals())
 
 
 def main() -> int:
     skipped = set(sys.argv[1:])
     print("UNAME", " ".join(os.uname()), flush=True)
     time_begin_exit()     # first: peak RSS of the children so far is its own
-    failed = 0
-    for name, fn in CHECKS:
-        if name in skipped:
-            continue
-        t = time.monotonic()
-        try:
-            fn()
-            print(f"CHECK {name} ok ({time.monotonic() - t:.1f} s)", flush=True)
-        except Exception as err:     # report every check, whatever it raised
-            failed += 1
-            print(f"CHECK {name} FAIL {err!r}".replace("\n", "\\n"), flush=True)
-    return 1 if failed else 0
+    return run_checks(CHECKS, lambda name: name not in skipped, timed=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from guest_checks import checks_of, run_checks
+
 HOST = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = dict(os.environ, PYTHONPATH=HOST, PYTRACE_CACHE_DIR=os.path.join(HOST, ".cache"))
 PROGS = os.path.join(HOST, "cprogs")
@@ -128,23 +130,12 @@ def check_listing():
     assert r[0] == 0 and {"answer", "negative", "main"} <= set(names), r
 
 
-CHECKS = [(name[len("check_"):], fn) for name, fn in sorted(globals().items())
-          if name.startswith("check_")]
+CHECKS = checks_of(globals())
 
 
 def main() -> int:
     wanted = set(sys.argv[1:])
-    failed = 0
-    for name, fn in CHECKS:
-        if wanted and name not in wanted:
-            continue
-        try:
-            fn()
-            print(f"CHECK {name} ok", flush=True)
-        except Exception as err:     # report every check, whatever it raised
-            failed += 1
-            print(f"CHECK {name} FAIL {err!r}".replace("\n", "\\n"), flush=True)
-    return 1 if failed else 0
+    return run_checks(CHECKS, lambda name: not wanted or name in wanted)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ def _share(tmp: Path, leg: ArchLeg) -> Path:
                    cwd=REPO, check=True, timeout=300,
                    env=dict(os.environ, PYTHONPATH=str(REPO)))
     shutil.copy(Path(__file__).parent / "guest_arch.py", share / "tests" / "vm")
+    shutil.copy(Path(__file__).parent / "guest_checks.py", share / "tests" / "vm")
     (share / "cprogs").mkdir()
     subprocess.run([leg.cross_cc, "-O1", "-g", "-fno-omit-frame-pointer", *leg.cflags,
                     "-o", str(share / "cprogs" / "retval"), str(WORKLOADS / "retval.c")],

@@ -47,6 +47,7 @@ def _share(tmp: Path) -> Path:
                     ignore=shutil.ignore_patterns("__pycache__"))
     (share / "tests" / "vm").mkdir(parents=True)
     shutil.copy(Path(__file__).parent / "guest_user_probes.py", share / "tests" / "vm")
+    shutil.copy(Path(__file__).parent / "guest_checks.py", share / "tests" / "vm")
     inc = share / "include" / "sys"
     inc.mkdir(parents=True)
     sdt = _sdt_dir()
